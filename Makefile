@@ -1,0 +1,48 @@
+# kubegate — see README.md. Everything a target needs is installed by the target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO            ?= go
+CACHE_DIR     ?= $(HOME)/.cache/kubegate
+export KUBEGATE_KUBE_BIN ?= $(CACHE_DIR)/kube-v1.37.2
+GOLANGCI_VERSION := v2.15.0
+GOLANGCI_LINT := $(CACHE_DIR)/tools/golangci-lint-$(GOLANGCI_VERSION)/golangci-lint
+TEST_FLAGS    ?= -race -timeout 30m
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS       := -X github.com/kubegate/kubegate.Version=$(VERSION)
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## build bin/kubegate
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kubegate ./cmd/kubegate
+
+.PHONY: kube-bin
+kube-bin: ## build kube-apiserver, etcd and kubectl v1.37.2 into the cache (only when missing)
+	@bash hack/kube/build.sh
+
+.PHONY: demo
+demo: build kube-bin ## run two local clusters and the gateway (Ctrl-C stops everything)
+	./bin/kubegate demo
+
+.PHONY: test
+test: kube-bin ## install what is missing, then vet and run every test
+	$(GO) vet ./...
+	$(GO) test $(TEST_FLAGS) ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## run golangci-lint with .golangci.yml
+	$(GOLANGCI_LINT) run ./...
+
+$(GOLANGCI_LINT):
+	GOBIN=$(dir $(GOLANGCI_LINT)) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+
+.PHONY: bench
+bench: kube-bin ## run the benchmarks and write docs/benchmarks.md
+	bash hack/bench.sh
+
+.PHONY: fmt
+fmt: ## format the code
+	gofmt -w $$(git ls-files '*.go')

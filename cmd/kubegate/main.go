@@ -1,0 +1,94 @@
+// Command kubegate is the OpenAPI gateway for multi-cluster Kubernetes platforms.
+//
+//	kubegate serve     run the gateway
+//	kubegate demo      run two local clusters and the gateway, seeded with samples
+//	kubegate version   print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/demo"
+	"github.com/kubegate/kubegate/internal/app"
+	"github.com/kubegate/kubegate/internal/config"
+	"github.com/kubegate/kubegate/internal/logging"
+	
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `kubegate: an OpenAPI gateway for multi-cluster Kubernetes.
+
+Usage:
+  kubegate serve [flags]     run the gateway
+  kubegate demo [flags]      run two local clusters and the gateway, seeded with samples
+  kubegate version           print the version
+
+Run "kubegate <command> --help" for the flags of a command.
+`
+
+// run is main without the process: tests call it with their own arguments,
+// environment and outputs. It returns the exit code: 0 ok, 1 failure, 2 usage.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "kubegate %s\n", kubegate.Version)
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case string(config.Serve), string(config.Demo):
+	default:
+		fmt.Fprintf(stderr, "kubegate: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+
+	cfg, err := config.Parse(config.Command(cmd), args, getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "kubegate %s: %v\n", cmd, err)
+		return 2
+	}
+	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
+
+	switch config.Command(cmd) {
+	case config.Demo:
+		err = demo.Run(ctx, cfg, logger, stdout)
+	default:
+		err = serve(ctx, cfg, logger)
+	}
+	if err != nil {
+		logger.Error("exiting", "command", cmd, "err", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+	a, err := app.New(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}

@@ -1,0 +1,150 @@
+// Package demo runs `kubegate demo`: two real local clusters (pivot-cluster and
+// member-1) seeded with sample workloads, and the gateway on embedded SQLite in front
+// of them, until interrupted.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/kubegate/kubegate/internal/app"
+	"github.com/kubegate/kubegate/internal/config"
+	"github.com/kubegate/kubegate/test/kubeenv"
+)
+
+// ClusterNames are the demo's clusters, named as in the KubeCube guide.
+var ClusterNames = [...]string{"pivot-cluster", "member-1"} //nolint:gochecknoglobals // constant names.
+
+// Run starts the demo and blocks until ctx is done, then stops everything it
+// started.
+func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, out io.Writer) error {
+	if err := ensureBinaries(ctx, cfg.KubeBinDir, out); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(out, "Starting clusters %s (etcd + kube-apiserver %s)...\n", strings.Join(ClusterNames[:], ", "), kubeenv.Version)
+	clusters, err := startClusters(ctx, cfg.KubeBinDir)
+	defer func() {
+		for _, c := range clusters {
+			if c != nil {
+				if err := c.Stop(); err != nil {
+					logger.Warn("stopping demo cluster", "cluster", c.Name, "err", err)
+				}
+			}
+		}
+	}()
+	if err != nil {
+		return err
+	}
+
+	kubeconfigs := map[string]string{}
+	for _, c := range clusters {
+		cs, err := c.Clientset()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Seeding %s with sample workloads...\n", c.Name)
+		if err := Seed(ctx, cs, c.Name); err != nil {
+			return err
+		}
+		// Kubeconfigs go to the data dir, where users find them by a stable path.
+		dataDir, err := filepath.Abs(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return err
+		}
+		path := filepath.Join(dataDir, "kubeconfig-"+c.Name)
+		data, err := os.ReadFile(c.Kubeconfig)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return err
+		}
+		kubeconfigs[c.Name] = path
+	}
+
+	a, err := app.New(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	// The listener is bound already, so the banner can be printed before serving
+	// starts without interleaving with the server's log lines.
+	if err := printBanner(out, a.URL(), clusters, kubeconfigs); err != nil {
+		return err
+	}
+	err = a.Run(ctx)
+	fmt.Fprintln(out, "Stopping the demo clusters...")
+	return err
+}
+
+func startClusters(ctx context.Context, binDir string) ([]*kubeenv.Cluster, error) {
+	clusters := make([]*kubeenv.Cluster, len(ClusterNames))
+	errs := make([]error, len(ClusterNames))
+	var wg sync.WaitGroup
+	for i, name := range ClusterNames {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			clusters[i], errs[i] = kubeenv.Start(ctx, kubeenv.Options{Name: name, BinDir: binDir})
+		}()
+	}
+	wg.Wait()
+	return clusters, errors.Join(errs...)
+}
+
+// ensureBinaries builds the Kubernetes binaries when missing, with the build's
+// progress shown, using hack/kube/build.sh from the kubegate source tree.
+func ensureBinaries(ctx context.Context, dir string, out io.Writer) error {
+	missing := kubeenv.MissingBinaries(dir)
+	if len(missing) == 0 {
+		return nil
+	}
+	script := "hack/kube/build.sh"
+	if src := os.Getenv("KUBEGATE_SOURCE_DIR"); src != "" {
+		script = filepath.Join(src, script)
+	}
+	if _, err := os.Stat(script); err != nil {
+		return fmt.Errorf("%s missing from %s and %s not found: run `make kube-bin` in a kubegate checkout (or set KUBEGATE_SOURCE_DIR)", strings.Join(missing, ", "), dir, script)
+	}
+	fmt.Fprintf(out, "Building %s %s into %s (first run only; kube-apiserver takes several minutes)...\n", strings.Join(missing, ", "), kubeenv.Version, dir)
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "bash", script) //nolint:gosec // our own build script.
+	cmd.Env = append(os.Environ(), "KUBEGATE_KUBE_BIN="+dir)
+	cmd.Stdout = io.Discard
+	cmd.Stderr = out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building the Kubernetes binaries: %w", err)
+	}
+	fmt.Fprintf(out, "Built in %s.\n", time.Since(start).Round(time.Second))
+	return nil
+}
+
+//nolint:gochecknoglobals // parsed once, read-only.
+var banner = template.Must(template.New("banner").Parse(`
+kubegate demo is running. Press Ctrl-C to stop everything.
+
+  Gateway:   {{.URL}}
+  Health:    curl {{.URL}}/healthz
+{{range .Clusters}}
+  Cluster {{.Name}}: {{.URL}}
+    kubectl --kubeconfig {{index $.Kubeconfigs .Name}} get deployments -n demo
+    kubectl --kubeconfig {{index $.Kubeconfigs .Name}} get deployments -A -l tier=frontend
+{{end}}
+`))
+
+func printBanner(out io.Writer, url string, clusters []*kubeenv.Cluster, kubeconfigs map[string]string) error {
+	return banner.Execute(out, map[string]any{"URL": url, "Clusters": clusters, "Kubeconfigs": kubeconfigs})
+}

@@ -1,0 +1,123 @@
+// Package filters holds kubegate's HTTP middleware, each concern a
+// WithX(handler, ...) http.Handler wrapper in the style of the Kubernetes apiserver's
+// filters, plus typed accessors for the facts they put in the request context. The
+// chain is assembled in one place, server.BuildHandlerChain.
+package filters
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/internal/httperr"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	loggerKey
+)
+
+// RequestIDHeader carries the request ID in and out.
+const RequestIDHeader = "X-Request-Id"
+
+// RequestID returns the ID of the request ctx belongs to, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// Logger returns the request-scoped logger (tagged with the request ID), or the
+// fallback when the request did not pass WithLogging.
+func Logger(ctx context.Context, fallback *slog.Logger) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey).(*slog.Logger); ok {
+		return l
+	}
+	return fallback
+}
+
+// WithRequestID gives every request an ID: the caller's X-Request-Id when it is a
+// short token of safe characters, a random one otherwise. The ID is echoed in the
+// response so that a user's report can be matched with the logs.
+func WithRequestID(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(RequestIDHeader)
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set(RequestIDHeader, id)
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+	})
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms.
+	return hex.EncodeToString(b[:])
+}
+
+// WithLogging logs one line per request: method, path (never the query, which can
+// carry secrets such as secretKey), status, bytes and duration. It also puts a
+// request-scoped logger in the context.
+func WithLogging(h http.Handler, logger *slog.Logger, now func() time.Time) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := now()
+		l := logger.With("request_id", RequestID(r.Context()))
+		rw := NewResponseWriter(w)
+		defer func() {
+			l.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", rw.Status()),
+				slog.Int64("bytes", rw.Written()),
+				slog.Duration("duration", now().Sub(start)),
+				slog.String("remote", r.RemoteAddr),
+			)
+		}()
+		h.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), loggerKey, l)))
+	})
+}
+
+// WithPanicRecovery turns a panic in a handler into a logged stack trace and, when
+// nothing was written yet, a 500 Status. http.ErrAbortHandler is re-raised so that
+// net/http aborts the response as the handler intended.
+func WithPanicRecovery(h http.Handler, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := NewResponseWriter(w)
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler { //nolint:errorlint,err113 // the sentinel is compared by identity in net/http too.
+				panic(v)
+			}
+			Logger(r.Context(), logger).Error("panic serving request",
+				"request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if !rw.WroteHeader() {
+				httperr.Write(rw, kubegate.Errorf(kubegate.EInternal, "internal error"))
+			}
+		}()
+		h.ServeHTTP(rw, r)
+	})
+}

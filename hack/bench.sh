@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every Go benchmark and writes docs/benchmarks.md. Benchmarks that compare
+# kubegate with a baseline name their sub-benchmarks "baseline" and "kubegate" (or
+# another name); the report prints each one's ratio to the baseline measured in the
+# same run, because these machines are too noisy to compare across runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+count=${BENCH_COUNT:-5}
+go test -run '^$' -bench "${BENCH:-.}" -benchmem -count "$count" ./... | tee "$out"
+go run ./hack/benchreport -count "$count" < "$out" > docs/benchmarks.md
+echo "wrote docs/benchmarks.md"

@@ -1,0 +1,136 @@
+// Command benchreport turns `go test -bench` output into docs/benchmarks.md: the
+// machine, the method, the median of each benchmark, and each variant's ratio to the
+// "baseline" variant of the same benchmark, measured in the same run.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type sample struct{ nsPerOp, bytesPerOp, allocsPerOp float64 }
+
+func main() {
+	count := flag.Int("count", 5, "runs per benchmark, for the method section")
+	flag.Parse()
+	if err := report(os.Stdin, os.Stdout, *count); err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
+}
+
+func report(in io.Reader, out io.Writer, count int) error {
+	results := map[string]map[string][]sample{} // package → benchmark → samples
+	var order []string
+	pkg, cpu := "", ""
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		line := sc.Text()
+		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
+			pkg = p
+			continue
+		}
+		if c, ok := strings.CutPrefix(line, "cpu: "); ok {
+			cpu = strings.TrimSpace(c)
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		name := strings.TrimPrefix(f[0], "Benchmark")
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			name = name[:i] // drop -GOMAXPROCS
+		}
+		var s sample
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			switch f[i+1] {
+			case "ns/op":
+				s.nsPerOp = v
+			case "B/op":
+				s.bytesPerOp = v
+			case "allocs/op":
+				s.allocsPerOp = v
+			}
+		}
+		if results[pkg] == nil {
+			results[pkg] = map[string][]sample{}
+			order = append(order, pkg)
+		}
+		results[pkg][name] = append(results[pkg][name], s)
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+
+	goVersion, _ := exec.Command("go", "version").Output() //nolint:noctx // a one-shot tool.
+	fmt.Fprintf(out, "# Benchmarks\n\nWritten by `make bench` on %s.\n\n", time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(out, "- Machine: %s, %d cores, %s/%s\n- Go: %s\n", cpu, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, strings.TrimSpace(string(goVersion)))
+	fmt.Fprintf(out, "- Method: `go test -bench . -benchmem -count %d`; each figure is the median of the runs. "+
+		"Ratios compare a variant with the `baseline` variant of the same benchmark, measured in the same run "+
+		"(these machines are noisy: compare within one run, not across runs).\n\n", count)
+
+	for _, p := range order {
+		fmt.Fprintf(out, "## %s\n\n| benchmark | time/op | B/op | allocs/op | vs baseline |\n|---|---:|---:|---:|---:|\n", p)
+		names := make([]string, 0, len(results[p]))
+		for n := range results[p] {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			m := median(results[p][n])
+			ratio := ""
+			if i := strings.LastIndexByte(n, '/'); i > 0 && !strings.HasSuffix(n, "/baseline") {
+				if base, ok := results[p][n[:i]+"/baseline"]; ok {
+					b := median(base)
+					if b.nsPerOp > 0 {
+						ratio = fmt.Sprintf("%.2f× time", m.nsPerOp/b.nsPerOp)
+					}
+				}
+			}
+			fmt.Fprintf(out, "| %s | %s | %.0f | %.0f | %s |\n", n, formatNs(m.nsPerOp), m.bytesPerOp, m.allocsPerOp, ratio)
+		}
+		fmt.Fprintln(out)
+	}
+	return nil
+}
+
+func median(s []sample) sample {
+	pick := func(get func(sample) float64) float64 {
+		v := make([]float64, len(s))
+		for i := range s {
+			v[i] = get(s[i])
+		}
+		sort.Float64s(v)
+		return v[len(v)/2]
+	}
+	return sample{
+		nsPerOp:     pick(func(x sample) float64 { return x.nsPerOp }),
+		bytesPerOp:  pick(func(x sample) float64 { return x.bytesPerOp }),
+		allocsPerOp: pick(func(x sample) float64 { return x.allocsPerOp }),
+	}
+}
+
+func formatNs(ns float64) string {
+	switch {
+	case ns >= 1e6:
+		return fmt.Sprintf("%.2f ms", ns/1e6)
+	case ns >= 1e3:
+		return fmt.Sprintf("%.2f µs", ns/1e3)
+	default:
+		return fmt.Sprintf("%.0f ns", ns)
+	}
+}

@@ -1,0 +1,377 @@
+// Package config turns flags, KUBEGATE_* environment variables and an optional YAML
+// file into one validated Config. Precedence: flag, then environment, then file, then
+// the default. Every value passes through the same parser whatever its source, so a
+// bad value is reported the same way, naming where it came from.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Config is the whole configuration of a kubegate process.
+type Config struct {
+	ConfigFile      string
+	Listen          string
+	DataDir         string
+	TLSCertFile     string
+	TLSKeyFile      string
+	LogFormat       string
+	LogLevel        slog.Level
+	ShutdownTimeout time.Duration
+
+	// KubeBinDir holds kube-apiserver, etcd and kubectl for `kubegate demo`.
+	KubeBinDir string
+}
+
+// UsageError is a configuration mistake: the process should print it and exit 2.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+func usagef(format string, args ...any) error {
+	return &UsageError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// Command names the subcommand being configured; some flags exist only for some.
+type Command string
+
+// The subcommands that take a Config.
+const (
+	Serve Command = "serve"
+	Demo  Command = "demo"
+)
+
+// EnvPrefix prefixes the environment variable of every flag: --log-format is
+// KUBEGATE_LOG_FORMAT.
+const EnvPrefix = "KUBEGATE_"
+
+// EnvName returns the environment variable that sets flag name.
+func EnvName(name string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// Parse builds the Config of cmd from args, the environment (through getenv) and
+// the YAML file named by --config or KUBEGATE_CONFIG. usage receives the help text
+// when -h is given; Parse then returns flag.ErrHelp.
+func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writer) (*Config, error) {
+	// Defaults are set before the flags are defined so that --help shows them.
+	c := &Config{
+		Listen:          ":8080",
+		DataDir:         "./kubegate-data",
+		LogFormat:       "text",
+		ShutdownTimeout: 30 * time.Second,
+	}
+	fs := flag.NewFlagSet("kubegate "+string(cmd), flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&c.ConfigFile, "config", "", "YAML file with settings, keyed by flag name")
+	fs.Var(&listenValue{&c.Listen}, "listen", "address to serve HTTP(S) on, host:port")
+	fs.Var(&pathValue{&c.DataDir}, "data-dir", "directory for the embedded database and generated keys")
+	fs.Var(&pathValue{&c.TLSCertFile}, "tls-cert-file", "serve HTTPS with this certificate (PEM); needs --tls-key-file")
+	fs.Var(&pathValue{&c.TLSKeyFile}, "tls-key-file", "private key (PEM) of --tls-cert-file")
+	fs.Var(&enumValue{p: &c.LogFormat, allowed: []string{"text", "json"}}, "log-format", "log format: text or json")
+	fs.Var(&levelValue{&c.LogLevel}, "log-level", "lowest level logged: debug, info, warn or error")
+	fs.Var(&durationValue{p: &c.ShutdownTimeout, min: time.Second}, "shutdown-timeout", "how long in-flight requests may run after SIGTERM")
+	if cmd == Demo {
+		c.KubeBinDir = DefaultKubeBinDir(getenv)
+		fs.Var(&pathValue{&c.KubeBinDir}, "kube-bin-dir", "directory with kube-apiserver, etcd and kubectl (built when missing)")
+	}
+	fs.Usage = func() { printUsage(usage, fs) }
+
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return nil, err
+		}
+		return nil, usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return nil, usagef("unexpected argument %q (flags only)", fs.Arg(0))
+	}
+	if err := fillUnset(fs, getenv); err != nil {
+		return nil, err
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// fillUnset gives every flag not set on the command line its value from the
+// environment or, failing that, from the config file.
+func fillUnset(fs *flag.FlagSet, getenv func(string) string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	if !set["config"] {
+		if v := getenv(EnvName("config")); v != "" {
+			if err := fs.Set("config", v); err != nil {
+				return usagef("invalid value %q for %s: %v", v, EnvName("config"), err)
+			}
+		}
+	}
+	file, err := readFile(fs.Lookup("config").Value.String(), fs)
+	if err != nil {
+		return err
+	}
+
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || f.Name == "config" {
+			return
+		}
+		if v, ok := lookupEnv(getenv, EnvName(f.Name)); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, usagef("invalid value %q for %s: %v", v, EnvName(f.Name), err))
+			}
+			return
+		}
+		if v, ok := file.values[f.Name]; ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, usagef("config file %s: invalid value %q for %q: %v", file.path, v, f.Name, err))
+			}
+		}
+	})
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+type fileValues struct {
+	path   string
+	values map[string]string
+}
+
+// readFile reads the YAML config file: a flat map from flag names to scalars.
+func readFile(path string, fs *flag.FlagSet) (fileValues, error) {
+	fv := fileValues{path: path, values: map[string]string{}}
+	if path == "" {
+		return fv, nil
+	}
+	data, err := os.ReadFile(path) //nolint:gosec // the operator names the file.
+	if err != nil {
+		return fv, usagef("--config: %v", err)
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return fv, usagef("config file %s: not a YAML map of settings: %v", path, err)
+	}
+	for k, v := range raw {
+		if fs.Lookup(k) == nil || k == "config" {
+			return fv, usagef("config file %s: unknown setting %q", path, k)
+		}
+		s, err := scalar(v)
+		if err != nil {
+			return fv, usagef("config file %s: setting %q: %v", path, k, err)
+		}
+		fv.values[k] = s
+	}
+	return fv, nil
+}
+
+func scalar(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), nil
+	case []any:
+		parts := make([]string, 0, len(v))
+		for _, e := range v {
+			s, err := scalar(e)
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, s)
+		}
+		return strings.Join(parts, ","), nil
+	default:
+		return "", fmt.Errorf("must be a string, number, boolean or list, got %T", v)
+	}
+}
+
+func (c *Config) validate() error {
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return usagef("--tls-cert-file and --tls-key-file must be given together")
+	}
+	for flagName, p := range map[string]string{"tls-cert-file": c.TLSCertFile, "tls-key-file": c.TLSKeyFile} {
+		if p == "" {
+			continue
+		}
+		if st, err := os.Stat(p); err != nil {
+			return usagef("invalid value %q for --%s: %v", p, flagName, err)
+		} else if st.IsDir() {
+			return usagef("invalid value %q for --%s: is a directory", p, flagName)
+		}
+	}
+	return nil
+}
+
+// DefaultKubeBinDir is where hack/kube/build.sh puts the Kubernetes binaries.
+func DefaultKubeBinDir(getenv func(string) string) string {
+	if d := getenv("KUBEGATE_KUBE_BIN"); d != "" {
+		return d
+	}
+	cache := getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home := getenv("HOME")
+		if home == "" {
+			home = "."
+		}
+		cache = home + "/.cache"
+	}
+	return cache + "/kubegate/kube-v1.37.2"
+}
+
+func printUsage(w io.Writer, fs *flag.FlagSet) {
+	if w == nil {
+		return
+	}
+	fmt.Fprintf(w, "Usage: %s [flags]\n\nEvery flag can also be set with its KUBEGATE_* variable or in --config.\n\n", fs.Name())
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	sort.Strings(names)
+	for _, n := range names {
+		f := fs.Lookup(n)
+		def := ""
+		if f.DefValue != "" {
+			def = fmt.Sprintf(" (default %q)", f.DefValue)
+		}
+		fmt.Fprintf(w, "  --%s  [%s]\n      %s%s\n", n, EnvName(n), f.Usage, def)
+	}
+}
+
+// Value types: each parses and validates in Set, so flags, environment and file
+// share one error message.
+
+type listenValue struct{ p *string }
+
+func (v *listenValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
+
+func (v *listenValue) Set(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return errors.New("must be host:port, e.g. :8080 or 127.0.0.1:8080")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q must be a number from 0 to 65535", port)
+	}
+	if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
+		return fmt.Errorf("host %q is not an IP address or a host name", host)
+	}
+	*v.p = s
+	return nil
+}
+
+type pathValue struct{ p *string }
+
+func (v *pathValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
+
+func (v *pathValue) Set(s string) error {
+	if strings.ContainsRune(s, 0) {
+		return errors.New("contains a NUL byte")
+	}
+	*v.p = s
+	return nil
+}
+
+type enumValue struct {
+	p       *string
+	allowed []string
+}
+
+func (v *enumValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
+
+func (v *enumValue) Set(s string) error {
+	for _, a := range v.allowed {
+		if s == a {
+			*v.p = s
+			return nil
+		}
+	}
+	return fmt.Errorf("must be one of %s", strings.Join(v.allowed, ", "))
+}
+
+type levelValue struct{ p *slog.Level }
+
+func (v *levelValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strings.ToLower(v.p.String())
+}
+
+func (v *levelValue) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "debug":
+		*v.p = slog.LevelDebug
+	case "info":
+		*v.p = slog.LevelInfo
+	case "warn", "warning":
+		*v.p = slog.LevelWarn
+	case "error":
+		*v.p = slog.LevelError
+	default:
+		return errors.New("must be one of debug, info, warn, error")
+	}
+	return nil
+}
+
+type durationValue struct {
+	p   *time.Duration
+	min time.Duration
+}
+
+func (v *durationValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return v.p.String()
+}
+
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("must be a duration such as 30s, 5m or 1h")
+	}
+	if d < v.min {
+		return fmt.Errorf("must be at least %s", v.min)
+	}
+	*v.p = d
+	return nil
+}

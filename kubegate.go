@@ -1,0 +1,67 @@
+// Package kubegate holds the domain types of the kubegate gateway and the errors its
+// packages share. Packages that talk to the outside world (HTTP, databases,
+// Kubernetes) depend on this one, never the other way round.
+package kubegate
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Version is the gateway's version, stamped at build time with
+// -ldflags "-X github.com/kubegate/kubegate.Version=...".
+//
+//nolint:gochecknoglobals // set by the linker, read-only at run time.
+var Version = "dev"
+
+// Error codes. They say what kind of failure happened, independent of transport;
+// the HTTP edge maps each to a status code in one place.
+const (
+	EInvalid         = "invalid"          // the request is malformed: 400
+	EUnauthorized    = "unauthorized"     // no or bad credentials: 401
+	EForbidden       = "forbidden"        // authenticated but not allowed: 403
+	ENotFound        = "not_found"        // no such object: 404
+	EMethod          = "method"           // method not allowed on this route: 405
+	EConflict        = "conflict"         // already exists, or a limit is reached: 409
+	ETooManyRequests = "too_many"         // rate limited: 429
+	EInternal        = "internal"         // a bug or an unexpected failure: 500
+	EUnavailable     = "unavailable"      // a dependency is down: 503
+	ETimeout         = "timeout"          // a dependency did not answer in time: 504
+	ETooLarge        = "request_too_large" // body over the limit: 413
+)
+
+// Error is an application error with a code and a message safe to show to the
+// caller. Internal causes are kept out of Message on purpose.
+type Error struct {
+	Code    string
+	Message string
+	// RetryAfter, when set, tells the caller how long to wait (rate limits).
+	RetryAfter time.Duration
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err if it is (or wraps) an *Error, EInternal otherwise.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}
+
+// ErrorMessage returns the caller-safe message of err; internal errors get a generic
+// one so that implementation details never leak.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

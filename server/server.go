@@ -1,0 +1,228 @@
+// Package server assembles kubegate's HTTP server: the filter chain, the routes and
+// the lifecycle (listen, serve, graceful shutdown).
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/internal/httperr"
+)
+
+// ReadyCheck is one named condition of /readyz.
+type ReadyCheck struct {
+	Name  string
+	Check func(context.Context) error
+}
+
+// Options configures a Server.
+type Options struct {
+	Listen          string
+	TLSCertFile     string
+	TLSKeyFile      string
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger
+	Now             func() time.Time
+	ReadyChecks     []ReadyCheck
+	// Routes registers the application's handlers on the mux.
+	Routes func(mux *http.ServeMux)
+}
+
+// Server is kubegate's HTTP server.
+type Server struct {
+	opts     Options
+	listener net.Listener
+	http     *http.Server
+	draining atomic.Bool
+}
+
+// New listens on opts.Listen (so the bound address is known before serving, which
+// matters for :0) and prepares the handler chain.
+func New(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opts: opts}
+
+	var tlsConfig *tls.Config
+	if opts.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(opts.TLSCertFile, opts.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	lc := net.ListenConfig{}
+	ln, err := lc.Listen(ctx, "tcp", opts.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", opts.Listen, err)
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	s.listener = ln
+	s.http = &http.Server{
+		Handler:           s.BuildHandlerChain(s.routes()),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.listener.Addr() }
+
+// URL is the base URL of the server, with 127.0.0.1 for an unspecified host.
+func (s *Server) URL() string {
+	scheme := "http"
+	if s.opts.TLSCertFile != "" {
+		scheme = "https"
+	}
+	host, port, _ := net.SplitHostPort(s.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// BuildHandlerChain wraps the application handler in every filter, outermost first
+// in the order a request meets them. It is the one place the chain is assembled.
+func (s *Server) BuildHandlerChain(h http.Handler) http.Handler {
+	h = filters.WithPanicRecovery(h, s.opts.Logger)
+	h = filters.WithLogging(h, s.opts.Logger, s.opts.Now)
+	h = filters.WithRequestID(h)
+	return h
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/healthz", Methods{http.MethodGet: http.HandlerFunc(s.healthz)})
+	mux.Handle("/livez", Methods{http.MethodGet: http.HandlerFunc(s.healthz)})
+	mux.Handle("/readyz", Methods{http.MethodGet: http.HandlerFunc(s.readyz)})
+	if s.opts.Routes != nil {
+		s.opts.Routes(mux)
+	}
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httperr.Write(w, kubegate.Errorf(kubegate.ENotFound, "the server could not find the requested resource %q", r.URL.Path))
+	}))
+	return mux
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeText(w, http.StatusOK, "ok")
+}
+
+// readyz reports whether this replica should get traffic: every check must pass,
+// and a replica that is shutting down reports not ready so load balancers drain it.
+// With ?verbose it lists each check, as the Kubernetes apiserver does.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	type result struct {
+		name string
+		err  error
+	}
+	results := []result{}
+	if s.draining.Load() {
+		results = append(results, result{"shutdown", errors.New("shutting down")})
+	}
+	checks := append([]ReadyCheck(nil), s.opts.ReadyChecks...)
+	sort.Slice(checks, func(i, j int) bool { return checks[i].Name < checks[j].Name })
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	for _, c := range checks {
+		results = append(results, result{c.Name, c.Check(ctx)})
+	}
+	var b strings.Builder
+	failed := false
+	for _, res := range results {
+		if res.err != nil {
+			failed = true
+			fmt.Fprintf(&b, "[-]%s failed: %v\n", res.name, res.err)
+		} else {
+			fmt.Fprintf(&b, "[+]%s ok\n", res.name)
+		}
+	}
+	if failed {
+		s.opts.Logger.Warn("readyz check failed", "checks", b.String())
+		writeText(w, http.StatusServiceUnavailable, b.String()+"readyz check failed")
+		return
+	}
+	if _, verbose := r.URL.Query()["verbose"]; verbose {
+		writeText(w, http.StatusOK, b.String()+"readyz check passed")
+		return
+	}
+	writeText(w, http.StatusOK, "ok")
+}
+
+func writeText(w http.ResponseWriter, code int, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(body))
+}
+
+// Run serves until ctx is done, then shuts down gracefully: it stops accepting,
+// reports not ready, and lets in-flight requests finish within ShutdownTimeout.
+// It returns nil after a clean shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.listener) }()
+	s.opts.Logger.Info("serving", "url", s.URL(), "addr", s.Addr().String())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	s.opts.Logger.Info("shutting down; waiting for in-flight requests", "timeout", s.opts.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.ShutdownTimeout)
+	defer cancel()
+	if err := s.http.Shutdown(sctx); err != nil {
+		_ = s.http.Close()
+		return fmt.Errorf("graceful shutdown did not finish within %s: %w", s.opts.ShutdownTimeout, err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", err)
+	}
+	s.opts.Logger.Info("stopped")
+	return nil
+}
+
+// Methods routes a request by its method and answers any other method with a 405
+// Status that lists the allowed ones.
+type Methods map[string]http.Handler
+
+func (m Methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := m[r.Method]; ok {
+		h.ServeHTTP(w, r)
+		return
+	}
+	if h, ok := m[http.MethodGet]; ok && r.Method == http.MethodHead {
+		h.ServeHTTP(w, r)
+		return
+	}
+	allowed := make([]string, 0, len(m))
+	for k := range m {
+		allowed = append(allowed, k)
+	}
+	sort.Strings(allowed)
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	httperr.Write(w, kubegate.Errorf(kubegate.EMethod, "method %s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.Join(allowed, ", ")))
+}

@@ -1,0 +1,237 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubegate/kubegate/server"
+)
+
+func start(t *testing.T, opts server.Options) (*server.Server, context.CancelFunc, <-chan error) {
+	t.Helper()
+	opts.Listen = "127.0.0.1:0"
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// done yields Run's result once, then is closed, so both the test and the
+	// cleanup can wait on it.
+	done := make(chan error, 1)
+	go func() {
+		done <- srv.Run(ctx)
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		for range done {
+		}
+	})
+	return srv, cancel, done
+}
+
+func get(t *testing.T, url string, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+func decodeStatus(t *testing.T, body []byte) metav1.Status {
+	t.Helper()
+	var st metav1.Status
+	if err := json.Unmarshal(body, &st); err != nil {
+		t.Fatalf("body is not a Status: %v: %s", err, body)
+	}
+	if st.Kind != "Status" || st.APIVersion != "v1" || st.Status != metav1.StatusFailure {
+		t.Fatalf("body is not a failure Status: %s", body)
+	}
+	return st
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	var failing atomic.Bool
+	failing.Store(true)
+	srv, _, _ := start(t, server.Options{ReadyChecks: []server.ReadyCheck{{
+		Name: "store",
+		Check: func(context.Context) error {
+			if failing.Load() {
+				return io.ErrUnexpectedEOF
+			}
+			return nil
+		},
+	}}})
+
+	resp, body := get(t, srv.URL()+"/healthz")
+	if resp.StatusCode != 200 || string(body) != "ok" {
+		t.Fatalf("healthz = %d %q", resp.StatusCode, body)
+	}
+	resp, body = get(t, srv.URL()+"/readyz")
+	if resp.StatusCode != 503 || !strings.Contains(string(body), "[-]store failed") {
+		t.Fatalf("readyz with a failing check = %d %q", resp.StatusCode, body)
+	}
+	failing.Store(false)
+	resp, body = get(t, srv.URL()+"/readyz?verbose")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "[+]store ok") {
+		t.Fatalf("readyz?verbose = %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestErrorsAreStatusObjects(t *testing.T) {
+	srv, _, _ := start(t, server.Options{Routes: func(mux *http.ServeMux) {
+		mux.Handle("/boom", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("kaboom") }))
+	}})
+
+	resp, body := get(t, srv.URL()+"/no/such/route")
+	if st := decodeStatus(t, body); resp.StatusCode != 404 || st.Code != 404 || st.Reason != metav1.StatusReasonNotFound {
+		t.Fatalf("unknown route = %d %s", resp.StatusCode, body)
+	}
+
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodDelete, srv.URL()+"/healthz", nil)
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if st := decodeStatus(t, b); r.StatusCode != 405 || st.Code != 405 || r.Header.Get("Allow") != "GET" {
+		t.Fatalf("DELETE /healthz = %d allow=%q %s", r.StatusCode, r.Header.Get("Allow"), b)
+	}
+
+	resp, body = get(t, srv.URL()+"/boom")
+	st := decodeStatus(t, body)
+	if resp.StatusCode != 500 || st.Code != 500 || strings.Contains(string(body), "kaboom") {
+		t.Fatalf("panic = %d %s (the panic value must not leak)", resp.StatusCode, body)
+	}
+	// The server survived the panic.
+	if resp, _ := get(t, srv.URL()+"/healthz"); resp.StatusCode != 200 {
+		t.Fatalf("healthz after panic = %d", resp.StatusCode)
+	}
+}
+
+func TestRequestIDs(t *testing.T) {
+	var logs bytes.Buffer
+	srv, _, _ := start(t, server.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+
+	resp, _ := get(t, srv.URL()+"/healthz", "X-Request-Id", "abc-123")
+	if got := resp.Header.Get("X-Request-Id"); got != "abc-123" {
+		t.Fatalf("a valid caller request ID is kept: got %q", got)
+	}
+	resp, _ = get(t, srv.URL()+"/healthz", "X-Request-Id", "bad id\twith <junk>")
+	if got := resp.Header.Get("X-Request-Id"); got == "" || strings.ContainsAny(got, " \t<>") {
+		t.Fatalf("an unsafe caller request ID is replaced: got %q", got)
+	}
+	resp, _ = get(t, srv.URL()+"/healthz?secretKey=s3cr3t")
+	id := resp.Header.Get("X-Request-Id")
+	if len(id) < 16 {
+		t.Fatalf("generated request ID %q is too short", id)
+	}
+	time.Sleep(50 * time.Millisecond) // the access log line is written after the response.
+	if !strings.Contains(logs.String(), `"request_id":"`+id+`"`) {
+		t.Fatalf("access log lacks request_id %s:\n%s", id, logs.String())
+	}
+	if strings.Contains(logs.String(), "s3cr3t") {
+		t.Fatalf("query strings must never be logged:\n%s", logs.String())
+	}
+}
+
+// SIGTERM cancels Run's context in the real program; the slow request that is in
+// flight at that moment must still complete, and Run must return nil.
+func TestGracefulShutdownLetsInFlightRequestsFinish(t *testing.T) {
+	entered := make(chan struct{})
+	srv, cancel, done := start(t, server.Options{Routes: func(mux *http.ServeMux) {
+		mux.Handle("/slow", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			close(entered)
+			time.Sleep(700 * time.Millisecond)
+			_, _ = w.Write([]byte("finished"))
+		}))
+	}})
+
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	res := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL()+"/slow", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		res <- result{resp.StatusCode, string(b), err}
+	}()
+	<-entered
+	cancel()
+
+	r := <-res
+	if r.err != nil || r.code != 200 || r.body != "finished" {
+		t.Fatalf("in-flight request = %d %q %v; want 200 finished", r.code, r.body, r.err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run after graceful shutdown = %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after shutdown")
+	}
+	// New connections are refused once shut down.
+	if _, err := http.Get(srv.URL() + "/healthz"); err == nil { //nolint:noctx // a test probe.
+		t.Fatal("server still accepts connections after shutdown")
+	}
+}
+
+// BenchmarkHandlerChain measures what the filter chain (recovery, request ID, access
+// log) adds to a trivial handler.
+func BenchmarkHandlerChain(b *testing.B) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) })
+	srv, err := server.New(context.Background(), server.Options{Listen: "127.0.0.1:0", Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	chained := srv.BuildHandlerChain(ok)
+	req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{{"baseline", ok}, {"kubegate", chained}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				bc.h.ServeHTTP(httptest.NewRecorder(), req)
+			}
+		})
+	}
+}

@@ -1,0 +1,78 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kubegate/kubegate/test/kubeenv"
+)
+
+// The demo brings up both clusters and the gateway, and what it prints works when
+// pasted: kubectl against each cluster directly shows the seeded Deployments.
+func TestDemoRunsClustersAndGateway(t *testing.T) {
+	if missing := kubeenv.MissingBinaries(kubeenv.DefaultBinDir()); len(missing) > 0 {
+		t.Fatalf("kube binaries missing (%v): run make kube-bin", missing)
+	}
+	dataDir := t.TempDir()
+	p := startKubegate(t, "demo", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
+	p.waitLine(t, regexp.MustCompile(`(kubegate demo is running)`), 3*time.Minute)
+	time.Sleep(100 * time.Millisecond) // the rest of the banner follows the first line.
+	out := p.out.String()
+
+	gw := regexp.MustCompile(`Gateway:\s+(\S+)`).FindStringSubmatch(out)
+	if gw == nil {
+		t.Fatalf("no gateway URL in the banner:\n%s", out)
+	}
+	if code, _ := httpGet(t, gw[1]+"/healthz"); code != 200 {
+		t.Fatalf("gateway healthz = %d", code)
+	}
+
+	kubectl := filepath.Join(kubeenv.DefaultBinDir(), "kubectl")
+	for _, cluster := range []string{"pivot-cluster", "member-1"} {
+		m := regexp.MustCompile(`kubectl --kubeconfig (\S+kubeconfig-` + cluster + `) get deployments -n demo`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no kubectl example for %s in the banner:\n%s", cluster, out)
+		}
+		got, err := exec.Command(kubectl, "--kubeconfig", m[1], "get", "deployments", "-n", "demo", "-o", "name").CombinedOutput() //nolint:gosec,noctx // test.
+		if err != nil {
+			t.Fatalf("kubectl against %s: %v\n%s", cluster, err, got)
+		}
+		if n := strings.Count(string(got), "deployment.apps/"); n < 50 {
+			t.Fatalf("%s has %d deployments in namespace demo, want at least 50", cluster, n)
+		}
+		ctx, err := exec.Command(kubectl, "--kubeconfig", m[1], "config", "current-context").Output() //nolint:gosec,noctx // test.
+		if err != nil || strings.TrimSpace(string(ctx)) != cluster {
+			t.Fatalf("kubeconfig context = %q, %v; want %s", ctx, err, cluster)
+		}
+		labelled, err := exec.Command(kubectl, "--kubeconfig", m[1], "get", "deployments", "-A", "-l", "tier=frontend", "-o", "name").Output() //nolint:gosec,noctx // test.
+		if err != nil || strings.Count(string(labelled), "\n") == 0 {
+			t.Fatalf("labelled deployments = %q, %v", labelled, err)
+		}
+	}
+
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t, time.Minute); code != 0 {
+		t.Fatalf("demo exit code after Ctrl-C = %d, want 0", code)
+	}
+	// Nothing the demo started survives it.
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		for _, c := range []string{"kubegate-pivot-cluster-", "kubegate-member-1-"} {
+			if strings.Contains(string(cmdline), c) {
+				t.Fatalf("process %s of the demo still runs: %q", e.Name(), cmdline)
+			}
+		}
+	}
+}

@@ -1,0 +1,241 @@
+// Package e2e tests the built kubegate binary from the outside, as users run it.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+//nolint:gochecknoglobals // the binary under test, built once by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "kubegate-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "kubegate")
+	build := exec.Command("go", "build", "-o", binary, "github.com/kubegate/kubegate/cmd/kubegate") //nolint:noctx // one-off build.
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building kubegate:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a running kubegate with its output captured line by line.
+type proc struct {
+	cmd   *exec.Cmd
+	lines chan string
+	out   *safeBuffer
+	done  chan struct{}
+}
+
+type safeBuffer struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+func (b *safeBuffer) add(s string) {
+	b.mu <- struct{}{}
+	b.buf.WriteString(s + "\n")
+	<-b.mu
+}
+
+func (b *safeBuffer) String() string {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.String()
+}
+
+func startKubegate(t *testing.T, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, args...) //nolint:gosec,noctx // the binary under test; stopped by the test.
+	cmd.Env = append(os.Environ(), "KUBEGATE_LOG_FORMAT=json")
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, lines: make(chan string, 1000), out: &safeBuffer{mu: make(chan struct{}, 1)}, done: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			p.out.add(sc.Text())
+			select {
+			case p.lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); _ = pw.Close(); close(p.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("kubegate output:\n%s", p.out.String())
+		}
+	})
+	return p
+}
+
+// waitLine returns the first submatch of re in the output.
+func (p *proc) waitLine(t *testing.T, re *regexp.Regexp, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case l := <-p.lines:
+			if m := re.FindStringSubmatch(l); m != nil {
+				return m[1]
+			}
+		case <-deadline:
+			t.Fatalf("no line matching %s within %s", re, timeout)
+		case <-p.done:
+			t.Fatalf("kubegate exited (%v) before printing a line matching %s", p.cmd.ProcessState, re)
+		}
+	}
+}
+
+func (p *proc) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(timeout):
+		t.Fatalf("kubegate did not exit within %s", timeout)
+		return -1
+	}
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+var servingURL = regexp.MustCompile(`"msg":"serving".*"url":"([^"]+)"`) //nolint:gochecknoglobals // compiled once.
+
+func TestServeIsHealthyWithinASecondAndStopsOnSIGTERM(t *testing.T) {
+	start := time.Now()
+	p := startKubegate(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
+	url := p.waitLine(t, servingURL, 5*time.Second)
+	for {
+		if code, _ := httpGet(t, url+"/healthz"); code == 200 {
+			break
+		}
+		if time.Since(start) > time.Second {
+			t.Fatalf("not healthy within a second of starting")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("healthy %s after start", time.Since(start))
+
+	code, body := httpGet(t, url+"/no-such-thing")
+	var st struct {
+		Kind string `json:"kind"`
+		Code int    `json:"code"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil || code != 404 || st.Kind != "Status" || st.Code != 404 {
+		t.Fatalf("unknown route = %d %s", code, body)
+	}
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit code after SIGTERM = %d, want 0", code)
+	}
+	if !strings.Contains(p.out.String(), `"msg":"stopped"`) {
+		t.Fatalf("no clean stop logged:\n%s", p.out.String())
+	}
+}
+
+func TestServeOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	crt, key := selfSigned(t, dir)
+	p := startKubegate(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--tls-cert-file", crt, "--tls-key-file", key)
+	url := p.waitLine(t, servingURL, 5*time.Second)
+	if !strings.HasPrefix(url, "https://") {
+		t.Fatalf("url = %s, want https", url)
+	}
+	client := tlsClient(t, crt)
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, url+"/healthz", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("healthz over TLS = %d", resp.StatusCode)
+	}
+}
+
+func TestBadConfigurationExitsTwoWithOneLine(t *testing.T) {
+	cases := []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{[]string{"serve", "--log-format=xml"}, "", "log-format"},
+		{[]string{"serve", "--listen=nope"}, "", "listen"},
+		{[]string{"serve"}, "KUBEGATE_SHUTDOWN_TIMEOUT=forever", "KUBEGATE_SHUTDOWN_TIMEOUT"},
+		{[]string{"serve", "--no-such-flag"}, "", "no-such-flag"},
+		{[]string{"frobnicate"}, "", `unknown command "frobnicate"`},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			cmd := exec.Command(binary, tc.args...) //nolint:gosec,noctx // the binary under test.
+			cmd.Env = os.Environ()
+			if tc.env != "" {
+				cmd.Env = append(cmd.Env, tc.env)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 2 {
+				t.Fatalf("exit = %v, want 2; stderr: %s", err, stderr.String())
+			}
+			first, _, _ := strings.Cut(stderr.String(), "\n")
+			if !strings.Contains(first, tc.want) {
+				t.Fatalf("first line %q does not name %q", first, tc.want)
+			}
+			if len(tc.args) > 0 && tc.args[0] == "serve" && strings.Count(strings.TrimSpace(stderr.String()), "\n") != 0 {
+				t.Fatalf("want exactly one line, got:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(binary, "version").Output() //nolint:gosec,noctx // the binary under test.
+	if err != nil || !strings.HasPrefix(string(out), "kubegate ") {
+		t.Fatalf("version = %q, %v", out, err)
+	}
+}
