@@ -18,16 +18,16 @@ var Version = "dev"
 // Error codes. They say what kind of failure happened, independent of transport;
 // the HTTP edge maps each to a status code in one place.
 const (
-	EInvalid         = "invalid"          // the request is malformed: 400
-	EUnauthorized    = "unauthorized"     // no or bad credentials: 401
-	EForbidden       = "forbidden"        // authenticated but not allowed: 403
-	ENotFound        = "not_found"        // no such object: 404
-	EMethod          = "method"           // method not allowed on this route: 405
-	EConflict        = "conflict"         // already exists, or a limit is reached: 409
-	ETooManyRequests = "too_many"         // rate limited: 429
-	EInternal        = "internal"         // a bug or an unexpected failure: 500
-	EUnavailable     = "unavailable"      // a dependency is down: 503
-	ETimeout         = "timeout"          // a dependency did not answer in time: 504
+	EInvalid         = "invalid"           // the request is malformed: 400
+	EUnauthorized    = "unauthorized"      // no or bad credentials: 401
+	EForbidden       = "forbidden"         // authenticated but not allowed: 403
+	ENotFound        = "not_found"         // no such object: 404
+	EMethod          = "method"            // method not allowed on this route: 405
+	EConflict        = "conflict"          // already exists, or a limit is reached: 409
+	ETooManyRequests = "too_many"          // rate limited: 429
+	EInternal        = "internal"          // a bug or an unexpected failure: 500
+	EUnavailable     = "unavailable"       // a dependency is down: 503
+	ETimeout         = "timeout"           // a dependency did not answer in time: 504
 	ETooLarge        = "request_too_large" // body over the limit: 413
 )
 

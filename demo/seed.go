@@ -15,10 +15,10 @@ import (
 // The sample data: varied enough that every list-query operator has something to
 // find (exact and fuzzy labels, dotted label keys, numbers to sort by).
 var (
-	apps  = [...]string{"web", "api", "worker", "cache", "db", "gateway"}                                       //nolint:gochecknoglobals // constant sample data.
+	apps  = [...]string{"web", "api", "worker", "cache", "db", "gateway"}                                                                     //nolint:gochecknoglobals // constant sample data.
 	tiers = map[string]string{"web": "frontend", "gateway": "frontend", "api": "backend", "worker": "backend", "cache": "data", "db": "data"} //nolint:gochecknoglobals // constant sample data.
-	envs  = [...]string{"prod", "staging", "dev"}                                                              //nolint:gochecknoglobals // constant sample data.
-	teams = [...]string{"payments", "search", "identity", "platform"}                                          //nolint:gochecknoglobals // constant sample data.
+	envs  = [...]string{"prod", "staging", "dev"}                                                                                             //nolint:gochecknoglobals // constant sample data.
+	teams = [...]string{"payments", "search", "identity", "platform"}                                                                         //nolint:gochecknoglobals // constant sample data.
 )
 
 // DemoDeployments is how many Deployments the namespace demo gets.
@@ -89,11 +89,11 @@ func seedApp(ctx context.Context, cs kubernetes.Interface, cluster, ns string, i
 	app := apps[i%len(apps)]
 	name := fmt.Sprintf("%s-%02d", app, i)
 	labels := map[string]string{
-		"app":                    app,
-		"tier":                   tiers[app],
-		"env":                    envs[i%len(envs)],
-		"team":                   teams[i%len(teams)],
-		"app.kubernetes.io/name": name,
+		"app":                       app,
+		"tier":                      tiers[app],
+		"env":                       envs[i%len(envs)],
+		"team":                      teams[i%len(teams)],
+		"app.kubernetes.io/name":    name,
 		"app.kubernetes.io/part-of": "kubegate-demo",
 	}
 	replicas := int32(1 + i%5) //nolint:gosec // small.

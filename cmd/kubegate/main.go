@@ -21,7 +21,6 @@ import (
 	"github.com/kubegate/kubegate/internal/app"
 	"github.com/kubegate/kubegate/internal/config"
 	"github.com/kubegate/kubegate/internal/logging"
-	
 )
 
 func main() {
