@@ -70,7 +70,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, out io.Wr
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(path, data, 0o600); err != nil {
+		if err := os.WriteFile(path, data, 0o600); err != nil { //nolint:gosec // the operator chose --data-dir.
 			return err
 		}
 		kubeconfigs[c.Name] = path
@@ -116,7 +116,7 @@ func ensureBinaries(ctx context.Context, dir string, out io.Writer) error {
 	if src := os.Getenv("KUBEGATE_SOURCE_DIR"); src != "" {
 		script = filepath.Join(src, script)
 	}
-	if _, err := os.Stat(script); err != nil {
+	if _, err := os.Stat(script); err != nil { //nolint:gosec // the operator chose KUBEGATE_SOURCE_DIR.
 		return fmt.Errorf("%s missing from %s and %s not found: run `make kube-bin` in a kubegate checkout (or set KUBEGATE_SOURCE_DIR)", strings.Join(missing, ", "), dir, script)
 	}
 	fmt.Fprintf(out, "Building %s %s into %s (first run only; kube-apiserver takes several minutes)...\n", strings.Join(missing, ", "), kubeenv.Version, dir)

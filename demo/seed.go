@@ -96,7 +96,7 @@ func seedApp(ctx context.Context, cs kubernetes.Interface, cluster, ns string, i
 		"app.kubernetes.io/name":    name,
 		"app.kubernetes.io/part-of": "kubegate-demo",
 	}
-	replicas := int32(1 + i%5) //nolint:gosec // small.
+	replicas := int32(1 + i%5)
 	dep := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: ns, Labels: labels,

@@ -44,7 +44,13 @@ func start(t *testing.T, opts server.Options) (*server.Server, context.CancelFun
 	return srv, cancel, done
 }
 
-func get(t *testing.T, url string, hdr ...string) (*http.Response, []byte) {
+// reply is a response already read and closed.
+type reply struct {
+	StatusCode int
+	Header     http.Header
+}
+
+func get(t *testing.T, url string, hdr ...string) (reply, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
 	if err != nil {
@@ -62,7 +68,7 @@ func get(t *testing.T, url string, hdr ...string) (*http.Response, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp, body
+	return reply{resp.StatusCode, resp.Header}, body
 }
 
 func decodeStatus(t *testing.T, body []byte) metav1.Status {
@@ -132,7 +138,7 @@ func TestErrorsAreStatusObjects(t *testing.T) {
 		t.Fatalf("panic = %d %s (the panic value must not leak)", resp.StatusCode, body)
 	}
 	// The server survived the panic.
-	if resp, _ := get(t, srv.URL()+"/healthz"); resp.StatusCode != 200 {
+	if resp, _ = get(t, srv.URL()+"/healthz"); resp.StatusCode != 200 {
 		t.Fatalf("healthz after panic = %d", resp.StatusCode)
 	}
 }
@@ -208,7 +214,8 @@ func TestGracefulShutdownLetsInFlightRequestsFinish(t *testing.T) {
 		t.Fatal("Run did not return after shutdown")
 	}
 	// New connections are refused once shut down.
-	if _, err := http.Get(srv.URL() + "/healthz"); err == nil { //nolint:noctx // a test probe.
+	if resp, err := http.Get(srv.URL() + "/healthz"); err == nil {
+		resp.Body.Close()
 		t.Fatal("server still accepts connections after shutdown")
 	}
 }

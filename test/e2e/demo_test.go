@@ -39,18 +39,18 @@ func TestDemoRunsClustersAndGateway(t *testing.T) {
 		if m == nil {
 			t.Fatalf("no kubectl example for %s in the banner:\n%s", cluster, out)
 		}
-		got, err := exec.Command(kubectl, "--kubeconfig", m[1], "get", "deployments", "-n", "demo", "-o", "name").CombinedOutput() //nolint:gosec,noctx // test.
+		got, err := exec.Command(kubectl, "--kubeconfig", m[1], "get", "deployments", "-n", "demo", "-o", "name").CombinedOutput()
 		if err != nil {
 			t.Fatalf("kubectl against %s: %v\n%s", cluster, err, got)
 		}
 		if n := strings.Count(string(got), "deployment.apps/"); n < 50 {
 			t.Fatalf("%s has %d deployments in namespace demo, want at least 50", cluster, n)
 		}
-		ctx, err := exec.Command(kubectl, "--kubeconfig", m[1], "config", "current-context").Output() //nolint:gosec,noctx // test.
+		ctx, err := exec.Command(kubectl, "--kubeconfig", m[1], "config", "current-context").Output()
 		if err != nil || strings.TrimSpace(string(ctx)) != cluster {
 			t.Fatalf("kubeconfig context = %q, %v; want %s", ctx, err, cluster)
 		}
-		labelled, err := exec.Command(kubectl, "--kubeconfig", m[1], "get", "deployments", "-A", "-l", "tier=frontend", "-o", "name").Output() //nolint:gosec,noctx // test.
+		labelled, err := exec.Command(kubectl, "--kubeconfig", m[1], "get", "deployments", "-A", "-l", "tier=frontend", "-o", "name").Output()
 		if err != nil || strings.Count(string(labelled), "\n") == 0 {
 			t.Fatalf("labelled deployments = %q, %v", labelled, err)
 		}

@@ -19,7 +19,6 @@ import (
 	"time"
 )
 
-//nolint:gochecknoglobals // the binary under test, built once by TestMain.
 var binary string
 
 func TestMain(m *testing.M) {
@@ -29,7 +28,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "kubegate")
-	build := exec.Command("go", "build", "-o", binary, "github.com/kubegate/kubegate/cmd/kubegate") //nolint:noctx // one-off build.
+	build := exec.Command("go", "build", "-o", binary, "github.com/kubegate/kubegate/cmd/kubegate")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building kubegate:", err)
@@ -67,7 +66,7 @@ func (b *safeBuffer) String() string {
 
 func startKubegate(t *testing.T, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, args...) //nolint:gosec,noctx // the binary under test; stopped by the test.
+	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "KUBEGATE_LOG_FORMAT=json")
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -140,7 +139,7 @@ func httpGet(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-var servingURL = regexp.MustCompile(`"msg":"serving".*"url":"([^"]+)"`) //nolint:gochecknoglobals // compiled once.
+var servingURL = regexp.MustCompile(`"msg":"serving".*"url":"([^"]+)"`)
 
 func TestServeIsHealthyWithinASecondAndStopsOnSIGTERM(t *testing.T) {
 	start := time.Now()
@@ -211,7 +210,7 @@ func TestBadConfigurationExitsTwoWithOneLine(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			cmd := exec.Command(binary, tc.args...) //nolint:gosec,noctx // the binary under test.
+			cmd := exec.Command(binary, tc.args...)
 			cmd.Env = os.Environ()
 			if tc.env != "" {
 				cmd.Env = append(cmd.Env, tc.env)
@@ -234,7 +233,7 @@ func TestBadConfigurationExitsTwoWithOneLine(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	out, err := exec.Command(binary, "version").Output() //nolint:gosec,noctx // the binary under test.
+	out, err := exec.Command(binary, "version").Output()
 	if err != nil || !strings.HasPrefix(string(out), "kubegate ") {
 		t.Fatalf("version = %q, %v", out, err)
 	}

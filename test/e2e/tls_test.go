@@ -53,7 +53,7 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 
 func tlsClient(t *testing.T, caFile string) *http.Client {
 	t.Helper()
-	pemData, err := os.ReadFile(caFile) //nolint:gosec // test file.
+	pemData, err := os.ReadFile(caFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,7 +152,7 @@ func StartN(ctx context.Context, n int, prefix string, opts Options) ([]*Cluster
 	return clusters, nil
 }
 
-var errPortInUse = errors.New("port in use") //nolint:gochecknoglobals // sentinel error.
+var errPortInUse = errors.New("port in use")
 
 func start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	base := "/dev/shm"
@@ -403,7 +403,7 @@ func waitFor(ctx context.Context, timeout time.Duration, p *process, ready func(
 			if strings.Contains(tail(p.logPath, 50), "address already in use") {
 				return errPortInUse
 			}
-			return fmt.Errorf("process exited: %v", p.err)
+			return fmt.Errorf("process exited: %w", p.err)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:

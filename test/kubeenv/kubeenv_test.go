@@ -21,7 +21,6 @@ import (
 	"github.com/kubegate/kubegate/test/kubeenv"
 )
 
-//nolint:gochecknoglobals // the package's shared cluster, set once by TestMain.
 var shared *kubeenv.Cluster
 
 const helperEnv = "KUBEENV_TEST_HELPER"
@@ -174,7 +173,7 @@ func TestClustersDieWithTheirOwner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "-test.run=^$") //nolint:gosec,noctx // re-runs this test binary.
+	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
