@@ -1,0 +1,202 @@
+package kubegate
+
+import (
+	"context"
+	"time"
+)
+
+// User is a person (or robot) who logs in to the console and owns access keys.
+type User struct {
+	ID           string
+	Name         string // unique login name
+	Email        string
+	FirstName    string
+	LastName     string
+	Description  string
+	PasswordHash string // a slow KDF's encoded output; never a password
+	Enabled      bool
+	Admin        bool
+	Source       string // where the account comes from: "local", or an identity provider
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastLoginAt  time.Time // zero: never
+}
+
+// KeyStatus says whether an access key can be exchanged for tokens.
+type KeyStatus string
+
+// Access key statuses, spelled as in KubeCube and DCE.
+const (
+	KeyActive   KeyStatus = "Active"
+	KeyInactive KeyStatus = "Inactive"
+)
+
+// AccessKey is one AK/SK pair. The secret is stored only as a hash.
+type AccessKey struct {
+	ID          string
+	AccessKey   string // the public half, unique
+	SecretHash  []byte
+	UserID      string
+	Description string
+	Status      KeyStatus
+	CreatedAt   time.Time
+	ExpiresAt   time.Time // zero: never
+
+	LastUsedAt        time.Time // zero: never
+	LastUsedIP        string
+	LastUsedUserAgent string
+}
+
+// KeyUse records one successful exchange of an access key, applied in batches.
+type KeyUse struct {
+	AccessKey string
+	At        time.Time
+	IP        string
+	UserAgent string
+}
+
+// ClusterCredentials is how the gateway authenticates to a cluster. It is stored
+// encrypted and never returned by the API.
+type ClusterCredentials struct {
+	BearerToken    string `json:"bearerToken,omitempty"`
+	ClientCertData []byte `json:"clientCertData,omitempty"`
+	ClientKeyData  []byte `json:"clientKeyData,omitempty"`
+	Username       string `json:"username,omitempty"`
+	Password       string `json:"password,omitempty"`
+}
+
+// ClusterHealth is the outcome of the last health check of a cluster.
+type ClusterHealth struct {
+	Status    string // Ready, Unreachable, Unauthorized, Unknown
+	Version   string // the cluster's Kubernetes version, when reachable
+	Message   string
+	CheckedAt time.Time
+}
+
+// Cluster is a Kubernetes cluster registered with the gateway.
+type Cluster struct {
+	Name        string // unique
+	Server      string // the apiserver URL
+	CAData      []byte // PEM; empty: system roots
+	TLSServerName string
+	InsecureSkipTLSVerify bool
+	Credentials ClusterCredentials
+	Description string
+	Labels      map[string]string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Health      ClusterHealth
+}
+
+// SigningKey is a token signing key. Retired keys still verify tokens until those
+// expire, then are deleted.
+type SigningKey struct {
+	KID        string
+	Algorithm  string // ES256, RS256, HS256
+	PrivateKey []byte // PKCS#8 DER (or the HMAC secret); stored encrypted
+	CreatedAt  time.Time
+	RetiredAt  time.Time // zero: current
+}
+
+// AuditEvent is one API call through the gateway.
+type AuditEvent struct {
+	ID         int64
+	Time       time.Time
+	RequestID  string
+	User       string
+	AccessKey  string
+	Cluster    string
+	Verb       string
+	Path       string
+	StatusCode int
+	Latency    time.Duration
+	SourceIP   string
+}
+
+// AuditFilter selects audit events; zero fields do not filter.
+type AuditFilter struct {
+	User    string
+	Cluster string
+	Since   time.Time
+	Until   time.Time
+}
+
+// Page selects a window of a list: Limit items (0: all) after skipping Offset.
+type Page struct {
+	Limit  int
+	Offset int
+}
+
+// ChangeKind names the entity a change notification is about.
+type ChangeKind string
+
+// Change kinds.
+const (
+	ChangeUser       ChangeKind = "user"
+	ChangeAccessKey  ChangeKind = "accesskey"
+	ChangeCluster    ChangeKind = "cluster"
+	ChangeSigningKey ChangeKind = "signingkey"
+	// ChangeResync means changes may have been missed (a lost database connection):
+	// a consumer must reload everything it caches.
+	ChangeResync ChangeKind = "resync"
+)
+
+// Change says that the entity Kind/Key was created, updated or deleted, by this or
+// another replica. Consumers reload the entity rather than trusting the event.
+type Change struct {
+	Kind ChangeKind
+	Key  string // user ID, access key, cluster name or kid
+}
+
+// Store keeps kubegate's state. Implementations: store/sqlite (embedded, default) and
+// store/postgres (shared by replicas). Both pass store/storetest.
+//
+// Not-found and uniqueness failures are *Error with ENotFound and EConflict. Updates
+// take a closure that maps the current value to the new one inside one transaction;
+// when it returns an error nothing changes.
+type Store interface {
+	CreateUser(ctx context.Context, u User) error
+	GetUser(ctx context.Context, id string) (User, error)
+	GetUserByName(ctx context.Context, name string) (User, error)
+	// ListUsers returns users ordered by name, and the total before paging.
+	ListUsers(ctx context.Context, p Page) ([]User, int, error)
+	UpdateUser(ctx context.Context, id string, update func(User) (User, error)) (User, error)
+	// DeleteUser deletes the user and their access keys.
+	DeleteUser(ctx context.Context, id string) error
+
+	// CreateAccessKey stores k unless its user already has maxPerUser keys (EConflict
+	// naming the limit); the check and the insert are atomic under concurrency.
+	CreateAccessKey(ctx context.Context, k AccessKey, maxPerUser int) error
+	GetAccessKey(ctx context.Context, accessKey string) (AccessKey, error)
+	// ListAccessKeys returns the keys of userID ("" for all) by creation time.
+	ListAccessKeys(ctx context.Context, userID string) ([]AccessKey, error)
+	UpdateAccessKey(ctx context.Context, accessKey string, update func(AccessKey) (AccessKey, error)) (AccessKey, error)
+	DeleteAccessKey(ctx context.Context, accessKey string) error
+	// RecordKeyUses applies a batch of last-use records; a key deleted meanwhile is
+	// skipped. It sends no change notification.
+	RecordKeyUses(ctx context.Context, uses []KeyUse) error
+
+	CreateCluster(ctx context.Context, c Cluster) error
+	GetCluster(ctx context.Context, name string) (Cluster, error)
+	// ListClusters returns clusters ordered by name.
+	ListClusters(ctx context.Context) ([]Cluster, error)
+	UpdateCluster(ctx context.Context, name string, update func(Cluster) (Cluster, error)) (Cluster, error)
+	DeleteCluster(ctx context.Context, name string) error
+
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	// ListSigningKeys returns every signing key, newest first.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	UpdateSigningKey(ctx context.Context, kid string, update func(SigningKey) (SigningKey, error)) (SigningKey, error)
+	DeleteSigningKey(ctx context.Context, kid string) error
+
+	AppendAudit(ctx context.Context, events []AuditEvent) error
+	// ListAudit returns matching events newest first, and the total before paging.
+	ListAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditEvent, int, error)
+
+	// Watch streams changes made from now on, by any store instance on the same
+	// database, until ctx is done; the channel is then closed.
+	Watch(ctx context.Context) (<-chan Change, error)
+
+	Ping(ctx context.Context) error
+	Close() error
+}
