@@ -75,17 +75,17 @@ type ClusterHealth struct {
 
 // Cluster is a Kubernetes cluster registered with the gateway.
 type Cluster struct {
-	Name        string // unique
-	Server      string // the apiserver URL
-	CAData      []byte // PEM; empty: system roots
-	TLSServerName string
+	Name                  string // unique
+	Server                string // the apiserver URL
+	CAData                []byte // PEM; empty: system roots
+	TLSServerName         string
 	InsecureSkipTLSVerify bool
-	Credentials ClusterCredentials
-	Description string
-	Labels      map[string]string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	Health      ClusterHealth
+	Credentials           ClusterCredentials
+	Description           string
+	Labels                map[string]string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+	Health                ClusterHealth
 }
 
 // SigningKey is a token signing key. Retired keys still verify tokens until those

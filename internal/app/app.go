@@ -4,44 +4,100 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 
+	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/internal/config"
+	"github.com/kubegate/kubegate/internal/seal"
 	"github.com/kubegate/kubegate/server"
+	"github.com/kubegate/kubegate/store"
+	"github.com/kubegate/kubegate/store/postgres"
+	"github.com/kubegate/kubegate/store/sqlite"
 )
 
 // App is a configured gateway, listening but not yet serving.
 type App struct {
 	cfg    *config.Config
 	logger *slog.Logger
+	store  kubegate.Store
 	srv    *server.Server
 }
 
-// New prepares the gateway: it creates the data directory and binds the listener,
-// so URL is known before Run.
-func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, error) {
+// New prepares the gateway: it opens the store and binds the listener, so URL is
+// known before Run. On error everything opened is closed again.
+func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating --data-dir: %w", err)
 	}
+	store, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = store.Close()
+		}
+	}()
 	srv, err := server.New(ctx, server.Options{
 		Listen:          cfg.Listen,
 		TLSCertFile:     cfg.TLSCertFile,
 		TLSKeyFile:      cfg.TLSKeyFile,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Logger:          logger,
+		ReadyChecks:     []server.ReadyCheck{{Name: "store", Check: store.Ping}},
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &App{cfg: cfg, logger: logger, srv: srv}, nil
+	return &App{cfg: cfg, logger: logger, store: store, srv: srv}, nil
+}
+
+func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (kubegate.Store, error) { //nolint:ireturn // the backend is chosen at run time.
+	keyFile := cfg.EncryptionKeyFile
+	var key []byte
+	var err error
+	if keyFile != "" {
+		key, err = seal.LoadKeyFile(keyFile)
+	} else {
+		keyFile = filepath.Join(cfg.DataDir, "encryption.key")
+		var created bool
+		key, created, err = seal.LoadOrCreateKeyFile(keyFile, nil)
+		if created {
+			logger.Warn("generated an encryption key for secrets at rest; back it up with the database, or set --encryption-key-file", "path", keyFile)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("encryption key: %w", err)
+	}
+	sealer, err := seal.New(key, nil)
+	if err != nil {
+		return nil, fmt.Errorf("encryption key %s: %w", keyFile, err)
+	}
+	opts := store.Options{Sealer: sealer, Logger: logger}
+	switch cfg.Store {
+	case "postgres":
+		return postgres.Open(ctx, cfg.PostgresDSN, postgres.Options{Options: opts})
+	case "sqlite":
+		path := filepath.Join(cfg.DataDir, "kubegate.db")
+		logger.Info("using the embedded SQLite store", "path", path)
+		return sqlite.Open(ctx, path, opts)
+	default:
+		return nil, errors.New("unknown store " + cfg.Store)
+	}
 }
 
 // URL is the gateway's base URL.
 func (a *App) URL() string { return a.srv.URL() }
 
-// Run serves until ctx is done and then shuts down gracefully.
+// Store is the app's store, for the demo and tests.
+func (a *App) Store() kubegate.Store { return a.store }
+
+// Run serves until ctx is done, shuts down gracefully, and closes the store.
 func (a *App) Run(ctx context.Context) error {
-	return a.srv.Run(ctx)
+	err := a.srv.Run(ctx)
+	return errors.Join(err, a.store.Close())
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"sigs.k8s.io/yaml"
 )
 
@@ -30,6 +31,13 @@ type Config struct {
 	LogFormat       string
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
+
+	// Store is "sqlite" (a file in DataDir) or "postgres" (PostgresDSN), for HA.
+	Store       string
+	PostgresDSN string
+	// EncryptionKeyFile holds the AES-256 key for secrets at rest; with SQLite it
+	// defaults to DataDir/encryption.key, generated on first start.
+	EncryptionKeyFile string
 
 	// KubeBinDir holds kube-apiserver, etcd and kubectl for `kubegate demo`.
 	KubeBinDir string
@@ -72,6 +80,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 		DataDir:         "./kubegate-data",
 		LogFormat:       "text",
 		ShutdownTimeout: 30 * time.Second,
+		Store:           "sqlite",
 	}
 	fs := flag.NewFlagSet("kubegate "+string(cmd), flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -83,6 +92,9 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&enumValue{p: &c.LogFormat, allowed: []string{"text", "json"}}, "log-format", "log format: text or json")
 	fs.Var(&levelValue{&c.LogLevel}, "log-level", "lowest level logged: debug, info, warn or error")
 	fs.Var(&durationValue{p: &c.ShutdownTimeout, min: time.Second}, "shutdown-timeout", "how long in-flight requests may run after SIGTERM")
+	fs.Var(&enumValue{p: &c.Store, allowed: []string{"sqlite", "postgres"}}, "store", "where state is kept: sqlite (in --data-dir) or postgres (--postgres-dsn; for several replicas)")
+	fs.Var(&pathValue{&c.PostgresDSN}, "postgres-dsn", "PostgreSQL connection string for --store=postgres, e.g. postgres://user@host:5432/db")
+	fs.Var(&pathValue{&c.EncryptionKeyFile}, "encryption-key-file", "AES-256 key (32 bytes, raw, base64 or hex) encrypting secrets at rest; generated in --data-dir with sqlite when absent")
 	if cmd == Demo {
 		c.KubeBinDir = DefaultKubeBinDir(getenv)
 		fs.Var(&pathValue{&c.KubeBinDir}, "kube-bin-dir", "directory with kube-apiserver, etcd and kubectl (built when missing)")
@@ -210,6 +222,23 @@ func scalar(v any) (string, error) {
 }
 
 func (c *Config) validate() error {
+	if c.Store == "postgres" {
+		if c.PostgresDSN == "" {
+			return usagef("--store=postgres needs --postgres-dsn")
+		}
+		if _, err := pgconn.ParseConfig(c.PostgresDSN); err != nil {
+			// The parser's message can quote the DSN, password included: say less.
+			return usagef("invalid value for --postgres-dsn: not a PostgreSQL connection string or URL")
+		}
+		if c.EncryptionKeyFile == "" {
+			return usagef("--store=postgres needs --encryption-key-file: every replica must share the key")
+		}
+	}
+	if c.EncryptionKeyFile != "" {
+		if _, err := os.Stat(c.EncryptionKeyFile); err != nil {
+			return usagef("invalid value %q for --encryption-key-file: %v", c.EncryptionKeyFile, err)
+		}
+	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return usagef("--tls-cert-file and --tls-key-file must be given together")
 	}

@@ -98,6 +98,11 @@ func TestInvalidValuesNameTheSetting(t *testing.T) {
 		{"file bad value", nil, nil, "log-format: xml\n", `"log-format"`},
 		{"file not a map", nil, nil, "- a\n- b\n", "not a YAML map"},
 		{"file nested value", nil, nil, "listen: {a: b}\n", `setting "listen"`},
+		{"store unknown", []string{"--store=mysql"}, nil, "", "must be one of sqlite, postgres"},
+		{"postgres without dsn", []string{"--store=postgres"}, nil, "", "--postgres-dsn"},
+		{"postgres bad dsn", []string{"--store=postgres", "--postgres-dsn=://x:secretpw@"}, nil, "", "--postgres-dsn"},
+		{"postgres without key", []string{"--store=postgres", "--postgres-dsn=postgres://u@h/db"}, nil, "", "--encryption-key-file"},
+		{"key file missing", []string{"--encryption-key-file=/nope.key"}, nil, "", "--encryption-key-file"},
 		{"config file missing", []string{"--config", "/does/not/exist.yaml"}, nil, "", "--config"},
 	}
 	for _, tc := range cases {
@@ -143,5 +148,12 @@ func TestKubeBinDirDefault(t *testing.T) {
 	c, _ = config.Parse(config.Demo, nil, env("KUBEGATE_KUBE_BIN", "/opt/kube"), io.Discard)
 	if c.KubeBinDir != "/opt/kube" {
 		t.Fatalf("KUBEGATE_KUBE_BIN ignored: %q", c.KubeBinDir)
+	}
+}
+
+func TestPostgresDSNIsNeverEchoed(t *testing.T) {
+	_, err := config.Parse(config.Serve, []string{"--store=postgres", "--postgres-dsn=postgres://u:hunter2@[bad"}, env(), io.Discard)
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("err = %v; must fail without quoting the password", err)
 	}
 }

@@ -17,15 +17,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/kubegate/kubegate/store"
 	"github.com/kubegate/kubegate/store/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Options configures the store; see sqlstore.Options.
+// Options configures the store.
 type Options struct {
-	sqlstore.Options
+	store.Options
 	// Schema, when set, holds kubegate's tables (created if missing); tests use a
 	// schema of their own so that runs cannot collide.
 	Schema string
@@ -73,7 +74,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock))
 		return err
 	}
-	if err := sqlstore.Migrate(ctx, db, sub, lock); err != nil {
+	if err := sqlstore.Migrate(ctx, db, sub, true, lock); err != nil {
 		_ = db.Close()
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrating: %w", err)
@@ -104,7 +105,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 
 // listen holds a connection in LISTEN and signals the returned channel on every
 // notification, reconnecting after failures until ctx is done.
-func listen(ctx context.Context, pool *pgxpool.Pool, channel string, opts sqlstore.Options) <-chan struct{} {
+func listen(ctx context.Context, pool *pgxpool.Pool, channel string, opts store.Options) <-chan struct{} {
 	wake := make(chan struct{}, 1)
 	signal := func() {
 		select {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/internal/seal"
-	"github.com/kubegate/kubegate/store/internal/sqlstore"
+	"github.com/kubegate/kubegate/store"
 	"github.com/kubegate/kubegate/store/postgres"
 	"github.com/kubegate/kubegate/store/storetest"
 )
@@ -73,7 +73,7 @@ func sealer(t testing.TB) *seal.Sealer {
 
 func open(t *testing.T, schema string) *postgres.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), dsn(), postgres.Options{Schema: schema, Options: sqlstore.Options{Sealer: sealer(t)}})
+	s, err := postgres.Open(context.Background(), dsn(), postgres.Options{Schema: schema, Options: store.Options{Sealer: sealer(t)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestConcurrentStartMigratesOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := postgres.Open(context.Background(), dsn(), postgres.Options{Schema: schema, Options: sqlstore.Options{Sealer: sealer(t)}})
+			s, err := postgres.Open(context.Background(), dsn(), postgres.Options{Schema: schema, Options: store.Options{Sealer: sealer(t)}})
 			if err != nil {
 				errs <- err
 				return

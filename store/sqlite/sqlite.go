@@ -15,14 +15,15 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/kubegate/kubegate/store"
 	"github.com/kubegate/kubegate/store/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Options configures the store; see sqlstore.Options.
-type Options = sqlstore.Options
+// Options configures the store.
+type Options = store.Options
 
 // Store is the SQLite-backed kubegate.Store.
 type Store = sqlstore.Store
@@ -54,7 +55,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	// BEGIN IMMEDIATE already serialises migrators.
 	noLock := func(context.Context, *sql.Tx) error { return nil }
-	if err := sqlstore.Migrate(ctx, db, sub, noLock); err != nil {
+	if err := sqlstore.Migrate(ctx, db, sub, false, noLock); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlite: migrating %s: %w", path, err)
 	}

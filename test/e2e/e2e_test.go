@@ -143,7 +143,8 @@ var servingURL = regexp.MustCompile(`"msg":"serving".*"url":"([^"]+)"`)
 
 func TestServeIsHealthyWithinASecondAndStopsOnSIGTERM(t *testing.T) {
 	start := time.Now()
-	p := startKubegate(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
+	dataDir := t.TempDir()
+	p := startKubegate(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
 	url := p.waitLine(t, servingURL, 5*time.Second)
 	for {
 		if code, _ := httpGet(t, url+"/healthz"); code == 200 {
@@ -155,6 +156,19 @@ func TestServeIsHealthyWithinASecondAndStopsOnSIGTERM(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Logf("healthy %s after start", time.Since(start))
+	if code, body := httpGet(t, url+"/readyz?verbose"); code != 200 || !strings.Contains(body, "[+]store ok") {
+		t.Fatalf("readyz = %d %s", code, body)
+	}
+
+	// With SQLite and no --encryption-key-file, a key is generated beside the
+	// database, readable by the owner only, and a log line says so.
+	keyInfo, err := os.Stat(filepath.Join(dataDir, "encryption.key"))
+	if err != nil || keyInfo.Mode().Perm() != 0o600 {
+		t.Fatalf("generated key file: %v, %v", keyInfo, err)
+	}
+	if !strings.Contains(p.out.String(), "generated an encryption key") {
+		t.Fatalf("no log line about the generated key:\n%s", p.out.String())
+	}
 
 	code, body := httpGet(t, url+"/no-such-thing")
 	var st struct {

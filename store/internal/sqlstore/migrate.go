@@ -15,7 +15,8 @@ import (
 // the database lacks, each in its own transaction with its version recorded.
 // lock runs first in every transaction and must serialise migrators, so replicas
 // starting at once apply each migration exactly once.
-func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS, lock func(context.Context, *sql.Tx) error) error {
+func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS, postgres bool, lock func(context.Context, *sql.Tx) error) error {
+	q := (&Store{d: Dialect{Postgres: postgres}}).q
 	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
 		return err
@@ -53,7 +54,7 @@ func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS, lock func(context.Cont
 				return err
 			}
 			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = `+strconv.Itoa(m.version)).Scan(&n); err != nil {
+			if err := tx.QueryRowContext(ctx, q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), m.version).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
@@ -62,7 +63,7 @@ func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS, lock func(context.Cont
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (`+strconv.Itoa(m.version)+`, '`+strings.ReplaceAll(m.name, "'", "")+`')`); err != nil {
+			if _, err := tx.ExecContext(ctx, q(`INSERT INTO schema_migrations (version, name) VALUES (?, ?)`), m.version, m.name); err != nil {
 				return err
 			}
 			return tx.Commit()

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/internal/seal"
+	"github.com/kubegate/kubegate/store"
 )
 
 // Dialect is what a backend tells the shared implementation.
@@ -35,12 +35,7 @@ type Dialect struct {
 }
 
 // Options configures a Store.
-type Options struct {
-	Sealer       *seal.Sealer
-	Now          func() time.Time
-	PollInterval time.Duration // how often watchers look for changes; 200ms when zero
-	Logger       *slog.Logger
-}
+type Options = store.Options
 
 // Store is kubegate.Store over a *sql.DB.
 type Store struct {
@@ -239,7 +234,7 @@ func (s *Store) ListUsers(ctx context.Context, p kubegate.Page) ([]kubegate.User
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`+lim)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`+lim) //nolint:gosec // lim is formatted from integers.
 	if err != nil {
 		return nil, 0, err
 	}
@@ -500,7 +495,7 @@ func (s *Store) clusterArgs(c kubegate.Cluster) ([]any, error) {
 	if c.Name == "" || c.Server == "" {
 		return nil, kubegate.Errorf(kubegate.EInvalid, "cluster name and server are required")
 	}
-	plain, err := json.Marshal(c.Credentials)
+	plain, err := json.Marshal(c.Credentials) //nolint:gosec // marshalled only to be sealed on the next line.
 	if err != nil {
 		return nil, err
 	}
