@@ -65,3 +65,28 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// Groups every authenticated identity may carry; clusters bind RBAC to them.
+const (
+	GroupAdmins = "kubegate:admins"
+	GroupUsers  = "kubegate:users"
+)
+
+// Identity is who a request acts as, established by a token or a session.
+type Identity struct {
+	UserID string
+	Name   string
+	Groups []string
+	Admin  bool
+	// AccessKey is the key the token was minted from; empty for console sessions.
+	AccessKey string
+}
+
+// GroupsFor returns the groups of a user: everyone is in GroupUsers, admins also in
+// GroupAdmins.
+func GroupsFor(u User) []string {
+	if u.Admin {
+		return []string{GroupUsers, GroupAdmins}
+	}
+	return []string{GroupUsers}
+}

@@ -23,7 +23,14 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	loggerKey
+	factsKey
 )
+
+// facts are what inner filters learn about a request that outer ones report: the
+// access log line is written by WithLogging, outside authentication.
+type facts struct {
+	user string
+}
 
 // RequestIDHeader carries the request ID in and out.
 const RequestIDHeader = "X-Request-Id"
@@ -85,17 +92,20 @@ func WithLogging(h http.Handler, logger *slog.Logger, now func() time.Time) http
 		start := now()
 		l := logger.With("request_id", RequestID(r.Context()))
 		rw := NewResponseWriter(w)
+		f := &facts{}
 		defer func() {
 			l.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
+				slog.String("user", f.user),
 				slog.Int("status", rw.Status()),
 				slog.Int64("bytes", rw.Written()),
 				slog.Duration("duration", now().Sub(start)),
 				slog.String("remote", r.RemoteAddr),
 			)
 		}()
-		h.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), loggerKey, l)))
+		ctx := context.WithValue(context.WithValue(r.Context(), loggerKey, l), factsKey, f)
+		h.ServeHTTP(rw, r.WithContext(ctx))
 	})
 }
 

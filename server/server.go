@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -35,6 +36,10 @@ type Options struct {
 	Logger          *slog.Logger
 	Now             func() time.Time
 	ReadyChecks     []ReadyCheck
+	// Authenticator establishes identities; without one every request is anonymous.
+	Authenticator filters.Authenticator
+	// TrustedProxies may set X-Forwarded-For.
+	TrustedProxies []netip.Prefix
 	// Routes registers the application's handlers on the mux.
 	Routes func(mux *http.ServeMux)
 }
@@ -105,6 +110,10 @@ func (s *Server) URL() string {
 // BuildHandlerChain wraps the application handler in every filter, outermost first
 // in the order a request meets them. It is the one place the chain is assembled.
 func (s *Server) BuildHandlerChain(h http.Handler) http.Handler {
+	if s.opts.Authenticator != nil {
+		h = filters.WithAuthentication(h, s.opts.Authenticator)
+	}
+	h = filters.WithClientIP(h, s.opts.TrustedProxies)
 	h = filters.WithPanicRecovery(h, s.opts.Logger)
 	h = filters.WithLogging(h, s.opts.Logger, s.opts.Now)
 	h = filters.WithRequestID(h)

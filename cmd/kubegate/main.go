@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case config.Demo:
 		err = demo.Run(ctx, cfg, logger, stdout)
 	default:
-		err = serve(ctx, cfg, logger)
+		err = serve(ctx, cfg, logger, stdout)
 	}
 	if err != nil {
 		logger.Error("exiting", "command", cmd, "err", err)
@@ -84,10 +84,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return 0
 }
 
-func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io.Writer) error {
 	a, err := app.New(ctx, cfg, logger)
 	if err != nil {
 		return err
+	}
+	if pw := a.GeneratedAdminPassword(); pw != "" {
+		// Shown once on the terminal, never in the logs.
+		fmt.Fprintf(stdout, "kubegate: created the administrator \"admin\" with password %s\n"+
+			"kubegate: it is shown only now; log in and change it, or set KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD before the first start.\n", pw)
 	}
 	return a.Run(ctx)
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -38,6 +39,22 @@ type Config struct {
 	// EncryptionKeyFile holds the AES-256 key for secrets at rest; with SQLite it
 	// defaults to DataDir/encryption.key, generated on first start.
 	EncryptionKeyFile string
+
+	// Accounts and tokens.
+	MaxKeysPerUser      int
+	TokenTTL            time.Duration
+	TokenMaxTTL         time.Duration
+	SessionTTL          time.Duration
+	TokenSigningAlg     string
+	TokenHMACSecretFile string
+	Issuer              string
+	Audience            string
+	FailuresPerIP       int
+	FailuresPerKey      int
+	TrustedProxies      []netip.Prefix
+	// BootstrapAdminPassword comes from KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD only: a
+	// flag would show it in the process list.
+	BootstrapAdminPassword string
 
 	// KubeBinDir holds kube-apiserver, etcd and kubectl for `kubegate demo`.
 	KubeBinDir string
@@ -81,7 +98,17 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 		LogFormat:       "text",
 		ShutdownTimeout: 30 * time.Second,
 		Store:           "sqlite",
+		MaxKeysPerUser:  5,
+		TokenTTL:        time.Hour,
+		TokenMaxTTL:     7 * 24 * time.Hour,
+		SessionTTL:      12 * time.Hour,
+		TokenSigningAlg: "ES256",
+		Issuer:          "kubegate",
+		Audience:        "kubegate",
+		FailuresPerIP:   60,
+		FailuresPerKey:  10,
 	}
+	c.BootstrapAdminPassword = getenv("KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD")
 	fs := flag.NewFlagSet("kubegate "+string(cmd), flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.ConfigFile, "config", "", "YAML file with settings, keyed by flag name")
@@ -95,6 +122,17 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&enumValue{p: &c.Store, allowed: []string{"sqlite", "postgres"}}, "store", "where state is kept: sqlite (in --data-dir) or postgres (--postgres-dsn; for several replicas)")
 	fs.Var(&pathValue{&c.PostgresDSN}, "postgres-dsn", "PostgreSQL connection string for --store=postgres, e.g. postgres://user@host:5432/db")
 	fs.Var(&pathValue{&c.EncryptionKeyFile}, "encryption-key-file", "AES-256 key (32 bytes, raw, base64 or hex) encrypting secrets at rest; generated in --data-dir with sqlite when absent")
+	fs.Var(&intValue{p: &c.MaxKeysPerUser, min: 1, max: 1000}, "max-keys-per-user", "how many access keys one user may have")
+	fs.Var(&durationValue{p: &c.TokenTTL, min: time.Minute}, "token-ttl", "lifetime of tokens exchanged from access keys (KubeCube's default: 1h)")
+	fs.Var(&durationValue{p: &c.TokenMaxTTL, min: time.Minute}, "token-max-ttl", "longest lifetime a caller may ask for (expiresIn, DCE's cycle); longer requests are clamped")
+	fs.Var(&durationValue{p: &c.SessionTTL, min: time.Minute}, "session-ttl", "lifetime of console logins")
+	fs.Var(&enumValue{p: &c.TokenSigningAlg, allowed: []string{"ES256", "RS256", "HS256"}}, "token-signing-alg", "JWT signing algorithm; HS256 needs --token-hmac-secret-file")
+	fs.Var(&pathValue{&c.TokenHMACSecretFile}, "token-hmac-secret-file", "shared secret (at least 32 bytes) for HS256 tokens, for drop-in KubeCube deployments")
+	fs.Var(&pathValue{&c.Issuer}, "issuer", "the iss claim of tokens (and the OpenID issuer)")
+	fs.Var(&pathValue{&c.Audience}, "audience", "the aud claim of tokens")
+	fs.Var(&intValue{p: &c.FailuresPerIP, min: 0, max: 1 << 20}, "exchange-rate-per-ip", "failed token exchanges and logins allowed per client address per minute (0: no limit)")
+	fs.Var(&intValue{p: &c.FailuresPerKey, min: 0, max: 1 << 20}, "exchange-rate-per-key", "failed token exchanges allowed per access key (and logins per user name) per minute (0: no limit)")
+	fs.Var(&cidrListValue{&c.TrustedProxies}, "trusted-proxies", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For is believed")
 	if cmd == Demo {
 		c.KubeBinDir = DefaultKubeBinDir(getenv)
 		fs.Var(&pathValue{&c.KubeBinDir}, "kube-bin-dir", "directory with kube-apiserver, etcd and kubectl (built when missing)")
@@ -232,6 +270,22 @@ func (c *Config) validate() error {
 		}
 		if c.EncryptionKeyFile == "" {
 			return usagef("--store=postgres needs --encryption-key-file: every replica must share the key")
+		}
+	}
+	if c.TokenTTL > c.TokenMaxTTL {
+		return usagef("--token-ttl (%s) must not exceed --token-max-ttl (%s)", c.TokenTTL, c.TokenMaxTTL)
+	}
+	if c.SessionTTL > c.TokenMaxTTL {
+		return usagef("--session-ttl (%s) must not exceed --token-max-ttl (%s)", c.SessionTTL, c.TokenMaxTTL)
+	}
+	if (c.TokenSigningAlg == "HS256") != (c.TokenHMACSecretFile != "") {
+		return usagef("--token-hmac-secret-file is needed with, and only with, --token-signing-alg=HS256")
+	}
+	if c.TokenHMACSecretFile != "" {
+		if st, err := os.Stat(c.TokenHMACSecretFile); err != nil {
+			return usagef("invalid value %q for --token-hmac-secret-file: %v", c.TokenHMACSecretFile, err)
+		} else if st.Size() < 32 {
+			return usagef("invalid value %q for --token-hmac-secret-file: the secret must be at least 32 bytes", c.TokenHMACSecretFile)
 		}
 	}
 	if c.EncryptionKeyFile != "" {
@@ -402,5 +456,60 @@ func (v *durationValue) Set(s string) error {
 		return fmt.Errorf("must be at least %s", v.min)
 	}
 	*v.p = d
+	return nil
+}
+
+type intValue struct {
+	p        *int
+	min, max int
+}
+
+func (v *intValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strconv.Itoa(*v.p)
+}
+
+func (v *intValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < v.min || n > v.max {
+		return fmt.Errorf("must be an integer from %d to %d", v.min, v.max)
+	}
+	*v.p = n
+	return nil
+}
+
+type cidrListValue struct{ p *[]netip.Prefix }
+
+func (v *cidrListValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	parts := make([]string, 0, len(*v.p))
+	for _, p := range *v.p {
+		parts = append(parts, p.String())
+	}
+	return strings.Join(parts, ",")
+}
+
+func (v *cidrListValue) Set(s string) error {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(part); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address or CIDR", part)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	*v.p = out
 	return nil
 }

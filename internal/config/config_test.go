@@ -103,6 +103,13 @@ func TestInvalidValuesNameTheSetting(t *testing.T) {
 		{"postgres bad dsn", []string{"--store=postgres", "--postgres-dsn=://x:secretpw@"}, nil, "", "--postgres-dsn"},
 		{"postgres without key", []string{"--store=postgres", "--postgres-dsn=postgres://u@h/db"}, nil, "", "--encryption-key-file"},
 		{"key file missing", []string{"--encryption-key-file=/nope.key"}, nil, "", "--encryption-key-file"},
+		{"max keys", []string{"--max-keys-per-user=0"}, nil, "", "-max-keys-per-user"},
+		{"ttl over max", []string{"--token-ttl=48h", "--token-max-ttl=24h"}, nil, "", "--token-max-ttl"},
+		{"signing alg", []string{"--token-signing-alg=none"}, nil, "", "must be one of ES256, RS256, HS256"},
+		{"hs256 without secret", []string{"--token-signing-alg=HS256"}, nil, "", "--token-hmac-secret-file"},
+		{"hs256 short secret", []string{"--token-signing-alg=HS256", "--token-hmac-secret-file", cert}, nil, "", "at least 32 bytes"},
+		{"trusted proxies", []string{"--trusted-proxies=10.0.0.0/8,banana"}, nil, "", `"banana"`},
+		{"rate from env", nil, []string{"KUBEGATE_EXCHANGE_RATE_PER_KEY", "-1"}, "", "KUBEGATE_EXCHANGE_RATE_PER_KEY"},
 		{"config file missing", []string{"--config", "/does/not/exist.yaml"}, nil, "", "--config"},
 	}
 	for _, tc := range cases {

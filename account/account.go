@@ -1,0 +1,494 @@
+// Package account manages users, their passwords and their access keys, and
+// exchanges access keys for identities. It knows nothing of HTTP or tokens.
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kubegate/kubegate"
+)
+
+// Options configures a Service.
+type Options struct {
+	Store          kubegate.Store
+	View           *View
+	Now            func() time.Time
+	Rand           io.Reader
+	MaxKeysPerUser int
+	Password       PasswordParams
+	Logger         *slog.Logger
+}
+
+// Service is the account logic.
+type Service struct {
+	opts  Options
+	usage *usageRecorder
+	// dummyHash is checked against when a login names no user, so that an unknown
+	// name takes as long as a wrong password.
+	dummyHash string
+}
+
+// New returns a Service.
+func New(opts Options) (*Service, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.Password == (PasswordParams{}) {
+		opts.Password = DefaultPasswordParams()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	dummy, err := hashPassword("kubegate-dummy-password", opts.Password, opts.Rand)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{opts: opts, usage: newUsageRecorder(opts.Store, opts.Logger), dummyHash: dummy}, nil
+}
+
+// View is the in-memory account view the service reads.
+func (s *Service) View() *View { return s.opts.View }
+
+// RunUsageFlusher writes batched key uses every interval until ctx is done, then
+// once more.
+func (s *Service) RunUsageFlusher(ctx context.Context, interval time.Duration) {
+	s.usage.run(ctx, interval)
+}
+
+// FlushUsage writes the pending key uses now.
+func (s *Service) FlushUsage(ctx context.Context) error { return s.usage.flush(ctx) }
+
+// userName: lower-case letters, digits, '.', '_' and '-', starting and ending with a
+// letter or digit. No ':' — names become Kubernetes usernames under impersonation,
+// and "system:" names are the cluster's own.
+var userName = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
+
+// ValidateUserName says what is wrong with a user name.
+func ValidateUserName(name string) error {
+	if !userName.MatchString(name) {
+		return kubegate.Errorf(kubegate.EInvalid, "user name %q is invalid: use 1-63 lower-case letters, digits, '.', '_' or '-', starting and ending with a letter or digit", name)
+	}
+	return nil
+}
+
+func validatePassword(p string) error {
+	n := utf8.RuneCountInString(p)
+	if n < 8 || len(p) > 256 {
+		return kubegate.Errorf(kubegate.EInvalid, "password must be 8 to 256 characters long")
+	}
+	return nil
+}
+
+func validateDescription(d string) error {
+	if utf8.RuneCountInString(d) > 256 || !utf8.ValidString(d) {
+		return kubegate.Errorf(kubegate.EInvalid, "description must be valid UTF-8 of at most 256 characters")
+	}
+	return nil
+}
+
+func (s *Service) randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.opts.Rand, b); err != nil {
+		return "", fmt.Errorf("reading randomness: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// newUUID returns a random (version 4) UUID, the ID format DCE's API shows.
+func (s *Service) newUUID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := io.ReadFull(s.opts.Rand, b); err != nil {
+		return "", err
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
+}
+
+// ---- users ----
+
+// NewUser is what an admin gives to create a user.
+type NewUser struct {
+	Name        string
+	Password    string
+	Email       string
+	FirstName   string
+	LastName    string
+	Description string
+	Admin       bool
+}
+
+// Bootstrap creates the admin user "admin" on first start. password may be empty:
+// one is then generated and returned, to be shown once. When admin exists, it does
+// nothing and returns "".
+func (s *Service) Bootstrap(ctx context.Context, password string) (generated string, err error) {
+	if _, err := s.opts.Store.GetUserByName(ctx, "admin"); err == nil {
+		return "", nil
+	} else if kubegate.ErrorCode(err) != kubegate.ENotFound {
+		return "", err
+	}
+	if password == "" {
+		if generated, err = s.randomHex(12); err != nil {
+			return "", err
+		}
+		password = generated
+	}
+	_, err = s.CreateUser(ctx, NewUser{Name: "admin", Password: password, Admin: true, Description: "bootstrap administrator"})
+	if kubegate.ErrorCode(err) == kubegate.EConflict {
+		return "", nil // another replica bootstrapped at the same moment
+	}
+	return generated, err
+}
+
+// CreateUser creates an enabled local user.
+func (s *Service) CreateUser(ctx context.Context, nu NewUser) (kubegate.User, error) {
+	if err := ValidateUserName(nu.Name); err != nil {
+		return kubegate.User{}, err
+	}
+	if err := validatePassword(nu.Password); err != nil {
+		return kubegate.User{}, err
+	}
+	if err := validateDescription(nu.Description); err != nil {
+		return kubegate.User{}, err
+	}
+	hash, err := hashPassword(nu.Password, s.opts.Password, s.opts.Rand)
+	if err != nil {
+		return kubegate.User{}, err
+	}
+	id, err := s.newUUID()
+	if err != nil {
+		return kubegate.User{}, err
+	}
+	now := s.opts.Now().UTC().Truncate(time.Microsecond)
+	u := kubegate.User{
+		ID: id, Name: nu.Name, Email: nu.Email, FirstName: nu.FirstName, LastName: nu.LastName, Description: nu.Description,
+		PasswordHash: hash, Enabled: true, Admin: nu.Admin, Source: "local", CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.opts.Store.CreateUser(ctx, u); err != nil {
+		return kubegate.User{}, err
+	}
+	s.opts.View.Refresh(ctx, kubegate.Change{Kind: kubegate.ChangeUser, Key: u.ID})
+	return u, nil
+}
+
+// Login checks a name and password and records the login. Every failure is the
+// same error, taking the same time.
+func (s *Service) Login(ctx context.Context, name, password string) (kubegate.User, error) {
+	fail := kubegate.Errorf(kubegate.EUnauthorized, "invalid user name or password")
+	u, err := s.opts.Store.GetUserByName(ctx, name)
+	if err != nil {
+		if kubegate.ErrorCode(err) != kubegate.ENotFound {
+			return kubegate.User{}, err
+		}
+		_, _ = checkPassword(s.dummyHash, password)
+		return kubegate.User{}, fail
+	}
+	ok, err := checkPassword(u.PasswordHash, password)
+	if err != nil || !ok {
+		return kubegate.User{}, fail
+	}
+	if !u.Enabled {
+		return kubegate.User{}, kubegate.Errorf(kubegate.EUnauthorized, "user %s is disabled", u.Name)
+	}
+	now := s.opts.Now().UTC().Truncate(time.Microsecond)
+	u, err = s.opts.Store.UpdateUser(ctx, u.ID, func(x kubegate.User) (kubegate.User, error) { x.LastLoginAt = now; return x, nil })
+	if err != nil {
+		return kubegate.User{}, err
+	}
+	return u, nil
+}
+
+// ChangePassword changes a user's own password after checking the old one.
+func (s *Service) ChangePassword(ctx context.Context, userID, oldPassword, newPassword string) error {
+	if err := validatePassword(newPassword); err != nil {
+		return err
+	}
+	u, err := s.opts.Store.GetUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if ok, err := checkPassword(u.PasswordHash, oldPassword); err != nil || !ok {
+		return kubegate.Errorf(kubegate.EForbidden, "the current password is wrong")
+	}
+	return s.setPassword(ctx, userID, newPassword)
+}
+
+func (s *Service) setPassword(ctx context.Context, userID, password string) error {
+	hash, err := hashPassword(password, s.opts.Password, s.opts.Rand)
+	if err != nil {
+		return err
+	}
+	_, err = s.opts.Store.UpdateUser(ctx, userID, func(u kubegate.User) (kubegate.User, error) {
+		u.PasswordHash = hash
+		u.UpdatedAt = s.opts.Now().UTC().Truncate(time.Microsecond)
+		return u, nil
+	})
+	return err
+}
+
+// ListUsers lists users by name.
+func (s *Service) ListUsers(ctx context.Context, p kubegate.Page) ([]kubegate.User, int, error) {
+	return s.opts.Store.ListUsers(ctx, p)
+}
+
+// GetUser returns the user called name.
+func (s *Service) GetUser(ctx context.Context, name string) (kubegate.User, error) {
+	return s.opts.Store.GetUserByName(ctx, name)
+}
+
+// UserPatch changes some fields of a user; nil fields stay.
+type UserPatch struct {
+	Enabled     *bool
+	Admin       *bool
+	Email       *string
+	FirstName   *string
+	LastName    *string
+	Description *string
+	Password    *string // an admin's reset
+}
+
+// UpdateUser applies an admin's patch to the user called name. An admin cannot
+// disable or demote themself, so that the gateway cannot lose its last admin by
+// accident.
+func (s *Service) UpdateUser(ctx context.Context, actor kubegate.Identity, name string, p UserPatch) (kubegate.User, error) {
+	u, err := s.opts.Store.GetUserByName(ctx, name)
+	if err != nil {
+		return kubegate.User{}, err
+	}
+	if u.ID == actor.UserID && ((p.Enabled != nil && !*p.Enabled) || (p.Admin != nil && !*p.Admin)) {
+		return kubegate.User{}, kubegate.Errorf(kubegate.EForbidden, "you cannot disable or demote yourself")
+	}
+	if p.Description != nil {
+		if err := validateDescription(*p.Description); err != nil {
+			return kubegate.User{}, err
+		}
+	}
+	if p.Password != nil {
+		if err := validatePassword(*p.Password); err != nil {
+			return kubegate.User{}, err
+		}
+		if err := s.setPassword(ctx, u.ID, *p.Password); err != nil {
+			return kubegate.User{}, err
+		}
+	}
+	u, err = s.opts.Store.UpdateUser(ctx, u.ID, func(x kubegate.User) (kubegate.User, error) {
+		set(&x.Enabled, p.Enabled)
+		set(&x.Admin, p.Admin)
+		set(&x.Email, p.Email)
+		set(&x.FirstName, p.FirstName)
+		set(&x.LastName, p.LastName)
+		set(&x.Description, p.Description)
+		x.UpdatedAt = s.opts.Now().UTC().Truncate(time.Microsecond)
+		return x, nil
+	})
+	if err != nil {
+		return kubegate.User{}, err
+	}
+	s.opts.View.Refresh(ctx, kubegate.Change{Kind: kubegate.ChangeUser, Key: u.ID})
+	return u, nil
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// DeleteUser deletes the user called name and their keys.
+func (s *Service) DeleteUser(ctx context.Context, actor kubegate.Identity, name string) error {
+	u, err := s.opts.Store.GetUserByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	if u.ID == actor.UserID {
+		return kubegate.Errorf(kubegate.EForbidden, "you cannot delete yourself")
+	}
+	keys, err := s.opts.Store.ListAccessKeys(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.opts.Store.DeleteUser(ctx, u.ID); err != nil {
+		return err
+	}
+	s.opts.View.Refresh(ctx, kubegate.Change{Kind: kubegate.ChangeUser, Key: u.ID})
+	for _, k := range keys {
+		s.opts.View.Refresh(ctx, kubegate.Change{Kind: kubegate.ChangeAccessKey, Key: k.AccessKey})
+	}
+	return nil
+}
+
+// ---- access keys ----
+
+// hashSecret hashes a secret key for storage. Secrets carry 160 random bits, so a
+// fast hash is as strong as a slow one and keeps exchanges cheap.
+func hashSecret(secret string) []byte {
+	sum := sha256.Sum256([]byte("kubegate/secret-key/v1:" + secret))
+	return sum[:]
+}
+
+// CreateKey creates an access key pair for userID and returns the secret, which
+// is never stored or shown again.
+func (s *Service) CreateKey(ctx context.Context, userID, description string, expiresAt time.Time) (kubegate.AccessKey, string, error) {
+	if err := validateDescription(description); err != nil {
+		return kubegate.AccessKey{}, "", err
+	}
+	now := s.opts.Now().UTC().Truncate(time.Microsecond)
+	if !expiresAt.IsZero() && !expiresAt.After(now) {
+		return kubegate.AccessKey{}, "", kubegate.Errorf(kubegate.EInvalid, "expiresAt must be in the future")
+	}
+	ak, err := s.randomHex(16) // 32 hex characters, as KubeCube's
+	if err != nil {
+		return kubegate.AccessKey{}, "", err
+	}
+	secret, err := s.randomHex(20) // 160 bits
+	if err != nil {
+		return kubegate.AccessKey{}, "", err
+	}
+	id, err := s.newUUID()
+	if err != nil {
+		return kubegate.AccessKey{}, "", err
+	}
+	k := kubegate.AccessKey{
+		ID: id, AccessKey: ak, SecretHash: hashSecret(secret), UserID: userID, Description: description,
+		Status: kubegate.KeyActive, CreatedAt: now, ExpiresAt: expiresAt.UTC().Truncate(time.Microsecond),
+	}
+	if err := s.opts.Store.CreateAccessKey(ctx, k, s.opts.MaxKeysPerUser); err != nil {
+		return kubegate.AccessKey{}, "", err
+	}
+	s.opts.View.Refresh(ctx, kubegate.Change{Kind: kubegate.ChangeAccessKey, Key: ak})
+	return k, secret, nil
+}
+
+// ListKeys lists the keys of userID.
+func (s *Service) ListKeys(ctx context.Context, userID string) ([]kubegate.AccessKey, error) {
+	return s.opts.Store.ListAccessKeys(ctx, userID)
+}
+
+// KeyPatch changes a key's status or description; nil fields stay.
+type KeyPatch struct {
+	Status      *kubegate.KeyStatus
+	Description *string
+}
+
+// UpdateKey changes a key of userID. A key of another user is reported as not
+// found, so key names cannot be probed.
+func (s *Service) UpdateKey(ctx context.Context, userID, accessKey string, p KeyPatch) (kubegate.AccessKey, error) {
+	if p.Status != nil && *p.Status != kubegate.KeyActive && *p.Status != kubegate.KeyInactive {
+		return kubegate.AccessKey{}, kubegate.Errorf(kubegate.EInvalid, "status must be Active or Inactive, not %q", *p.Status)
+	}
+	if p.Description != nil {
+		if err := validateDescription(*p.Description); err != nil {
+			return kubegate.AccessKey{}, err
+		}
+	}
+	k, err := s.opts.Store.UpdateAccessKey(ctx, accessKey, func(k kubegate.AccessKey) (kubegate.AccessKey, error) {
+		if k.UserID != userID {
+			return k, notFoundKey(accessKey)
+		}
+		set(&k.Status, p.Status)
+		set(&k.Description, p.Description)
+		return k, nil
+	})
+	if err != nil {
+		return kubegate.AccessKey{}, err
+	}
+	s.opts.View.Refresh(ctx, kubegate.Change{Kind: kubegate.ChangeAccessKey, Key: accessKey})
+	return k, nil
+}
+
+// DeleteKey deletes a key of userID.
+func (s *Service) DeleteKey(ctx context.Context, userID, accessKey string) error {
+	k, err := s.opts.Store.GetAccessKey(ctx, accessKey)
+	if err != nil {
+		return err
+	}
+	if k.UserID != userID {
+		return notFoundKey(accessKey)
+	}
+	if err := s.opts.Store.DeleteAccessKey(ctx, accessKey); err != nil {
+		return err
+	}
+	s.opts.View.Refresh(ctx, kubegate.Change{Kind: kubegate.ChangeAccessKey, Key: accessKey})
+	return nil
+}
+
+func notFoundKey(ak string) error {
+	return kubegate.Errorf(kubegate.ENotFound, "access key %q not found", ak)
+}
+
+// Client describes who is exchanging a key, for the key's last-use record.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// Exchange checks an access key pair and returns the identity it stands for. An
+// unknown key and a wrong secret give the same error after the same work.
+func (s *Service) Exchange(ctx context.Context, accessKey, secret string, c Client) (kubegate.Identity, error) {
+	fail := kubegate.Errorf(kubegate.EUnauthorized, "invalid access key or secret key")
+	k, found := s.opts.View.Key(accessKey)
+	want := k.SecretHash
+	if !found {
+		want = make([]byte, sha256.Size)
+	}
+	match := subtle.ConstantTimeCompare(hashSecret(secret), want) == 1
+	if !found || !match {
+		return kubegate.Identity{}, fail
+	}
+	id, err := s.Check(accessKey, k.UserID)
+	if err != nil {
+		return kubegate.Identity{}, err
+	}
+	s.usage.record(kubegate.KeyUse{AccessKey: accessKey, At: s.opts.Now(), IP: c.IP, UserAgent: truncate(c.UserAgent, 256)})
+	return id, nil
+}
+
+// Check says whether an identity minted from accessKey (or, for a console
+// session, with accessKey "") for userID is still valid: the key exists, is Active
+// and unexpired, and the user exists and is enabled. It reads only memory.
+func (s *Service) Check(accessKey, userID string) (kubegate.Identity, error) {
+	if accessKey != "" {
+		k, ok := s.opts.View.Key(accessKey)
+		if !ok || k.UserID != userID {
+			return kubegate.Identity{}, kubegate.Errorf(kubegate.EUnauthorized, "access key %s no longer exists", accessKey)
+		}
+		if k.Status != kubegate.KeyActive {
+			return kubegate.Identity{}, kubegate.Errorf(kubegate.EUnauthorized, "access key %s is inactive", accessKey)
+		}
+		if !k.ExpiresAt.IsZero() && !s.opts.Now().Before(k.ExpiresAt) {
+			return kubegate.Identity{}, kubegate.Errorf(kubegate.EUnauthorized, "access key %s expired at %s", accessKey, k.ExpiresAt.Format(time.RFC3339))
+		}
+	}
+	u, ok := s.opts.View.User(userID)
+	if !ok {
+		return kubegate.Identity{}, kubegate.Errorf(kubegate.EUnauthorized, "the user no longer exists")
+	}
+	if !u.Enabled {
+		return kubegate.Identity{}, kubegate.Errorf(kubegate.EUnauthorized, "user %s is disabled", u.Name)
+	}
+	return kubegate.Identity{UserID: u.ID, Name: u.Name, Groups: kubegate.GroupsFor(u), Admin: u.Admin, AccessKey: accessKey}, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,139 @@
+package filters
+
+import (
+	"context"
+	"crypto/subtle"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/internal/httperr"
+)
+
+const (
+	identityKey ctxKey = iota + 100
+	clientIPKey
+	viaCookieKey
+)
+
+// Identity returns who the request acts as, or nil for an anonymous request.
+func Identity(ctx context.Context) *kubegate.Identity {
+	id, _ := ctx.Value(identityKey).(*kubegate.Identity)
+	return id
+}
+
+// WithIdentityContext returns ctx carrying id; tests and handlers that act on
+// behalf of someone use it.
+func WithIdentityContext(ctx context.Context, id *kubegate.Identity) context.Context {
+	return context.WithValue(ctx, identityKey, id)
+}
+
+// ClientIP returns the client's address as WithClientIP established it.
+func ClientIP(ctx context.Context) string {
+	ip, _ := ctx.Value(clientIPKey).(string)
+	return ip
+}
+
+// WithClientIP determines the client's address: the connection's peer, unless that
+// peer is a trusted proxy, in which case X-Forwarded-For is walked from the right
+// to the first address that is not a trusted proxy. A client cannot spoof its
+// address by sending X-Forwarded-For itself.
+func WithClientIP(h http.Handler, trusted []netip.Prefix) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := peerIP(r.RemoteAddr)
+		if isTrusted(ip, trusted) {
+			hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+			for i := len(hops) - 1; i >= 0; i-- {
+				hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+				if err != nil {
+					break
+				}
+				ip = hop.Unmap()
+				if !isTrusted(ip, trusted) {
+					break
+				}
+			}
+		}
+		s := ""
+		if ip.IsValid() {
+			s = ip.String()
+		}
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey, s)))
+	})
+}
+
+func peerIP(remote string) netip.Addr {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ip.Unmap()
+}
+
+func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// Authenticator establishes the identity of a request from its bearer token or
+// session cookie. It returns a nil identity for a request that carries neither,
+// and an error for one whose credential is invalid or revoked.
+type Authenticator interface {
+	Authenticate(r *http.Request) (id *kubegate.Identity, viaCookie bool, err error)
+}
+
+// CSRFCookie and CSRFHeader implement the double-submit check for cookie sessions.
+const (
+	CSRFCookie = "kubegate_csrf"
+	CSRFHeader = "X-CSRF-Token"
+)
+
+// WithAuthentication puts the caller's identity in the context. A presented but
+// invalid credential is a 401 at once, as in the Kubernetes apiserver; an absent one
+// leaves the request anonymous for the handlers to refuse or serve. A state-changing
+// request authenticated by the session cookie must echo the CSRF cookie in the
+// X-CSRF-Token header (the double-submit pattern).
+func WithAuthentication(h http.Handler, authn Authenticator) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, viaCookie, err := authn.Authenticate(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kubegate"`)
+			httperr.Write(w, err)
+			return
+		}
+		if id != nil && viaCookie && !safeMethod(r.Method) && !validCSRF(r) {
+			httperr.Write(w, kubegate.Errorf(kubegate.EForbidden, "missing or wrong %s header for a cookie-authenticated %s", CSRFHeader, r.Method))
+			return
+		}
+		ctx := r.Context()
+		if f, ok := ctx.Value(factsKey).(*facts); ok && id != nil {
+			f.user = id.Name
+		}
+		if id != nil {
+			ctx = context.WithValue(WithIdentityContext(ctx, id), viaCookieKey, viaCookie)
+		}
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+func validCSRF(r *http.Request) bool {
+	c, err := r.Cookie(CSRFCookie)
+	if err != nil || len(c.Value) < 16 {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(r.Header.Get(CSRFHeader)), []byte(c.Value)) == 1
+}

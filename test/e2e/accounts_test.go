@@ -1,0 +1,404 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const adminPassword = "correct-horse-battery-staple"
+
+type reply struct {
+	code   int
+	header http.Header
+	body   []byte
+}
+
+func (r reply) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response is not a JSON object: %v: %s", err, r.body)
+	}
+	return m
+}
+
+func call(t *testing.T, method, url, token string, body any) reply {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return reply{resp.StatusCode, resp.Header, b}
+}
+
+func want(t *testing.T, r reply, code int) reply {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("status %d, want %d: %s", r.code, code, r.body)
+	}
+	return r
+}
+
+// gateway starts `kubegate serve` with a known admin password.
+func gateway(t *testing.T, extra ...string) (*proc, string) {
+	t.Helper()
+	args := append([]string{"serve", "--listen", "127.0.0.1:0"}, extra...)
+	if !strings.Contains(strings.Join(extra, " "), "--data-dir") {
+		args = append(args, "--data-dir", t.TempDir())
+	}
+	t.Setenv("KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD", adminPassword)
+	p := startKubegate(t, args...)
+	return p, p.waitLine(t, servingURL, 10*time.Second)
+}
+
+func login(t *testing.T, url, name, password string) string {
+	t.Helper()
+	r := want(t, call(t, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": name, "password": password}), 200)
+	return r.json(t)["token"].(string)
+}
+
+func createKey(t *testing.T, url, token string) (ak, sk string) {
+	t.Helper()
+	m := want(t, call(t, "POST", url+"/api/v1/cube/key/create", token, map[string]string{"description": "ci"}), 200).json(t)
+	return m["accessKey"].(string), m["secretKey"].(string)
+}
+
+func payload(t *testing.T, tok string) (header, claims map[string]any) {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", tok)
+	}
+	for i, dst := range []*map[string]any{&header, &claims} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return header, claims
+}
+
+// The two guides' token calls, unchanged, against kubegate.
+func TestGuidesTokenCallsWork(t *testing.T) {
+	_, url := gateway(t)
+	admin := login(t, url, "admin", adminPassword)
+	ak, sk := createKey(t, url, admin)
+
+	// KubeCube: curl https://kubecube.com/api/v1/cube/key/token?accessKey=...&secretKey=... -X GET
+	r := want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 200)
+	tok := r.json(t)["token"].(string)
+	h, c := payload(t, tok)
+	if ui, _ := c["UserInfo"].(map[string]any); ui["username"] != "admin" {
+		t.Fatalf("UserInfo = %v", c["UserInfo"])
+	}
+	if c["exp"].(float64)-c["iat"].(float64) != 3600 {
+		t.Fatalf("KubeCube token lifetime = %v s, want 3600", c["exp"].(float64)-c["iat"].(float64))
+	}
+	if h["alg"] != "ES256" || h["kid"] == nil {
+		t.Fatalf("header = %v", h)
+	}
+	// The token works as a Bearer token on the gateway's own API.
+	who := want(t, call(t, "GET", url+"/api/v1/cube/whoami", tok, nil), 200).json(t)
+	if who["name"] != "admin" || who["accessKey"] != ak {
+		t.Fatalf("whoami = %v", who)
+	}
+
+	// DCE: curl -X GET 'https://.../apis/ghippo.io/v1alpha1/token?ak=...&sk=...&cycle=7'
+	r = want(t, call(t, "GET", url+"/apis/ghippo.io/v1alpha1/token?ak="+ak+"&sk="+sk+"&cycle=7", "", nil), 200)
+	h, c = payload(t, r.json(t)["token"].(string))
+	if c["exp"].(float64)-c["iat"].(float64) != 7*24*3600 || h["kid"] == nil || c["preferred_username"] != "admin" || c["sub"] == "" {
+		t.Fatalf("DCE token: header %v claims %v", h, c)
+	}
+	// DCE's default cycle is 3 days; a longer one than --token-max-ttl is clamped
+	// with a Warning.
+	r = want(t, call(t, "GET", url+"/apis/ghippo.io/v1alpha1/token?ak="+ak+"&sk="+sk, "", nil), 200)
+	if _, c = payload(t, r.json(t)["token"].(string)); c["exp"].(float64)-c["iat"].(float64) != 3*24*3600 {
+		t.Fatalf("default cycle lifetime = %v", c["exp"].(float64)-c["iat"].(float64))
+	}
+	r = want(t, call(t, "GET", url+"/apis/ghippo.io/v1alpha1/token?ak="+ak+"&sk="+sk+"&cycle=30", "", nil), 200)
+	if _, c = payload(t, r.json(t)["token"].(string)); c["exp"].(float64)-c["iat"].(float64) != 7*24*3600 || !strings.Contains(r.header.Get("Warning"), "exceeds the maximum") {
+		t.Fatalf("clamped lifetime = %v, Warning %q", c["exp"].(float64)-c["iat"].(float64), r.header.Get("Warning"))
+	}
+	// POST with a JSON body keeps the secret out of the URL.
+	r = want(t, call(t, "POST", url+"/api/v1/cube/key/token", "", map[string]any{"accessKey": ak, "secretKey": sk, "expiresIn": 600}), 200)
+	if m := r.json(t); m["expiresIn"].(float64) != 600 || m["tokenType"] != "Bearer" {
+		t.Fatalf("POST exchange = %v", m)
+	}
+
+	// The published keys verify the token's kid.
+	jwks := want(t, call(t, "GET", url+"/.well-known/jwks.json", "", nil), 200).json(t)
+	if keys := jwks["keys"].([]any); len(keys) != 1 || keys[0].(map[string]any)["kid"] != h["kid"] {
+		t.Fatalf("jwks = %v, token kid %v", jwks, h["kid"])
+	}
+	oidc := want(t, call(t, "GET", url+"/.well-known/openid-configuration", "", nil), 200).json(t)
+	if !strings.HasSuffix(oidc["jwks_uri"].(string), "/.well-known/jwks.json") {
+		t.Fatalf("openid-configuration = %v", oidc)
+	}
+}
+
+func TestExchangeErrors(t *testing.T) {
+	_, url := gateway(t)
+	admin := login(t, url, "admin", adminPassword)
+	ak, sk := createKey(t, url, admin)
+
+	status := func(r reply) (int, string) {
+		var st struct {
+			Kind    string `json:"kind"`
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		}
+		if err := json.Unmarshal(r.body, &st); err != nil || st.Kind != "Status" {
+			t.Fatalf("not a Status: %s", r.body)
+		}
+		return st.Code, st.Message
+	}
+	for _, tc := range []struct{ query, want string }{
+		{"secretKey=" + sk, "accessKey"},
+		{"accessKey=" + ak, "secretKey"},
+		{"accessKey=" + ak + "&secretKey=" + sk + "&expiresIn=soon", "expiresIn"},
+		{"accessKey=" + ak + "&secretKey=" + sk + "&expiresIn=-5", "expiresIn"},
+		{"accessKey=" + ak + "&secretKey=" + sk + "&bogus=1", "bogus"},
+	} {
+		code, msg := status(want(t, call(t, "GET", url+"/api/v1/cube/key/token?"+tc.query, "", nil), 400))
+		if code != 400 || !strings.Contains(msg, tc.want) {
+			t.Fatalf("%s: %d %q does not name %s", tc.query, code, msg, tc.want)
+		}
+	}
+	code, msg := status(want(t, call(t, "GET", url+"/apis/ghippo.io/v1alpha1/token?ak="+ak+"&sk="+sk+"&cycle=0", "", nil), 400))
+	if code != 400 || !strings.Contains(msg, "cycle") {
+		t.Fatalf("cycle=0: %d %q", code, msg)
+	}
+
+	// Unknown key and wrong secret: the same 401.
+	_, unknown := status(want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey=nope&secretKey="+sk, "", nil), 401))
+	_, wrong := status(want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey=wrong", "", nil), 401))
+	if unknown != wrong {
+		t.Fatalf("unknown key %q and wrong secret %q must read the same", unknown, wrong)
+	}
+	// Inactive and expired keys say so.
+	want(t, call(t, "PATCH", url+"/api/v1/cube/key?accessKey="+ak, admin, map[string]string{"status": "Inactive"}), 200)
+	if _, msg := status(want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 401)); !strings.Contains(msg, "inactive") {
+		t.Fatalf("inactive key: %q", msg)
+	}
+	past := want(t, call(t, "POST", url+"/api/v1/cube/key/create", admin, map[string]string{"expiresAt": "2001-01-01T00:00:00Z"}), 400)
+	if _, msg := status(past); !strings.Contains(msg, "expiresAt") {
+		t.Fatalf("key expiring in the past: %q", msg)
+	}
+	// Bad bodies are 400s naming the field.
+	if _, msg := status(want(t, call(t, "POST", url+"/api/v1/cube/key/create", admin, map[string]any{"comment": "unknown"}), 400)); !strings.Contains(msg, "comment") {
+		t.Fatalf("unknown field: %q", msg)
+	}
+	if _, msg := status(want(t, call(t, "PATCH", url+"/api/v1/cube/key?accessKey="+ak, admin, map[string]string{"status": "Paused"}), 400)); !strings.Contains(msg, "Active or Inactive") {
+		t.Fatalf("bad status: %q", msg)
+	}
+	want(t, call(t, "GET", url+"/api/v1/cube/key", "", nil), 401)
+	want(t, call(t, "GET", url+"/api/v1/cube/key", "garbage", nil), 401)
+}
+
+func TestKeyLimitAndNoSecretAtRest(t *testing.T) {
+	dataDir := t.TempDir()
+	_, url := gateway(t, "--data-dir", dataDir)
+	admin := login(t, url, "admin", adminPassword)
+	var secrets []string
+	for range 5 {
+		_, sk := createKey(t, url, admin)
+		secrets = append(secrets, sk)
+	}
+	r := want(t, call(t, "POST", url+"/api/v1/cube/key/create", admin, nil), 409)
+	if !strings.Contains(string(r.body), "limit of 5") {
+		t.Fatalf("sixth key: %s", r.body)
+	}
+	list := want(t, call(t, "GET", url+"/api/v1/cube/key", admin, nil), 200)
+	if m := list.json(t); m["total"].(float64) != 5 {
+		t.Fatalf("list = %s", list.body)
+	}
+	if strings.Contains(string(list.body), "secretKey") {
+		t.Fatalf("the list shows a secret field: %s", list.body)
+	}
+	var files []byte
+	entries, _ := os.ReadDir(dataDir)
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join(dataDir, e.Name()))
+		files = append(files, b...)
+	}
+	for _, sk := range secrets {
+		if strings.Contains(string(list.body), sk) || bytes.Contains(files, []byte(sk)) {
+			t.Fatalf("secret %s found in the list or the data directory", sk)
+		}
+	}
+	if bytes.Contains(files, []byte(adminPassword)) {
+		t.Fatal("the admin password is stored in plain text")
+	}
+}
+
+func TestElevenWrongSecretsAreRateLimited(t *testing.T) {
+	_, url := gateway(t)
+	admin := login(t, url, "admin", adminPassword)
+	ak, sk := createKey(t, url, admin)
+	for i := 1; i <= 10; i++ {
+		want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey=wrong", "", nil), 401)
+	}
+	r := want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey=wrong", "", nil), 429)
+	if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Fatalf("429 without Retry-After: %v", r.header)
+	}
+	// Blocked means blocked: even the right secret waits.
+	want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 429)
+	// Another key is not affected.
+	ak2, sk2 := createKey(t, url, admin)
+	want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak2+"&secretKey="+sk2, "", nil), 200)
+}
+
+// revocationFlow: a token minted from a key is refused within a second after the
+// key is deleted, disabled, or its user disabled — through `via`, which may be
+// another replica.
+func revocationFlow(t *testing.T, url, via string) {
+	admin := login(t, via, "admin", adminPassword)
+	want(t, call(t, "POST", via+"/api/v1/cube/users", admin, map[string]any{"name": "dev", "password": "dev-password-1"}), 201)
+	dev := login(t, url, "dev", "dev-password-1")
+
+	exchange := func() (string, string) {
+		ak, sk := createKey(t, url, dev)
+		r := want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 200)
+		tok := r.json(t)["token"].(string)
+		want(t, call(t, "GET", url+"/api/v1/cube/whoami", tok, nil), 200)
+		return ak, tok
+	}
+	refusedWithin := func(what, tok string) {
+		t.Helper()
+		start := time.Now()
+		for {
+			r := call(t, "GET", url+"/api/v1/cube/whoami", tok, nil)
+			if r.code == 401 {
+				t.Logf("%s: refused after %v", what, time.Since(start).Round(time.Millisecond))
+				return
+			}
+			if time.Since(start) > time.Second {
+				t.Fatalf("%s: token still accepted after a second (%d)", what, r.code)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	ak, tok := exchange()
+	want(t, call(t, "DELETE", via+"/api/v1/cube/key?user=dev&accessKey="+ak, admin, nil), 200)
+	refusedWithin("key deleted", tok)
+
+	ak, tok = exchange()
+	want(t, call(t, "PATCH", via+"/api/v1/cube/key?user=dev&accessKey="+ak, admin, map[string]string{"status": "Inactive"}), 200)
+	refusedWithin("key inactive", tok)
+
+	_, tok = exchange()
+	want(t, call(t, "PATCH", via+"/api/v1/cube/users/dev", admin, map[string]any{"enabled": false}), 200)
+	refusedWithin("user disabled", tok)
+	refusedWithin("user disabled (console session)", dev)
+}
+
+func TestRevocationIsImmediate(t *testing.T) {
+	_, url := gateway(t)
+	revocationFlow(t, url, url)
+}
+
+// Two kubegate processes share PostgreSQL: a revocation made through one is
+// enforced by the other within a second.
+func TestRevocationAcrossReplicasOnPostgres(t *testing.T) {
+	dsn := os.Getenv("KUBEGATE_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		dsn = "postgres://postgres@127.0.0.1:5432/test"
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("PostgreSQL unreachable: %v", err)
+		}
+		t.Skipf("PostgreSQL at %s unreachable: %v", dsn, err)
+	}
+	defer conn.Close(ctx)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "kge2e_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
+
+	keyFile := filepath.Join(t.TempDir(), "shared.key")
+	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{3}, 32))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	args := []string{"--store=postgres", "--postgres-dsn=" + dsn + sep + "search_path=" + schema, "--encryption-key-file=" + keyFile}
+	_, a := gateway(t, args...)
+	_, b2 := gateway(t, args...)
+	revocationFlow(t, a, b2)
+}
+
+// Nothing secret reaches the logs in a whole login → create → exchange → use →
+// delete flow.
+func TestNoSecretInLogs(t *testing.T) {
+	p, url := gateway(t, "--log-level=debug")
+	r := want(t, call(t, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}), 200)
+	session := r.json(t)["token"].(string)
+	var cookies []string
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		cookies = append(cookies, c.Value)
+	}
+	ak, sk := createKey(t, url, session)
+	tok := want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 200).json(t)["token"].(string)
+	want(t, call(t, "GET", url+"/api/v1/cube/whoami", tok, nil), 200)
+	want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey=wrong-"+sk, "", nil), 401)
+	want(t, call(t, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": "not-" + adminPassword}), 401)
+	want(t, call(t, "DELETE", url+"/api/v1/cube/key?accessKey="+ak, session, nil), 200)
+	want(t, call(t, "GET", url+"/api/v1/cube/whoami", tok, nil), 401)
+	time.Sleep(100 * time.Millisecond)
+
+	logs := p.out.String()
+	if !strings.Contains(logs, `"path":"/api/v1/cube/key/token"`) {
+		t.Fatalf("the flow was not logged:\n%s", logs)
+	}
+	for _, secret := range append([]string{adminPassword, sk, session, tok}, cookies...) {
+		if secret != "" && strings.Contains(logs, secret) {
+			t.Fatalf("a secret (%.8s…) appears in the logs", secret)
+		}
+	}
+}

@@ -1,0 +1,442 @@
+// Package token issues and verifies kubegate's bearer tokens: JWTs signed with keys
+// kept (encrypted) in the store, shared by every replica, rotatable, and published
+// as a JWKS. It checks signatures and claims; whether the access key and user are
+// still valid is the caller's second check (account.Service.Check).
+package token
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/kubegate/kubegate"
+)
+
+// Algorithms supported for --token-signing-alg.
+const (
+	ES256 = "ES256"
+	RS256 = "RS256"
+	HS256 = "HS256"
+)
+
+// Options configures a Service.
+type Options struct {
+	Store     kubegate.Store
+	Algorithm string
+	// HMACSecret is the shared secret for HS256 (KubeCube-compatible deployments).
+	HMACSecret []byte
+	Issuer     string
+	Audience   string
+	// Leeway is the clock skew tolerated on exp, nbf and iat.
+	Leeway time.Duration
+	// MaxTTL bounds token lifetimes; retired signing keys are deleted once every
+	// token they signed has expired.
+	MaxTTL time.Duration
+	Now    func() time.Time
+	Rand   io.Reader
+	Logger *slog.Logger
+	// CacheSize bounds the verified-token cache (entries).
+	CacheSize int
+}
+
+// UserInfo is the claim KubeCube's own tokens carry; clients that decode KubeCube
+// tokens read the user from it.
+type UserInfo struct {
+	Username string   `json:"username"`
+	Groups   []string `json:"groups"`
+}
+
+// Claims are the claims of a kubegate token.
+type Claims struct {
+	jwt.RegisteredClaims
+	PreferredUsername string   `json:"preferred_username"`
+	Groups            []string `json:"groups"`
+	// AccessKey is the key the token was minted from ("" for console sessions);
+	// deleting or disabling that key revokes the token.
+	AccessKey string   `json:"ak,omitempty"`
+	UserInfo  UserInfo `json:"UserInfo"`
+}
+
+// Issued is a freshly signed token.
+type Issued struct {
+	Token     string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+type verifyKey struct {
+	alg string
+	key any // *ecdsa.PublicKey, *rsa.PublicKey or []byte
+}
+
+type cacheEntry struct {
+	claims *Claims
+	exp    time.Time
+}
+
+// Service issues and verifies tokens.
+type Service struct {
+	opts   Options
+	parser *jwt.Parser
+
+	mu      sync.RWMutex
+	signKID string
+	signKey crypto.Signer // nil for HS256
+	keys    map[string]verifyKey
+	jwks    []byte
+
+	cacheMu sync.RWMutex
+	cache   map[[32]byte]cacheEntry
+}
+
+// New loads the signing keys from the store, generating one on first start.
+func New(ctx context.Context, opts Options) (*Service, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Leeway == 0 {
+		opts.Leeway = 30 * time.Second
+	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = 100_000
+	}
+	switch opts.Algorithm {
+	case ES256, RS256:
+	case HS256:
+		if len(opts.HMACSecret) < 32 {
+			return nil, errors.New("HS256 needs a secret of at least 32 bytes")
+		}
+	default:
+		return nil, fmt.Errorf("unsupported signing algorithm %q", opts.Algorithm)
+	}
+	s := &Service{
+		opts:  opts,
+		cache: map[[32]byte]cacheEntry{},
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{opts.Algorithm}), // no "none", no HS/RS confusion
+			jwt.WithIssuer(opts.Issuer),
+			jwt.WithAudience(opts.Audience),
+			jwt.WithLeeway(opts.Leeway),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithTimeFunc(opts.Now),
+		),
+	}
+	if err := s.Reload(ctx); err != nil {
+		return nil, err
+	}
+	if s.signKID == "" {
+		if err := s.generate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Start follows signing key changes made by other replicas until ctx is done.
+func (s *Service) Start(ctx context.Context) error {
+	if s.opts.Algorithm == HS256 {
+		return nil
+	}
+	changes, err := s.opts.Store.Watch(ctx)
+	if err != nil {
+		return err
+	}
+	go func() {
+		for c := range changes {
+			if c.Kind == kubegate.ChangeSigningKey || c.Kind == kubegate.ChangeResync {
+				if err := s.Reload(ctx); err != nil && ctx.Err() == nil {
+					s.opts.Logger.Warn("reloading signing keys failed", "err", err)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// Reload reads the signing keys from the store: the newest unretired key of the
+// configured algorithm signs; every key of that algorithm verifies.
+func (s *Service) Reload(ctx context.Context) error {
+	if s.opts.Algorithm == HS256 {
+		sum := sha256.Sum256(s.opts.HMACSecret)
+		kid := "hs-" + hex.EncodeToString(sum[:6])
+		s.mu.Lock()
+		s.signKID, s.keys, s.jwks = kid, map[string]verifyKey{kid: {HS256, s.opts.HMACSecret}}, []byte(`{"keys":[]}`)
+		s.mu.Unlock()
+		return nil
+	}
+	stored, err := s.opts.Store.ListSigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("loading signing keys: %w", err)
+	}
+	keys := map[string]verifyKey{}
+	var jwks []jwk
+	signKID, signKey := "", crypto.Signer(nil)
+	for _, k := range stored { // newest first
+		if k.Algorithm != s.opts.Algorithm {
+			continue
+		}
+		priv, err := x509.ParsePKCS8PrivateKey(k.PrivateKey)
+		if err != nil {
+			return fmt.Errorf("signing key %s: %w", k.KID, err)
+		}
+		signer, ok := priv.(crypto.Signer)
+		if !ok {
+			return fmt.Errorf("signing key %s: not a signing key", k.KID)
+		}
+		keys[k.KID] = verifyKey{k.Algorithm, signer.Public()}
+		jwks = append(jwks, toJWK(k.KID, k.Algorithm, signer.Public()))
+		if signKID == "" && k.RetiredAt.IsZero() {
+			signKID, signKey = k.KID, signer
+		}
+	}
+	doc, err := json.Marshal(map[string][]jwk{"keys": jwks})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.signKID, s.signKey, s.keys, s.jwks = signKID, signKey, keys, doc
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Service) generate(ctx context.Context) error {
+	var priv crypto.Signer
+	var err error
+	switch s.opts.Algorithm {
+	case ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), s.opts.Rand)
+	case RS256:
+		priv, err = rsa.GenerateKey(s.opts.Rand, 2048)
+	}
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return err
+	}
+	kidBytes := make([]byte, 12)
+	if _, err := io.ReadFull(s.opts.Rand, kidBytes); err != nil {
+		return err
+	}
+	k := kubegate.SigningKey{
+		KID: base64.RawURLEncoding.EncodeToString(kidBytes), Algorithm: s.opts.Algorithm, PrivateKey: der,
+		CreatedAt: s.opts.Now().UTC().Truncate(time.Microsecond),
+	}
+	if err := s.opts.Store.CreateSigningKey(ctx, k); err != nil {
+		return err
+	}
+	s.opts.Logger.Info("generated a token signing key", "kid", k.KID, "alg", k.Algorithm)
+	return s.Reload(ctx)
+}
+
+// Rotate retires the current signing key and starts signing with a new one. The
+// retired key keeps verifying until the longest-lived token it could have signed
+// has expired; older retired keys are deleted.
+func (s *Service) Rotate(ctx context.Context) error {
+	if s.opts.Algorithm == HS256 {
+		return kubegate.Errorf(kubegate.EInvalid, "HS256 keys come from --token-hmac-secret-file: rotate that file instead")
+	}
+	now := s.opts.Now().UTC().Truncate(time.Microsecond)
+	stored, err := s.opts.Store.ListSigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range stored {
+		switch {
+		case k.RetiredAt.IsZero():
+			if _, err := s.opts.Store.UpdateSigningKey(ctx, k.KID, func(x kubegate.SigningKey) (kubegate.SigningKey, error) {
+				x.RetiredAt = now
+				return x, nil
+			}); err != nil {
+				return err
+			}
+		case now.Sub(k.RetiredAt) > s.opts.MaxTTL+s.opts.Leeway:
+			if err := s.opts.Store.DeleteSigningKey(ctx, k.KID); err != nil && kubegate.ErrorCode(err) != kubegate.ENotFound {
+				return err
+			}
+		}
+	}
+	return s.generate(ctx)
+}
+
+// Issue signs a token for id, valid for ttl.
+func (s *Service) Issue(id kubegate.Identity, ttl time.Duration) (Issued, error) {
+	now := s.opts.Now().UTC().Truncate(time.Second)
+	exp := now.Add(ttl)
+	jti := make([]byte, 16)
+	if _, err := io.ReadFull(s.opts.Rand, jti); err != nil {
+		return Issued{}, err
+	}
+	groups := append([]string{}, id.Groups...)
+	claims := &Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    s.opts.Issuer,
+			Subject:   id.UserID,
+			Audience:  jwt.ClaimStrings{s.opts.Audience},
+			ExpiresAt: jwt.NewNumericDate(exp),
+			NotBefore: jwt.NewNumericDate(now),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ID:        hex.EncodeToString(jti),
+		},
+		PreferredUsername: id.Name,
+		Groups:            groups,
+		AccessKey:         id.AccessKey,
+		UserInfo:          UserInfo{Username: id.Name, Groups: groups},
+	}
+	s.mu.RLock()
+	kid, signer := s.signKID, s.signKey
+	s.mu.RUnlock()
+	t := jwt.NewWithClaims(jwt.GetSigningMethod(s.opts.Algorithm), claims)
+	t.Header["kid"] = kid
+	var key any = signer
+	if s.opts.Algorithm == HS256 {
+		key = s.opts.HMACSecret
+	}
+	signed, err := t.SignedString(key)
+	if err != nil {
+		return Issued{}, fmt.Errorf("signing token: %w", err)
+	}
+	return Issued{Token: signed, IssuedAt: now, ExpiresAt: exp}, nil
+}
+
+// Verify checks a token's signature (configured algorithm, known kid) and claims
+// (iss, aud, exp, nbf, iat). Verified tokens are cached until they expire, keyed by
+// their hash, so a token seen before costs a map lookup.
+func (s *Service) Verify(raw string) (*Claims, error) {
+	sum := sha256.Sum256([]byte(raw))
+	now := s.opts.Now()
+	s.cacheMu.RLock()
+	e, ok := s.cache[sum]
+	s.cacheMu.RUnlock()
+	if ok {
+		if now.Before(e.exp.Add(s.opts.Leeway)) {
+			return e.claims, nil
+		}
+	}
+	claims := &Claims{}
+	_, err := s.parser.ParseWithClaims(raw, claims, s.keyFor)
+	if err != nil {
+		return nil, kubegate.Errorf(kubegate.EUnauthorized, "invalid bearer token: %s", reason(err))
+	}
+	s.cacheMu.Lock()
+	if len(s.cache) >= s.opts.CacheSize {
+		for k, v := range s.cache {
+			if !now.Before(v.exp) {
+				delete(s.cache, k)
+			}
+		}
+		if len(s.cache) >= s.opts.CacheSize {
+			s.cache = map[[32]byte]cacheEntry{}
+		}
+	}
+	s.cache[sum] = cacheEntry{claims: claims, exp: claims.ExpiresAt.Time}
+	s.cacheMu.Unlock()
+	return claims, nil
+}
+
+func (s *Service) keyFor(t *jwt.Token) (any, error) {
+	kid, _ := t.Header["kid"].(string)
+	s.mu.RLock()
+	k, ok := s.keys[kid]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, errUnknownKID
+	}
+	if k.alg != t.Method.Alg() {
+		return nil, jwt.ErrTokenSignatureInvalid
+	}
+	return k.key, nil
+}
+
+var errUnknownKID = errors.New("unknown signing key (kid)")
+
+// reason turns a jwt error into a short, caller-safe phrase.
+func reason(err error) string {
+	switch {
+	case errors.Is(err, errUnknownKID):
+		return "unknown signing key (kid)"
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "expired"
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "not valid yet"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "wrong issuer"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "wrong audience"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrSignatureInvalid):
+		return "bad signature"
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return "unsupported signing algorithm"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "a required claim is missing"
+	default:
+		return "malformed"
+	}
+}
+
+// JWKS returns the public keys as a JSON Web Key Set.
+func (s *Service) JWKS() []byte {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.jwks
+}
+
+// Algorithm is the signing algorithm.
+func (s *Service) Algorithm() string { return s.opts.Algorithm }
+
+type jwk struct {
+	Kty string `json:"kty"`
+	Kid string `json:"kid"`
+	Alg string `json:"alg"`
+	Use string `json:"use"`
+	Crv string `json:"crv,omitempty"`
+	X   string `json:"x,omitempty"`
+	Y   string `json:"y,omitempty"`
+	N   string `json:"n,omitempty"`
+	E   string `json:"e,omitempty"`
+}
+
+func toJWK(kid, alg string, pub crypto.PublicKey) jwk {
+	b64 := base64.RawURLEncoding
+	j := jwk{Kid: kid, Alg: alg, Use: "sig"}
+	switch p := pub.(type) {
+	case *ecdsa.PublicKey:
+		ecdh, err := p.ECDH()
+		if err == nil {
+			raw := ecdh.Bytes() // 0x04 || X || Y, fixed width
+			size := (len(raw) - 1) / 2
+			j.Kty, j.Crv, j.X, j.Y = "EC", "P-256", b64.EncodeToString(raw[1:1+size]), b64.EncodeToString(raw[1+size:])
+		}
+	case *rsa.PublicKey:
+		j.Kty, j.N, j.E = "RSA", b64.EncodeToString(p.N.Bytes()), b64.EncodeToString(big.NewInt(int64(p.E)).Bytes())
+	}
+	return j
+}
+
+// Issuer is the iss claim of issued tokens.
+func (s *Service) Issuer() string { return s.opts.Issuer }
