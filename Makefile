@@ -27,8 +27,12 @@ kube-bin: ## build kube-apiserver, etcd and kubectl v1.37.2 into the cache (only
 demo: build kube-bin ## run two local clusters and the gateway (Ctrl-C stops everything)
 	./bin/kubegate demo
 
+.PHONY: deps
+deps: ## install the Debian packages the tests use, when missing
+	@bash hack/deps.sh
+
 .PHONY: test
-test: kube-bin ## install what is missing, then vet and run every test
+test: deps kube-bin ## install what is missing, then vet and run every test
 	$(GO) vet ./...
 	$(GO) test $(TEST_FLAGS) ./...
 

@@ -82,7 +82,14 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, out io.Wr
 	}
 	// The listener is bound already, so the banner can be printed before serving
 	// starts without interleaving with the server's log lines.
-	if err := printBanner(out, a.URL(), clusters, kubeconfigs); err != nil {
+	password := cfg.BootstrapAdminPassword
+	if password == "" {
+		password = a.GeneratedAdminPassword()
+	}
+	if password == "" {
+		password = "(the password set when " + cfg.DataDir + " was first used)"
+	}
+	if err := printBanner(out, a.URL(), password, clusters, kubeconfigs); err != nil {
 		return err
 	}
 	err = a.Run(ctx)
@@ -136,8 +143,17 @@ func ensureBinaries(ctx context.Context, dir string, out io.Writer) error {
 var banner = template.Must(template.New("banner").Parse(`
 kubegate demo is running. Press Ctrl-C to stop everything.
 
-  Gateway:   {{.URL}}
-  Health:    curl {{.URL}}/healthz
+  Gateway:      {{.URL}}
+  Admin login:  admin / {{.Password}}
+
+  Try the OpenAPI flow (KubeCube dialect, then DCE's token call):
+    TOKEN=$(curl -s -X POST {{.URL}}/api/v1/cube/login -H 'Content-Type: application/json' \
+      -d '{"name":"admin","password":"{{.Password}}"}' | sed -E 's/.*"token":"([^"]+)".*/\1/')
+    KEY=$(curl -s -X POST {{.URL}}/api/v1/cube/key/create -H "Authorization: Bearer $TOKEN")
+    AK=$(echo "$KEY" | sed -E 's/.*"accessKey":"([^"]+)".*/\1/'); SK=$(echo "$KEY" | sed -E 's/.*"secretKey":"([^"]+)".*/\1/')
+    curl -s "{{.URL}}/api/v1/cube/key/token?accessKey=$AK&secretKey=$SK"
+    curl -s "{{.URL}}/apis/ghippo.io/v1alpha1/token?ak=$AK&sk=$SK&cycle=7"
+    curl -s {{.URL}}/api/v1/cube/key -H "Authorization: Bearer $TOKEN"
 {{range .Clusters}}
   Cluster {{.Name}}: {{.URL}}
     kubectl --kubeconfig {{index $.Kubeconfigs .Name}} get deployments -n demo
@@ -145,6 +161,6 @@ kubegate demo is running. Press Ctrl-C to stop everything.
 {{end}}
 `))
 
-func printBanner(out io.Writer, url string, clusters []*kubeenv.Cluster, kubeconfigs map[string]string) error {
-	return banner.Execute(out, map[string]any{"URL": url, "Clusters": clusters, "Kubeconfigs": kubeconfigs})
+func printBanner(out io.Writer, url, password string, clusters []*kubeenv.Cluster, kubeconfigs map[string]string) error {
+	return banner.Execute(out, map[string]any{"URL": url, "Password": password, "Clusters": clusters, "Kubeconfigs": kubeconfigs})
 }

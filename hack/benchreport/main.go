@@ -17,7 +17,11 @@ import (
 	"time"
 )
 
-type sample struct{ nsPerOp, bytesPerOp, allocsPerOp float64 }
+type sample struct {
+	nsPerOp, bytesPerOp, allocsPerOp float64
+	// extra holds custom metrics such as req/s, by unit.
+	extra map[string]float64
+}
 
 func main() {
 	count := flag.Int("count", 5, "runs per benchmark, for the method section")
@@ -51,7 +55,7 @@ func report(in io.Reader, out io.Writer, count int) error {
 		if i := strings.LastIndexByte(name, '-'); i > 0 {
 			name = name[:i] // drop -GOMAXPROCS
 		}
-		var s sample
+		s := sample{extra: map[string]float64{}}
 		for i := 2; i+1 < len(f); i += 2 {
 			v, err := strconv.ParseFloat(f[i], 64)
 			if err != nil {
@@ -64,6 +68,8 @@ func report(in io.Reader, out io.Writer, count int) error {
 				s.bytesPerOp = v
 			case "allocs/op":
 				s.allocsPerOp = v
+			default:
+				s.extra[f[i+1]] = v
 			}
 		}
 		if results[pkg] == nil {
@@ -84,7 +90,7 @@ func report(in io.Reader, out io.Writer, count int) error {
 		"(these machines are noisy: compare within one run, not across runs).\n\n", count)
 
 	for _, p := range order {
-		fmt.Fprintf(out, "## %s\n\n| benchmark | time/op | B/op | allocs/op | vs baseline |\n|---|---:|---:|---:|---:|\n", p)
+		fmt.Fprintf(out, "## %s\n\n| benchmark | time/op | B/op | allocs/op | other | vs baseline |\n|---|---:|---:|---:|---:|---:|\n", p)
 		names := make([]string, 0, len(results[p]))
 		for n := range results[p] {
 			names = append(names, n)
@@ -101,7 +107,12 @@ func report(in io.Reader, out io.Writer, count int) error {
 					}
 				}
 			}
-			fmt.Fprintf(out, "| %s | %s | %.0f | %.0f | %s |\n", n, formatNs(m.nsPerOp), m.bytesPerOp, m.allocsPerOp, ratio)
+			var other []string
+			for unit, v := range m.extra {
+				other = append(other, fmt.Sprintf("%.0f %s", v, unit))
+			}
+			sort.Strings(other)
+			fmt.Fprintf(out, "| %s | %s | %.0f | %.0f | %s | %s |\n", n, formatNs(m.nsPerOp), m.bytesPerOp, m.allocsPerOp, strings.Join(other, ", "), ratio)
 		}
 		fmt.Fprintln(out)
 	}
@@ -117,11 +128,16 @@ func median(s []sample) sample {
 		sort.Float64s(v)
 		return v[len(v)/2]
 	}
-	return sample{
+	m := sample{
 		nsPerOp:     pick(func(x sample) float64 { return x.nsPerOp }),
 		bytesPerOp:  pick(func(x sample) float64 { return x.bytesPerOp }),
 		allocsPerOp: pick(func(x sample) float64 { return x.allocsPerOp }),
+		extra:       map[string]float64{},
 	}
+	for unit := range s[0].extra {
+		m.extra[unit] = pick(func(x sample) float64 { return x.extra[unit] })
+	}
+	return m
 }
 
 func formatNs(ns float64) string {

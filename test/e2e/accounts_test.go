@@ -402,3 +402,99 @@ func TestNoSecretInLogs(t *testing.T) {
 		}
 	}
 }
+
+// The console's cookie session needs the CSRF header on state-changing requests;
+// bearer tokens do not.
+func TestCookieSessionsNeedCSRFHeader(t *testing.T) {
+	_, url := gateway(t)
+	r := want(t, call(t, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}), 200)
+	cookies := (&http.Response{Header: r.header}).Cookies()
+	var session, csrf *http.Cookie
+	for _, c := range cookies {
+		switch c.Name {
+		case "kubegate_session":
+			session = c
+		case "kubegate_csrf":
+			csrf = c
+		}
+	}
+	if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || csrf == nil || csrf.HttpOnly {
+		t.Fatalf("cookies = %+v", cookies)
+	}
+	do := func(method, path, csrfHeader string) int {
+		req, _ := http.NewRequestWithContext(context.Background(), method, url+path, nil)
+		req.AddCookie(session)
+		req.AddCookie(csrf)
+		if csrfHeader != "" {
+			req.Header.Set("X-CSRF-Token", csrfHeader)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := do("GET", "/api/v1/cube/key", ""); code != 200 {
+		t.Fatalf("GET with the session cookie = %d", code)
+	}
+	if code := do("POST", "/api/v1/cube/key/create", ""); code != 403 {
+		t.Fatalf("POST without the CSRF header = %d, want 403", code)
+	}
+	if code := do("POST", "/api/v1/cube/key/create", "forged-value-000000"); code != 403 {
+		t.Fatalf("POST with a wrong CSRF header = %d, want 403", code)
+	}
+	if code := do("POST", "/api/v1/cube/key/create", csrf.Value); code != 200 {
+		t.Fatalf("POST with the CSRF header = %d, want 200", code)
+	}
+	want(t, call(t, "POST", url+"/api/v1/cube/logout", "", nil), 204)
+}
+
+func TestUserAdministration(t *testing.T) {
+	_, url := gateway(t)
+	admin := login(t, url, "admin", adminPassword)
+	want(t, call(t, "POST", url+"/api/v1/cube/users", admin, map[string]any{"name": "ops", "password": "ops-password", "email": "ops@example.com"}), 201)
+	want(t, call(t, "POST", url+"/api/v1/cube/users", admin, map[string]any{"name": "ops", "password": "ops-password"}), 409)
+	want(t, call(t, "POST", url+"/api/v1/cube/users", admin, map[string]any{"name": "system:admin", "password": "whatever-pw"}), 400)
+	want(t, call(t, "POST", url+"/api/v1/cube/users", admin, map[string]any{"name": "short", "password": "short"}), 400)
+
+	ops := login(t, url, "ops", "ops-password")
+	want(t, call(t, "GET", url+"/api/v1/cube/users", ops, nil), 403)
+	want(t, call(t, "GET", url+"/api/v1/cube/key?user=admin", ops, nil), 403)
+
+	// DCE's user list shape.
+	dce := want(t, call(t, "GET", url+"/apis/ghippo.io/v1alpha1/users?page=1&pageSize=1", admin, nil), 200).json(t)
+	pg := dce["pagination"].(map[string]any)
+	items := dce["items"].([]any)
+	if pg["total"].(float64) != 2 || pg["pages"].(float64) != 2 || len(items) != 1 {
+		t.Fatalf("ghippo users = %v", dce)
+	}
+	first := items[0].(map[string]any)
+	for _, k := range []string{"id", "name", "email", "description", "firstname", "lastname", "source", "enabled", "createdAt", "updatedAt", "lastLoginAt"} {
+		if _, ok := first[k]; !ok {
+			t.Fatalf("ghippo user lacks %q: %v", k, first)
+		}
+	}
+	if first["name"] != "admin" || first["lastLoginAt"] == "" || strings.Contains(first["createdAt"].(string), "-") {
+		t.Fatalf("ghippo user = %v (times must be epoch milliseconds)", first)
+	}
+	want(t, call(t, "GET", url+"/apis/ghippo.io/v1alpha1/users?pageSize=0", admin, nil), 400)
+
+	// Password change: the old one stops working.
+	want(t, call(t, "POST", url+"/api/v1/cube/user/password", ops, map[string]string{"oldPassword": "wrong-one", "newPassword": "new-ops-password"}), 403)
+	want(t, call(t, "POST", url+"/api/v1/cube/user/password", ops, map[string]string{"oldPassword": "ops-password", "newPassword": "new-ops-password"}), 204)
+	want(t, call(t, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": "ops", "password": "ops-password"}), 401)
+	login(t, url, "ops", "new-ops-password")
+
+	// An admin cannot lock themself out; deleting a user removes their keys.
+	want(t, call(t, "PATCH", url+"/api/v1/cube/users/admin", admin, map[string]any{"enabled": false}), 403)
+	want(t, call(t, "DELETE", url+"/api/v1/cube/users/admin", admin, nil), 403)
+	ak, _ := createKey(t, url, ops)
+	want(t, call(t, "DELETE", url+"/api/v1/cube/users/ops", admin, nil), 200)
+	want(t, call(t, "GET", url+"/api/v1/cube/users/ops", admin, nil), 404)
+	if r := call(t, "GET", url+"/api/v1/cube/key?user=admin", admin, nil); strings.Contains(string(r.body), ak) {
+		t.Fatal("a deleted user's key is still listed")
+	}
+	want(t, call(t, "POST", url+"/api/v1/cube/signing-keys/rotate", admin, nil), 200)
+	want(t, call(t, "GET", url+"/api/v1/cube/whoami", admin, nil), 200) // old kid still valid
+}

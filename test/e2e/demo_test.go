@@ -33,6 +33,23 @@ func TestDemoRunsClustersAndGateway(t *testing.T) {
 		t.Fatalf("gateway healthz = %d", code)
 	}
 
+	// The printed OpenAPI calls work when pasted into a shell.
+	block := regexp.MustCompile(`(?s)Try the OpenAPI flow[^\n]*\n(.*?)\n\n`).FindStringSubmatch(out)
+	if block == nil || !strings.Contains(block[1], "admin") {
+		t.Fatalf("no example calls in the banner:\n%s", out)
+	}
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("curl is needed to run the demo's example calls (make test installs it)")
+	}
+	script := "set -euo pipefail\n" + block[1]
+	calls, err := exec.Command("bash", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("example calls failed: %v\n%s", err, calls)
+	}
+	if n := strings.Count(string(calls), `"token":"`); n != 2 || !strings.Contains(string(calls), `"total":1`) {
+		t.Fatalf("example calls printed:\n%s", calls)
+	}
+
 	kubectl := filepath.Join(kubeenv.DefaultBinDir(), "kubectl")
 	for _, cluster := range []string{"pivot-cluster", "member-1"} {
 		m := regexp.MustCompile(`kubectl --kubeconfig (\S+kubeconfig-` + cluster + `) get deployments -n demo`).FindStringSubmatch(out)
