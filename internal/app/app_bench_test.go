@@ -30,7 +30,12 @@ func BenchmarkTokenExchangeHTTP(b *testing.B) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	}()
 	url := a.URL()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	post := func(path, token, body string) map[string]any {
