@@ -58,11 +58,13 @@ type KeyUse struct {
 // ClusterCredentials is how the gateway authenticates to a cluster. It is stored
 // encrypted and never returned by the API.
 type ClusterCredentials struct {
-	BearerToken    string `json:"bearerToken,omitempty"`
-	ClientCertData []byte `json:"clientCertData,omitempty"`
-	ClientKeyData  []byte `json:"clientKeyData,omitempty"`
-	Username       string `json:"username,omitempty"`
-	Password       string `json:"password,omitempty"`
+	BearerToken string `json:"bearerToken,omitempty"`
+	// BearerTokenFile is re-read as it rotates (the in-cluster service account).
+	BearerTokenFile string `json:"bearerTokenFile,omitempty"`
+	ClientCertData  []byte `json:"clientCertData,omitempty"`
+	ClientKeyData   []byte `json:"clientKeyData,omitempty"`
+	Username        string `json:"username,omitempty"`
+	Password        string `json:"password,omitempty"`
 }
 
 // ClusterHealth is the outcome of the last health check of a cluster.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/account"
+	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/internal/httperr"
 	"github.com/kubegate/kubegate/ratelimit"
@@ -27,6 +28,10 @@ import (
 type Options struct {
 	Accounts *account.Service
 	Tokens   *token.Service
+	Clusters *cluster.Registry
+	// ExternalURL is the gateway's URL for clients (kubeconfigs); the request's
+	// host when empty.
+	ExternalURL string
 	// TokenTTL is the default lifetime of exchanged tokens; MaxTokenTTL clamps any
 	// requested one. SessionTTL is the lifetime of console logins.
 	TokenTTL    time.Duration
@@ -94,6 +99,11 @@ func (a *API) Register(mux *http.ServeMux) {
 
 	mux.Handle("/apis/ghippo.io/v1alpha1/token", server.Methods{http.MethodGet: h(a.dceToken), http.MethodPost: h(a.dceToken)})
 	mux.Handle("/apis/ghippo.io/v1alpha1/users", server.Methods{http.MethodGet: h(admin(a.ghippoAPI.listUsers))})
+
+	mux.Handle("/api/v1/cube/clusters", server.Methods{http.MethodGet: h(authed(a.listClusters)), http.MethodPost: h(admin(a.registerCluster))})
+	mux.Handle("/api/v1/cube/clusters/{name}", server.Methods{http.MethodGet: h(authed(a.getCluster)), http.MethodDelete: h(admin(a.deleteCluster))})
+	mux.Handle("/api/v1/cube/clusters/{name}/kubeconfig", server.Methods{http.MethodGet: h(authed(a.clusterKubeconfig))})
+	mux.Handle("/apis/kpanda.io/v1alpha1/clusters", server.Methods{http.MethodGet: h(authed(a.kpandaClusters))})
 
 	mux.Handle("/.well-known/jwks.json", server.Methods{http.MethodGet: h(a.jwks)})
 	mux.Handle("/.well-known/openid-configuration", server.Methods{http.MethodGet: h(a.openIDConfiguration)})

@@ -76,6 +76,15 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, out io.Wr
 		kubeconfigs[c.Name] = path
 	}
 
+	// The gateway reaches each cluster as a least-privilege identity that may only
+	// impersonate; the gateway's admins are cluster-admin there.
+	for _, c := range clusters {
+		path, err := PrepareCluster(ctx, c, filepath.Dir(kubeconfigs[c.Name]))
+		if err != nil {
+			return err
+		}
+		cfg.Clusters = append(cfg.Clusters, config.ClusterFlag{Name: c.Name, Kubeconfig: path})
+	}
 	a, err := app.New(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -154,6 +163,7 @@ kubegate demo is running. Press Ctrl-C to stop everything.
     curl -s "{{.URL}}/api/v1/cube/key/token?accessKey=$AK&secretKey=$SK"
     curl -s "{{.URL}}/apis/ghippo.io/v1alpha1/token?ak=$AK&sk=$SK&cycle=7"
     curl -s {{.URL}}/api/v1/cube/key -H "Authorization: Bearer $TOKEN"
+    curl -s "{{.URL}}/api/v1/cube/proxy/clusters/pivot-cluster/apis/apps/v1/namespaces/demo/deployments?limit=2" -H "Authorization: Bearer $TOKEN"
 {{range .Clusters}}
   Cluster {{.Name}}: {{.URL}}
     kubectl --kubeconfig {{index $.Kubeconfigs .Name}} get deployments -n demo

@@ -42,6 +42,15 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Routes registers the application's handlers on the mux.
 	Routes func(mux *http.ServeMux)
+	// Prefixes are served before the mux sees the request, so that ServeMux's path
+	// cleaning and redirects never apply to them: a proxy validates its own paths.
+	Prefixes []Prefix
+}
+
+// Prefix routes every request whose escaped path starts with Path to Handler.
+type Prefix struct {
+	Path    string
+	Handler http.Handler
 }
 
 // Server is kubegate's HTTP server.
@@ -131,7 +140,20 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, kubegate.Errorf(kubegate.ENotFound, "the server could not find the requested resource %q", r.URL.Path))
 	}))
-	return mux
+	if len(s.opts.Prefixes) == 0 {
+		return mux
+	}
+	prefixes := s.opts.Prefixes
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.EscapedPath()
+		for _, pre := range prefixes {
+			if strings.HasPrefix(p, pre.Path) {
+				pre.Handler.ServeHTTP(w, r)
+				return
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {

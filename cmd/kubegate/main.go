@@ -18,6 +18,7 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/demo"
+	"github.com/kubegate/kubegate/execcred"
 	"github.com/kubegate/kubegate/internal/app"
 	"github.com/kubegate/kubegate/internal/config"
 	"github.com/kubegate/kubegate/internal/logging"
@@ -35,6 +36,7 @@ const usage = `kubegate: an OpenAPI gateway for multi-cluster Kubernetes.
 Usage:
   kubegate serve [flags]     run the gateway
   kubegate demo [flags]      run two local clusters and the gateway, seeded with samples
+  kubegate token [flags]     exec credential plugin for kubectl: exchanges an access key pair
   kubegate version           print the version
 
 Run "kubegate <command> --help" for the flags of a command.
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "token":
+		return tokenCommand(ctx, args, getenv, stdout, stderr)
 	case string(config.Serve), string(config.Demo):
 	default:
 		fmt.Fprintf(stderr, "kubegate: unknown command %q\n\n%s", cmd, usage)
@@ -95,4 +99,34 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 			"kubegate: it is shown only now; log in and change it, or set KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD before the first start.\n", pw)
 	}
 	return a.Run(ctx)
+}
+
+// tokenCommand runs `kubegate token`, the exec credential plugin.
+func tokenCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kubegate token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cache := getenv("XDG_CACHE_HOME")
+	if cache == "" && getenv("HOME") != "" {
+		cache = getenv("HOME") + "/.cache"
+	}
+	if cache != "" {
+		cache += "/kubegate/tokens"
+	}
+	o := execcred.Options{}
+	fs.StringVar(&o.Server, "server", getenv("KUBEGATE_SERVER"), "the gateway's URL [KUBEGATE_SERVER]")
+	fs.StringVar(&o.AccessKey, "access-key", getenv("KUBEGATE_ACCESS_KEY"), "access key [KUBEGATE_ACCESS_KEY]")
+	fs.StringVar(&o.SecretKey, "secret-key", getenv("KUBEGATE_SECRET_KEY"), "secret key [KUBEGATE_SECRET_KEY]; prefer the variable, flags show in ps")
+	fs.StringVar(&o.CAFile, "certificate-authority", getenv("KUBEGATE_CA_FILE"), "CA of an https gateway with a private CA [KUBEGATE_CA_FILE]")
+	fs.StringVar(&o.CacheDir, "cache-dir", cache, "where tokens are cached until shortly before expiry (empty: no cache)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if err := execcred.Run(ctx, o, stdout); err != nil {
+		fmt.Fprintf(stderr, "kubegate token: %v\n", err)
+		return 1
+	}
+	return 0
 }

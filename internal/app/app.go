@@ -12,10 +12,14 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate"
+	"k8s.io/client-go/rest"
+
 	"github.com/kubegate/kubegate/account"
 	"github.com/kubegate/kubegate/api"
+	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/internal/config"
 	"github.com/kubegate/kubegate/internal/seal"
+	"github.com/kubegate/kubegate/kubeproxy"
 	"github.com/kubegate/kubegate/server"
 	"github.com/kubegate/kubegate/store"
 	"github.com/kubegate/kubegate/store/postgres"
@@ -30,6 +34,7 @@ type App struct {
 	store    kubegate.Store
 	accounts *account.Service
 	tokens   *token.Service
+	clusters *cluster.Registry
 	srv      *server.Server
 	// adminPassword is the bootstrap admin's password when it was generated now.
 	adminPassword string
@@ -73,8 +78,11 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 	if a.adminPassword, err = a.accounts.Bootstrap(ctx, cfg.BootstrapAdminPassword); err != nil {
 		return nil, fmt.Errorf("creating the bootstrap admin: %w", err)
 	}
+	a.clusters = cluster.New(cluster.Options{
+		Store: store, DialTimeout: cfg.ClusterDialTimeout, HealthInterval: cfg.ClusterHealthInterval, Logger: logger,
+	})
 	handlers := api.New(api.Options{
-		Accounts: a.accounts, Tokens: a.tokens,
+		Accounts: a.accounts, Tokens: a.tokens, Clusters: a.clusters, ExternalURL: cfg.ExternalURL,
 		TokenTTL: cfg.TokenTTL, MaxTokenTTL: cfg.TokenMaxTTL, SessionTTL: cfg.SessionTTL,
 		FailuresPerIP: cfg.FailuresPerIP, FailuresPerKey: cfg.FailuresPerKey,
 		SecureCookies: cfg.TLSCertFile != "", Logger: logger,
@@ -89,6 +97,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		Authenticator:   handlers.Authenticator(),
 		TrustedProxies:  cfg.TrustedProxies,
 		Routes:          handlers.Register,
+		Prefixes:        []server.Prefix{{Path: kubeproxy.Prefix, Handler: kubeproxy.New(a.clusters, logger)}},
 	})
 	if err != nil {
 		return nil, err
@@ -135,6 +144,44 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (ku
 	}
 }
 
+// registerStartupClusters registers the --cluster flags' clusters and, inside a
+// pod, the cluster kubegate runs in as "local".
+func (a *App) registerStartupClusters(ctx context.Context) error {
+	for _, f := range a.cfg.Clusters {
+		data, err := os.ReadFile(f.Kubeconfig)
+		if err != nil {
+			return fmt.Errorf("--cluster %s: %w", f.Name, err)
+		}
+		c, err := cluster.FromKubeconfig(f.Name, data, "")
+		if err != nil {
+			return fmt.Errorf("--cluster %s: %s", f.Name, kubegate.ErrorMessage(err))
+		}
+		if c, err = a.clusters.Upsert(ctx, c); err != nil {
+			return fmt.Errorf("--cluster %s: %w", f.Name, err)
+		}
+		a.logger.Info("registered cluster", "cluster", c.Name, "server", c.Server, "health", c.Health.Status)
+	}
+	if in, err := rest.InClusterConfig(); err == nil {
+		c := kubegate.Cluster{
+			Name: "local", Server: in.Host, CAData: in.CAData, Description: "the cluster kubegate runs in",
+			Credentials: kubegate.ClusterCredentials{BearerTokenFile: in.BearerTokenFile},
+		}
+		if len(c.CAData) == 0 && in.CAFile != "" {
+			if c.CAData, err = os.ReadFile(in.CAFile); err != nil {
+				return fmt.Errorf("in-cluster CA: %w", err)
+			}
+		}
+		if _, err := a.clusters.Upsert(ctx, c); err != nil {
+			return fmt.Errorf("registering the in-cluster config as local: %w", err)
+		}
+		a.logger.Info("registered the cluster kubegate runs in", "cluster", "local", "server", in.Host)
+	}
+	return nil
+}
+
+// Clusters is the cluster registry, for the demo.
+func (a *App) Clusters() *cluster.Registry { return a.clusters }
+
 // URL is the gateway's base URL.
 func (a *App) URL() string { return a.srv.URL() }
 
@@ -152,6 +199,12 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if err := a.tokens.Start(watchCtx); err != nil {
 		return errors.Join(fmt.Errorf("watching signing keys: %w", err), a.store.Close())
+	}
+	if err := a.clusters.Start(watchCtx); err != nil {
+		return errors.Join(fmt.Errorf("loading clusters: %w", err), a.store.Close())
+	}
+	if err := a.registerStartupClusters(ctx); err != nil {
+		return errors.Join(err, a.store.Close())
 	}
 	flushed := make(chan struct{})
 	go func() {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -56,6 +57,13 @@ type Config struct {
 	// flag would show it in the process list.
 	BootstrapAdminPassword string
 
+	// Clusters are registered (or updated) at start-up: name → kubeconfig path.
+	Clusters              []ClusterFlag
+	ClusterDialTimeout    time.Duration
+	ClusterHealthInterval time.Duration
+	// ExternalURL is how clients reach the gateway, for generated kubeconfigs.
+	ExternalURL string
+
 	// KubeBinDir holds kube-apiserver, etcd and kubectl for `kubegate demo`.
 	KubeBinDir string
 }
@@ -93,20 +101,22 @@ func EnvName(name string) string {
 func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writer) (*Config, error) {
 	// Defaults are set before the flags are defined so that --help shows them.
 	c := &Config{
-		Listen:          ":8080",
-		DataDir:         "./kubegate-data",
-		LogFormat:       "text",
-		ShutdownTimeout: 30 * time.Second,
-		Store:           "sqlite",
-		MaxKeysPerUser:  5,
-		TokenTTL:        time.Hour,
-		TokenMaxTTL:     7 * 24 * time.Hour,
-		SessionTTL:      12 * time.Hour,
-		TokenSigningAlg: "ES256",
-		Issuer:          "kubegate",
-		Audience:        "kubegate",
-		FailuresPerIP:   60,
-		FailuresPerKey:  10,
+		Listen:                ":8080",
+		DataDir:               "./kubegate-data",
+		LogFormat:             "text",
+		ShutdownTimeout:       30 * time.Second,
+		Store:                 "sqlite",
+		MaxKeysPerUser:        5,
+		TokenTTL:              time.Hour,
+		TokenMaxTTL:           7 * 24 * time.Hour,
+		SessionTTL:            12 * time.Hour,
+		TokenSigningAlg:       "ES256",
+		Issuer:                "kubegate",
+		Audience:              "kubegate",
+		FailuresPerIP:         60,
+		FailuresPerKey:        10,
+		ClusterDialTimeout:    5 * time.Second,
+		ClusterHealthInterval: 30 * time.Second,
 	}
 	c.BootstrapAdminPassword = getenv("KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD")
 	fs := flag.NewFlagSet("kubegate "+string(cmd), flag.ContinueOnError)
@@ -133,6 +143,10 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&intValue{p: &c.FailuresPerIP, min: 0, max: 1 << 20}, "exchange-rate-per-ip", "failed token exchanges and logins allowed per client address per minute (0: no limit)")
 	fs.Var(&intValue{p: &c.FailuresPerKey, min: 0, max: 1 << 20}, "exchange-rate-per-key", "failed token exchanges allowed per access key (and logins per user name) per minute (0: no limit)")
 	fs.Var(&cidrListValue{&c.TrustedProxies}, "trusted-proxies", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For is believed")
+	fs.Var(&clusterListValue{&c.Clusters}, "cluster", "register a cluster at start-up, NAME=KUBECONFIG_PATH; repeatable (environment: comma-separated)")
+	fs.Var(&durationValue{p: &c.ClusterDialTimeout, min: 100 * time.Millisecond}, "cluster-dial-timeout", "how long connecting to a cluster may take before the call is a 503")
+	fs.Var(&durationValue{p: &c.ClusterHealthInterval, min: time.Second}, "cluster-health-interval", "how often each cluster's /version is checked")
+	fs.Var(&urlValue{&c.ExternalURL}, "external-url", "the gateway's URL as clients reach it, for generated kubeconfigs (default: the request's host)")
 	if cmd == Demo {
 		c.KubeBinDir = DefaultKubeBinDir(getenv)
 		fs.Var(&pathValue{&c.KubeBinDir}, "kube-bin-dir", "directory with kube-apiserver, etcd and kubectl (built when missing)")
@@ -511,5 +525,57 @@ func (v *cidrListValue) Set(s string) error {
 		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}
 	*v.p = out
+	return nil
+}
+
+// ClusterFlag is one --cluster NAME=PATH.
+type ClusterFlag struct {
+	Name       string
+	Kubeconfig string
+}
+
+type clusterListValue struct{ p *[]ClusterFlag }
+
+func (v *clusterListValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	parts := make([]string, 0, len(*v.p))
+	for _, c := range *v.p {
+		parts = append(parts, c.Name+"="+c.Kubeconfig)
+	}
+	return strings.Join(parts, ",")
+}
+
+// Set adds one or more comma-separated NAME=PATH pairs.
+func (v *clusterListValue) Set(s string) error {
+	for _, part := range strings.Split(s, ",") {
+		name, path, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || name == "" || path == "" {
+			return fmt.Errorf("%q must be NAME=KUBECONFIG_PATH", part)
+		}
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("cluster %s: %w", name, err)
+		}
+		*v.p = append(*v.p, ClusterFlag{Name: name, Kubeconfig: path})
+	}
+	return nil
+}
+
+type urlValue struct{ p *string }
+
+func (v *urlValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
+
+func (v *urlValue) Set(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return errors.New("must be an http(s) URL such as https://kubegate.example.com")
+	}
+	*v.p = strings.TrimSuffix(s, "/")
 	return nil
 }

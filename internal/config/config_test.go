@@ -110,6 +110,10 @@ func TestInvalidValuesNameTheSetting(t *testing.T) {
 		{"hs256 short secret", []string{"--token-signing-alg=HS256", "--token-hmac-secret-file", cert}, nil, "", "at least 32 bytes"},
 		{"trusted proxies", []string{"--trusted-proxies=10.0.0.0/8,banana"}, nil, "", `"banana"`},
 		{"rate from env", nil, []string{"KUBEGATE_EXCHANGE_RATE_PER_KEY", "-1"}, "", "KUBEGATE_EXCHANGE_RATE_PER_KEY"},
+		{"cluster without path", []string{"--cluster=prod"}, nil, "", "NAME=KUBECONFIG_PATH"},
+		{"cluster missing file", []string{"--cluster=prod=/no/such/kubeconfig"}, nil, "", "cluster prod"},
+		{"external url", []string{"--external-url=ftp://x"}, nil, "", "-external-url"},
+		{"dial timeout", []string{"--cluster-dial-timeout=0s"}, nil, "", "-cluster-dial-timeout"},
 		{"config file missing", []string{"--config", "/does/not/exist.yaml"}, nil, "", "--config"},
 	}
 	for _, tc := range cases {

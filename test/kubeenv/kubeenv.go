@@ -366,7 +366,7 @@ func (c *Cluster) UserConfig(user string, groups ...string) (*rest.Config, error
 // CAData is the PEM of the CA that signed the apiserver's serving certificate.
 func (c *Cluster) CAData() []byte { return c.ca.certPEM }
 
-// WriteKubeconfig writes an admin kubeconfig with embedded credentials to path.
+// writeKubeconfig writes the admin kubeconfig with embedded credentials to path.
 func (c *Cluster) writeKubeconfig(path string) error {
 	crt, err := os.ReadFile(c.Config.CertFile)
 	if err != nil {
@@ -376,12 +376,20 @@ func (c *Cluster) writeKubeconfig(path string) error {
 	if err != nil {
 		return err
 	}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters[c.Name] = &clientcmdapi.Cluster{Server: c.URL, CertificateAuthorityData: c.ca.certPEM}
-	cfg.AuthInfos[c.Name+"-admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: crt, ClientKeyData: key}
-	cfg.Contexts[c.Name] = &clientcmdapi.Context{Cluster: c.Name, AuthInfo: c.Name + "-admin"}
-	cfg.CurrentContext = c.Name
-	return clientcmd.WriteToFile(*cfg, path)
+	admin := rest.CopyConfig(c.Config)
+	admin.CertFile, admin.KeyFile, admin.CertData, admin.KeyData = "", "", crt, key
+	return c.WriteKubeconfig(path, admin, "admin")
+}
+
+// WriteKubeconfig writes a kubeconfig for cfg (one of this cluster's configs, with
+// embedded certificate data) to path, its context named after the cluster.
+func (c *Cluster) WriteKubeconfig(path string, cfg *rest.Config, user string) error {
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters[c.Name] = &clientcmdapi.Cluster{Server: c.URL, CertificateAuthorityData: c.ca.certPEM}
+	kc.AuthInfos[c.Name+"-"+user] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
+	kc.Contexts[c.Name] = &clientcmdapi.Context{Cluster: c.Name, AuthInfo: c.Name + "-" + user}
+	kc.CurrentContext = c.Name
+	return clientcmd.WriteToFile(*kc, path)
 }
 
 func (c *Cluster) startError(what string, err error, p *process) error {

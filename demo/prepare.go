@@ -1,0 +1,67 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/test/kubeenv"
+)
+
+// GatewayUser is the identity the gateway uses in the demo's clusters.
+const GatewayUser = "kubegate-gateway"
+
+// PrepareCluster sets a cluster up the way docs/clusters.md tells operators to: a
+// least-privilege identity for the gateway that may only impersonate, and the
+// gateway's admins bound to cluster-admin. It writes the gateway's kubeconfig into
+// dir and returns its path.
+func PrepareCluster(ctx context.Context, c *kubeenv.Cluster, dir string) (string, error) {
+	cs, err := c.Clientset()
+	if err != nil {
+		return "", err
+	}
+	rbac := cs.RbacV1()
+	objects := []func() error{
+		func() error {
+			_, err := rbac.ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
+				ObjectMeta: metav1.ObjectMeta{Name: "kubegate-impersonator"},
+				Rules: []rbacv1.PolicyRule{{
+					APIGroups: []string{""}, Resources: []string{"users", "groups"}, Verbs: []string{"impersonate"},
+				}},
+			}, metav1.CreateOptions{})
+			return err
+		},
+		func() error {
+			_, err := rbac.ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+				ObjectMeta: metav1.ObjectMeta{Name: "kubegate-impersonator"},
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "kubegate-impersonator"},
+				Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: GatewayUser}},
+			}, metav1.CreateOptions{})
+			return err
+		},
+		func() error {
+			_, err := rbac.ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+				ObjectMeta: metav1.ObjectMeta{Name: "kubegate-admins"},
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+				Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: kubegate.GroupAdmins}},
+			}, metav1.CreateOptions{})
+			return err
+		},
+	}
+	for _, create := range objects {
+		if err := create(); err != nil && !apierrors.IsAlreadyExists(err) {
+			return "", fmt.Errorf("preparing cluster %s: %w", c.Name, err)
+		}
+	}
+	cfg, err := c.UserConfig(GatewayUser)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "gateway-kubeconfig-"+c.Name)
+	return path, c.WriteKubeconfig(path, cfg, "gateway")
+}
