@@ -32,6 +32,8 @@ type Options struct {
 	// ExternalURL is the gateway's URL for clients (kubeconfigs); the request's
 	// host when empty.
 	ExternalURL string
+	// ExternalCAData is embedded in generated kubeconfigs.
+	ExternalCAData []byte
 	// TokenTTL is the default lifetime of exchanged tokens; MaxTokenTTL clamps any
 	// requested one. SessionTTL is the lifetime of console logins.
 	TokenTTL    time.Duration

@@ -114,7 +114,8 @@ func (a *API) externalURL(r *http.Request) string {
 
 // clusterKubeconfig returns a kubeconfig that points kubectl at the gateway's proxy
 // for the cluster and authenticates through `kubegate token`, an exec credential
-// plugin that exchanges the user's access key pair.
+// plugin that exchanges the user's access key pair. client-go sends credentials
+// only over TLS, so kubectl needs the gateway to serve HTTPS.
 func (a *API) clusterKubeconfig(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
 	c, err := a.opts.Clusters.Get(r.PathValue("name"))
 	if err != nil {
@@ -122,7 +123,7 @@ func (a *API) clusterKubeconfig(w http.ResponseWriter, r *http.Request, id *kube
 	}
 	base := a.externalURL(r)
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters[c.Name] = &clientcmdapi.Cluster{Server: base + kubeproxy.Prefix + c.Name}
+	cfg.Clusters[c.Name] = &clientcmdapi.Cluster{Server: base + kubeproxy.Prefix + c.Name, CertificateAuthorityData: a.opts.ExternalCAData}
 	cfg.AuthInfos["kubegate-"+id.Name] = &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{
 		APIVersion: "client.authentication.k8s.io/v1",
 		Command:    "kubegate",
@@ -130,6 +131,8 @@ func (a *API) clusterKubeconfig(w http.ResponseWriter, r *http.Request, id *kube
 		InstallHint: "kubegate token exchanges your access key pair for a token: install the kubegate binary and set " +
 			"KUBEGATE_ACCESS_KEY and KUBEGATE_SECRET_KEY (create a pair under Access keys in the console).",
 		InteractiveMode: clientcmdapi.NeverExecInteractiveMode,
+		// The plugin learns the gateway's CA from KUBERNETES_EXEC_INFO.
+		ProvideClusterInfo: true,
 	}}
 	cfg.Contexts[c.Name] = &clientcmdapi.Context{Cluster: c.Name, AuthInfo: "kubegate-" + id.Name}
 	cfg.CurrentContext = c.Name

@@ -76,6 +76,14 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, out io.Wr
 		kubeconfigs[c.Name] = path
 	}
 
+	// kubectl sends credentials only over TLS, so the demo serves HTTPS with a CA
+	// of its own, which generated kubeconfigs embed.
+	caFile := cfg.ExternalCAFile
+	if cfg.TLSCertFile == "" {
+		if caFile, err = demoTLS(cfg); err != nil {
+			return err
+		}
+	}
 	// The gateway reaches each cluster as a least-privilege identity that may only
 	// impersonate; the gateway's admins are cluster-admin there.
 	for _, c := range clusters {
@@ -98,7 +106,14 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, out io.Wr
 	if password == "" {
 		password = "(the password set when " + cfg.DataDir + " was first used)"
 	}
-	if err := printBanner(out, a.URL(), password, clusters, kubeconfigs); err != nil {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if err := banner.Execute(out, map[string]any{
+		"URL": a.URL(), "Password": password, "Clusters": clusters, "Kubeconfigs": kubeconfigs,
+		"CA": caFile, "BinDir": filepath.Dir(exe), "Kubectl": filepath.Join(cfg.KubeBinDir, "kubectl"), "DataDir": filepath.Dir(kubeconfigs[clusters[0].Name]),
+	}); err != nil {
 		return err
 	}
 	err = a.Run(ctx)
@@ -152,10 +167,11 @@ func ensureBinaries(ctx context.Context, dir string, out io.Writer) error {
 var banner = template.Must(template.New("banner").Parse(`
 kubegate demo is running. Press Ctrl-C to stop everything.
 
-  Gateway:      {{.URL}}
+  Gateway:      {{.URL}}   (CA: {{.CA}})
   Admin login:  admin / {{.Password}}
 
-  Try the OpenAPI flow (KubeCube dialect, then DCE's token call):
+  Try the OpenAPI flow (KubeCube dialect, DCE's token call, the proxy, kubectl):
+    export CURL_CA_BUNDLE={{.CA}}
     TOKEN=$(curl -s -X POST {{.URL}}/api/v1/cube/login -H 'Content-Type: application/json' \
       -d '{"name":"admin","password":"{{.Password}}"}' | sed -E 's/.*"token":"([^"]+)".*/\1/')
     KEY=$(curl -s -X POST {{.URL}}/api/v1/cube/key/create -H "Authorization: Bearer $TOKEN")
@@ -164,6 +180,11 @@ kubegate demo is running. Press Ctrl-C to stop everything.
     curl -s "{{.URL}}/apis/ghippo.io/v1alpha1/token?ak=$AK&sk=$SK&cycle=7"
     curl -s {{.URL}}/api/v1/cube/key -H "Authorization: Bearer $TOKEN"
     curl -s "{{.URL}}/api/v1/cube/proxy/clusters/pivot-cluster/apis/apps/v1/namespaces/demo/deployments?limit=2" -H "Authorization: Bearer $TOKEN"
+    curl -s {{.URL}}/api/v1/cube/clusters/member-1/kubeconfig -H "Authorization: Bearer $TOKEN" > {{.DataDir}}/gateway-member-1.yaml
+    PATH={{.BinDir}}:$PATH KUBEGATE_ACCESS_KEY=$AK KUBEGATE_SECRET_KEY=$SK \
+      {{.Kubectl}} --kubeconfig {{.DataDir}}/gateway-member-1.yaml get deployments -n demo -l tier=frontend
+
+  Each cluster directly, as its admin:
 {{range .Clusters}}
   Cluster {{.Name}}: {{.URL}}
     kubectl --kubeconfig {{index $.Kubeconfigs .Name}} get deployments -n demo
@@ -171,6 +192,31 @@ kubegate demo is running. Press Ctrl-C to stop everything.
 {{end}}
 `))
 
-func printBanner(out io.Writer, url, password string, clusters []*kubeenv.Cluster, kubeconfigs map[string]string) error {
-	return banner.Execute(out, map[string]any{"URL": url, "Password": password, "Clusters": clusters, "Kubeconfigs": kubeconfigs})
+// demoTLS writes a CA and a serving certificate for 127.0.0.1 and localhost into
+// the data directory, points cfg at them, and returns the CA file.
+func demoTLS(cfg *config.Config) (string, error) {
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	ca, err := kubeenv.NewAuthority("kubegate-demo")
+	if err != nil {
+		return "", err
+	}
+	crt, key, err := ca.IssueServing("kubegate-demo")
+	if err != nil {
+		return "", err
+	}
+	files := map[string][]byte{"demo-ca.crt": ca.CertPEM(), "demo-tls.crt": crt, "demo-tls.key": key}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return "", err
+		}
+	}
+	cfg.TLSCertFile, cfg.TLSKeyFile = filepath.Join(dir, "demo-tls.crt"), filepath.Join(dir, "demo-tls.key")
+	cfg.ExternalCAFile = filepath.Join(dir, "demo-ca.crt")
+	return cfg.ExternalCAFile, nil
 }

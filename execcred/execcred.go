@@ -31,8 +31,11 @@ type Options struct {
 	AccessKey string
 	SecretKey string
 	CAFile    string // trust this CA for an https gateway with a private CA
-	CacheDir  string // "" disables the cache
-	Now       func() time.Time
+	// ExecInfo is $KUBERNETES_EXEC_INFO: client-go passes the cluster's
+	// certificate-authority-data there, which then needs no CAFile.
+	ExecInfo string
+	CacheDir string // "" disables the cache
+	Now      func() time.Time
 	// RefreshBefore is how long before expiry a cached token is replaced.
 	RefreshBefore time.Duration
 }
@@ -78,14 +81,22 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 
 func exchange(ctx context.Context, o Options) (cached, error) {
 	client := &http.Client{Timeout: 30 * time.Second}
+	var caPEM []byte
 	if o.CAFile != "" {
-		pemData, err := os.ReadFile(o.CAFile)
-		if err != nil {
+		var err error
+		if caPEM, err = os.ReadFile(o.CAFile); err != nil {
 			return cached{}, err
 		}
+	} else if o.ExecInfo != "" {
+		var info clientauthv1.ExecCredential
+		if err := json.Unmarshal([]byte(o.ExecInfo), &info); err == nil && info.Spec.Cluster != nil {
+			caPEM = info.Spec.Cluster.CertificateAuthorityData
+		}
+	}
+	if len(caPEM) > 0 {
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pemData) {
-			return cached{}, fmt.Errorf("%s holds no PEM certificate", o.CAFile)
+		if !pool.AppendCertsFromPEM(caPEM) {
+			return cached{}, errors.New("the gateway's certificate authority holds no PEM certificate")
 		}
 		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}

@@ -112,7 +112,7 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 	if cache != "" {
 		cache += "/kubegate/tokens"
 	}
-	o := execcred.Options{}
+	o := execcred.Options{ExecInfo: getenv("KUBERNETES_EXEC_INFO")}
 	fs.StringVar(&o.Server, "server", getenv("KUBEGATE_SERVER"), "the gateway's URL [KUBEGATE_SERVER]")
 	fs.StringVar(&o.AccessKey, "access-key", getenv("KUBEGATE_ACCESS_KEY"), "access key [KUBEGATE_ACCESS_KEY]")
 	fs.StringVar(&o.SecretKey, "secret-key", getenv("KUBEGATE_SECRET_KEY"), "secret key [KUBEGATE_SECRET_KEY]; prefer the variable, flags show in ps")

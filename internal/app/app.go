@@ -81,8 +81,15 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 	a.clusters = cluster.New(cluster.Options{
 		Store: store, DialTimeout: cfg.ClusterDialTimeout, HealthInterval: cfg.ClusterHealthInterval, Logger: logger,
 	})
+	var externalCA []byte
+	if cfg.ExternalCAFile != "" {
+		if externalCA, err = os.ReadFile(cfg.ExternalCAFile); err != nil {
+			return nil, fmt.Errorf("--external-ca-file: %w", err)
+		}
+	}
 	handlers := api.New(api.Options{
-		Accounts: a.accounts, Tokens: a.tokens, Clusters: a.clusters, ExternalURL: cfg.ExternalURL,
+		ExternalCAData: externalCA,
+		Accounts:       a.accounts, Tokens: a.tokens, Clusters: a.clusters, ExternalURL: cfg.ExternalURL,
 		TokenTTL: cfg.TokenTTL, MaxTokenTTL: cfg.TokenMaxTTL, SessionTTL: cfg.SessionTTL,
 		FailuresPerIP: cfg.FailuresPerIP, FailuresPerKey: cfg.FailuresPerKey,
 		SecureCookies: cfg.TLSCertFile != "", Logger: logger,

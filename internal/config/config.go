@@ -63,6 +63,9 @@ type Config struct {
 	ClusterHealthInterval time.Duration
 	// ExternalURL is how clients reach the gateway, for generated kubeconfigs.
 	ExternalURL string
+	// ExternalCAFile is the CA (PEM) that generated kubeconfigs trust for the
+	// gateway, when its certificate is not from a public CA.
+	ExternalCAFile string
 
 	// KubeBinDir holds kube-apiserver, etcd and kubectl for `kubegate demo`.
 	KubeBinDir string
@@ -147,6 +150,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&durationValue{p: &c.ClusterDialTimeout, min: 100 * time.Millisecond}, "cluster-dial-timeout", "how long connecting to a cluster may take before the call is a 503")
 	fs.Var(&durationValue{p: &c.ClusterHealthInterval, min: time.Second}, "cluster-health-interval", "how often each cluster's /version is checked")
 	fs.Var(&urlValue{&c.ExternalURL}, "external-url", "the gateway's URL as clients reach it, for generated kubeconfigs (default: the request's host)")
+	fs.Var(&pathValue{&c.ExternalCAFile}, "external-ca-file", "CA certificate (PEM) embedded in generated kubeconfigs, for a gateway certificate from a private CA")
 	if cmd == Demo {
 		c.KubeBinDir = DefaultKubeBinDir(getenv)
 		fs.Var(&pathValue{&c.KubeBinDir}, "kube-bin-dir", "directory with kube-apiserver, etcd and kubectl (built when missing)")
@@ -300,6 +304,11 @@ func (c *Config) validate() error {
 			return usagef("invalid value %q for --token-hmac-secret-file: %v", c.TokenHMACSecretFile, err)
 		} else if st.Size() < 32 {
 			return usagef("invalid value %q for --token-hmac-secret-file: the secret must be at least 32 bytes", c.TokenHMACSecretFile)
+		}
+	}
+	if c.ExternalCAFile != "" {
+		if _, err := os.Stat(c.ExternalCAFile); err != nil {
+			return usagef("invalid value %q for --external-ca-file: %v", c.ExternalCAFile, err)
 		}
 	}
 	if c.EncryptionKeyFile != "" {

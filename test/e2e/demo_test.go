@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,12 +27,18 @@ func TestDemoRunsClustersAndGateway(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // the rest of the banner follows the first line.
 	out := p.out.String()
 
-	gw := regexp.MustCompile(`Gateway:\s+(\S+)`).FindStringSubmatch(out)
+	gw := regexp.MustCompile(`Gateway:\s+(https://\S+)\s+\(CA: (\S+)\)`).FindStringSubmatch(out)
 	if gw == nil {
-		t.Fatalf("no gateway URL in the banner:\n%s", out)
+		t.Fatalf("no gateway URL and CA in the banner:\n%s", out)
 	}
-	if code, _ := httpGet(t, gw[1]+"/healthz"); code != 200 {
-		t.Fatalf("gateway healthz = %d", code)
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, gw[1]+"/healthz", nil)
+	resp, err := tlsClient(t, gw[2]).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("gateway healthz = %d", resp.StatusCode)
 	}
 
 	// The printed OpenAPI calls work when pasted into a shell.
@@ -46,8 +54,15 @@ func TestDemoRunsClustersAndGateway(t *testing.T) {
 	if err != nil {
 		t.Fatalf("example calls failed: %v\n%s", err, calls)
 	}
-	if n := strings.Count(string(calls), `"token":"`); n != 2 || !strings.Contains(string(calls), `"total":1`) {
-		t.Fatalf("example calls printed:\n%s", calls)
+	// Two token exchanges, the key list, a page of Deployments through the proxy,
+	// and kubectl through the gateway showing the frontend Deployments.
+	for _, want := range []string{`"total":1`, "DeploymentList", "NAME", "web-00"} {
+		if !strings.Contains(string(calls), want) {
+			t.Fatalf("example calls lack %q:\n%s", want, calls)
+		}
+	}
+	if n := strings.Count(string(calls), `"token":"`); n != 2 {
+		t.Fatalf("example calls printed %d tokens:\n%s", n, calls)
 	}
 
 	kubectl := filepath.Join(kubeenv.DefaultBinDir(), "kubectl")

@@ -14,17 +14,18 @@ import (
 	"time"
 )
 
-// authority is a throwaway CA: it signs the apiserver's serving certificate and the
+// Authority is a throwaway CA: it signs the apiserver's serving certificate and the
 // client certificates of the admin and of test users, and the apiserver trusts it
 // as --client-ca-file. Client certificates make any user and group a test needs
 // without a token file.
-type authority struct {
+type Authority struct {
 	cert    *x509.Certificate
 	key     crypto.Signer
 	certPEM []byte
 }
 
-func newAuthority(name string) (*authority, error) {
+// NewAuthority returns a new CA named name.
+func NewAuthority(name string) (*Authority, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -47,13 +48,13 @@ func newAuthority(name string) (*authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &authority{cert: cert, key: key, certPEM: pemBlock("CERTIFICATE", der)}, nil
+	return &Authority{cert: cert, key: key, certPEM: pemBlock("CERTIFICATE", der)}, nil
 }
 
 // issue signs a certificate; a server certificate is valid for 127.0.0.1 and
 // localhost, a client certificate carries user as CN and groups as O, which is how
 // Kubernetes reads a client certificate's identity.
-func (a *authority) issue(user string, groups []string, server bool) (certPEM, keyPEM []byte, err error) {
+func (a *Authority) issue(user string, groups []string, server bool) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -102,4 +103,13 @@ func pemBlock(typ string, der []byte) []byte {
 func serial() *big.Int {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	return n
+}
+
+// CertPEM is the CA certificate.
+func (a *Authority) CertPEM() []byte { return a.certPEM }
+
+// IssueServing returns a serving certificate and key for 127.0.0.1, ::1 and
+// localhost, signed by the CA.
+func (a *Authority) IssueServing(name string) (certPEM, keyPEM []byte, err error) {
+	return a.issue(name, nil, true)
 }

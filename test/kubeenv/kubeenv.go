@@ -87,7 +87,7 @@ type Cluster struct {
 	Kubectl string
 
 	opts          Options
-	ca            *authority
+	ca            *Authority
 	apiserverArgs []string
 
 	mu        sync.Mutex
@@ -246,7 +246,7 @@ func start(ctx context.Context, opts Options) (c *Cluster, err error) {
 }
 
 func (c *Cluster) writeCerts() error {
-	ca, err := newAuthority(c.Name)
+	ca, err := NewAuthority(c.Name)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,234 @@
+// Package proxy tests the cluster proxy end to end: the built kubegate binary in
+// front of two real clusters, with kubectl and client-go as the clients.
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubegate/kubegate/demo"
+	"github.com/kubegate/kubegate/test/kubeenv"
+)
+
+const adminPassword = "proxy-admin-password"
+
+// env is what every test shares: two clusters and one gateway in front of them.
+type env struct {
+	bin      string // directory holding the kubegate binary (on PATH for kubectl)
+	clusters []*kubeenv.Cluster
+	gw       *exec.Cmd
+	url      string
+	logs     *bytes.Buffer
+	client   *http.Client // trusts the gateway's CA
+	caFile   string
+}
+
+var shared env
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "kubegate-proxy-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	shared.bin = dir
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "kubegate"), "github.com/kubegate/kubegate/cmd/kubegate")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building kubegate:", err)
+		return 1
+	}
+	// kubectl finds the exec credential plugin on PATH, as users' kubectl would.
+	os.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	shared.clusters, err = kubeenv.StartN(ctx, 2, "proxy", kubeenv.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() {
+		for _, c := range shared.clusters {
+			_ = c.Stop()
+		}
+	}()
+	// kubectl sends credentials only over TLS: the gateway serves HTTPS with a CA
+	// of the test's own, which generated kubeconfigs embed.
+	ca, err := kubeenv.NewAuthority("gateway")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	crt, key, err := ca.IssueServing("kubegate")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	shared.caFile = filepath.Join(dir, "ca.crt")
+	for name, data := range map[string][]byte{"ca.crt": ca.CertPEM(), "tls.crt": crt, "tls.key": key} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.CertPEM())
+	shared.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--log-format", "json",
+		"--cluster-dial-timeout", "2s", "--tls-cert-file", filepath.Join(dir, "tls.crt"), "--tls-key-file", filepath.Join(dir, "tls.key"),
+		"--external-ca-file", shared.caFile}
+	for _, c := range shared.clusters {
+		path, err := demo.PrepareCluster(ctx, c, dir)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		args = append(args, "--cluster", c.Name+"="+path)
+	}
+	shared.gw = exec.Command(filepath.Join(dir, "kubegate"), args...)
+	shared.gw.Env = append(os.Environ(), "KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD="+adminPassword)
+	pr, pw := io.Pipe()
+	shared.logs = &bytes.Buffer{}
+	shared.gw.Stdout, shared.gw.Stderr = pw, pw
+	if err := shared.gw.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = shared.gw.Process.Kill(); _ = shared.gw.Wait() }()
+	urls := make(chan string, 1)
+	go func() {
+		re := regexp.MustCompile(`"msg":"serving".*"url":"([^"]+)"`)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				urls <- m[1]
+			}
+		}
+	}()
+	select {
+	case shared.url = <-urls:
+	case <-time.After(time.Minute):
+		fmt.Fprintln(os.Stderr, "kubegate did not start")
+		return 1
+	}
+	return m.Run()
+}
+
+type reply struct {
+	code   int
+	header http.Header
+	body   []byte
+}
+
+func call(t *testing.T, method, url, token string, body any, headers ...string) reply {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	return do(t, req)
+}
+
+func do(t *testing.T, req *http.Request) reply {
+	t.Helper()
+	resp, err := shared.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return reply{resp.StatusCode, resp.Header, b}
+}
+
+func want(t *testing.T, r reply, code int) reply {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("status %d, want %d: %s", r.code, code, r.body)
+	}
+	return r
+}
+
+func (r reply) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("not JSON: %s", r.body)
+	}
+	return m
+}
+
+func login(t *testing.T, name, password string) string {
+	t.Helper()
+	return want(t, call(t, "POST", shared.url+"/api/v1/cube/login", "", map[string]string{"name": name, "password": password}), 200).json(t)["token"].(string)
+}
+
+// newUser creates a user and returns a token of theirs and an access key pair.
+func newUser(t *testing.T, name string) (token, ak, sk string) {
+	t.Helper()
+	admin := login(t, "admin", adminPassword)
+	want(t, call(t, "POST", shared.url+"/api/v1/cube/users", admin, map[string]any{"name": name, "password": name + "-password"}), 201)
+	token = login(t, name, name+"-password")
+	k := want(t, call(t, "POST", shared.url+"/api/v1/cube/key/create", token, nil), 200).json(t)
+	return token, k["accessKey"].(string), k["secretKey"].(string)
+}
+
+func proxyURL(cluster, path string) string {
+	return shared.url + "/api/v1/cube/proxy/clusters/" + cluster + path
+}
+
+// kubeconfigFor downloads the gateway's kubeconfig for cluster.
+func kubeconfigFor(t *testing.T, token, cluster string) string {
+	t.Helper()
+	r := want(t, call(t, "GET", shared.url+"/api/v1/cube/clusters/"+cluster+"/kubeconfig", token, nil), 200)
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, r.body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// kubectl runs kubectl with the generated kubeconfig and the user's key pair.
+func kubectl(t *testing.T, kubeconfig, ak, sk string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(shared.clusters[0].Kubectl, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBEGATE_ACCESS_KEY="+ak, "KUBEGATE_SECRET_KEY="+sk, "XDG_CACHE_HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
