@@ -1,0 +1,260 @@
+package listquery
+
+import (
+	"container/heap"
+	"encoding/json"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kubegate/kubegate"
+)
+
+// Match reports whether obj (a decoded JSON object) satisfies every condition.
+func (q *Query) Match(obj map[string]any) bool {
+	var buf []string
+	for _, c := range q.Conds {
+		buf = values(obj, c.Path, buf[:0])
+		if !c.match(buf) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c Cond) match(vals []string) bool {
+	hit := false
+	for _, v := range vals {
+		for _, want := range c.Values {
+			switch c.Op {
+			case Eq, NotEq:
+				hit = v == want
+			case Fuzzy, NotFuzzy:
+				hit = strings.Contains(strings.ToLower(v), want)
+			}
+			if hit {
+				break
+			}
+		}
+		if hit {
+			break
+		}
+	}
+	if c.Op == NotEq || c.Op == NotFuzzy {
+		return !hit
+	}
+	return hit
+}
+
+// values appends the scalar values at path in obj, as strings. A path through an
+// array visits every element. Keys match case-insensitively (an exact match wins),
+// and a one-segment path not found at the top is looked up under metadata, so
+// sortName=CreationTimestamp works as in KubeCube's guide.
+func values(obj map[string]any, path Path, out []string) []string {
+	n := len(out)
+	out = collect(obj, path, out)
+	if len(out) == n && len(path) == 1 {
+		if md, ok := obj["metadata"].(map[string]any); ok {
+			out = collect(md, path, out)
+		}
+	}
+	return out
+}
+
+func collect(v any, path Path, out []string) []string {
+	if len(path) == 0 {
+		switch x := v.(type) {
+		case []any:
+			for _, e := range x {
+				out = collect(e, nil, out)
+			}
+		case string:
+			out = append(out, x)
+		case float64:
+			out = append(out, strconv.FormatFloat(x, 'f', -1, 64))
+		case bool:
+			out = append(out, strconv.FormatBool(x))
+		}
+		return out
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if child, ok := x[path[0]]; ok {
+			return collect(child, path[1:], out)
+		}
+		for k, child := range x {
+			if strings.EqualFold(k, path[0]) {
+				return collect(child, path[1:], out)
+			}
+		}
+	case []any:
+		for _, e := range x {
+			out = collect(e, path, out)
+		}
+	}
+	return out
+}
+
+// sortKey is an item's position in the order; missing keys sort last either way.
+type sortKey struct {
+	missing bool
+	s       string
+	n       float64
+}
+
+func (q *Query) key(obj map[string]any) sortKey {
+	vals := values(obj, q.SortPath, nil)
+	if len(vals) == 0 {
+		return sortKey{missing: true}
+	}
+	v := vals[0]
+	switch q.SortFunc {
+	case SortNumber:
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) {
+			return sortKey{missing: true}
+		}
+		return sortKey{n: f}
+	case SortTime:
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return sortKey{missing: true}
+		}
+		return sortKey{n: float64(t.UnixNano())}
+	default:
+		return sortKey{s: v}
+	}
+}
+
+type entry struct {
+	key       sortKey
+	namespace string
+	name      string
+	raw       json.RawMessage
+}
+
+// before is the result order: by key (ascending or descending), missing keys last,
+// ties by namespace then name, so pages are stable.
+func (q *Query) before(a, b *entry) bool {
+	if a.key.missing != b.key.missing {
+		return !a.key.missing
+	}
+	if !a.key.missing {
+		c := 0
+		if q.SortFunc == SortString {
+			c = strings.Compare(a.key.s, b.key.s)
+		} else if a.key.n < b.key.n {
+			c = -1
+		} else if a.key.n > b.key.n {
+			c = 1
+		}
+		if q.Desc {
+			c = -c
+		}
+		if c != 0 {
+			return c < 0
+		}
+	}
+	if a.namespace != b.namespace {
+		return a.namespace < b.namespace
+	}
+	return a.name < b.name
+}
+
+// Collector evaluates a query over items fed one at a time. It keeps only the
+// items that can still be on the requested page (a bounded heap of the best
+// offset+pageSize), so memory follows the page, not the list.
+type Collector struct {
+	q     *Query
+	keep  int // how many best items to keep
+	cap   int // for pageSize=0: the most items a response may hold
+	total int
+	h     entryHeap
+}
+
+// NewCollector returns a collector for q; maxPageSize caps pageSize=0.
+func NewCollector(q *Query, maxPageSize int) *Collector {
+	c := &Collector{q: q, cap: maxPageSize}
+	if q.PageSize == 0 {
+		c.keep = maxPageSize + 1 // one more, to tell "too many" from "exactly the cap"
+	} else {
+		c.keep = q.PageSize * q.PageNum
+		if c.keep < 0 || q.PageNum > math.MaxInt32 {
+			c.keep = math.MaxInt32
+		}
+	}
+	c.h.before = func(a, b *entry) bool { return q.before(b, a) } // a max-heap: the worst item on top
+	return c
+}
+
+// Add evaluates one list item.
+func (c *Collector) Add(raw json.RawMessage) error {
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return err
+	}
+	c.AddDecoded(obj, raw)
+	return nil
+}
+
+// AddDecoded evaluates an item already decoded.
+func (c *Collector) AddDecoded(obj map[string]any, raw json.RawMessage) {
+	if !c.q.Match(obj) {
+		return
+	}
+	c.total++
+	e := &entry{key: c.q.key(obj), raw: raw}
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		e.namespace, _ = md["namespace"].(string)
+		e.name, _ = md["name"].(string)
+	}
+	if len(c.h.items) < c.keep {
+		heap.Push(&c.h, e)
+		return
+	}
+	if c.keep > 0 && c.q.before(e, c.h.items[0]) {
+		c.h.items[0] = e
+		heap.Fix(&c.h, 0)
+	}
+}
+
+// Total is the number of matching items seen.
+func (c *Collector) Total() int { return c.total }
+
+// Page returns the requested page in order.
+func (c *Collector) Page() ([]json.RawMessage, error) {
+	if c.q.PageSize == 0 && c.total > c.cap {
+		return nil, kubegate.Errorf(kubegate.EInvalid, "parameter pageSize: 0 asks for all %d matches, more than the %d allowed; page with pageSize and pageNum", c.total, c.cap)
+	}
+	items := c.h.items
+	sort.Slice(items, func(i, j int) bool { return c.q.before(items[i], items[j]) })
+	start := 0
+	if c.q.PageSize > 0 {
+		start = (c.q.PageNum - 1) * c.q.PageSize
+	}
+	if start > len(items) {
+		start = len(items)
+	}
+	out := make([]json.RawMessage, 0, len(items)-start)
+	for _, e := range items[start:] {
+		out = append(out, e.raw)
+	}
+	return out, nil
+}
+
+type entryHeap struct {
+	items  []*entry
+	before func(a, b *entry) bool
+}
+
+func (h *entryHeap) Len() int           { return len(h.items) }
+func (h *entryHeap) Less(i, j int) bool { return h.before(h.items[i], h.items[j]) }
+func (h *entryHeap) Swap(i, j int)      { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *entryHeap) Push(x any)         { h.items = append(h.items, x.(*entry)) } //nolint:forcetypeassert // only entries are pushed.
+func (h *entryHeap) Pop() any {
+	last := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return last
+}

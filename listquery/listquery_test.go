@@ -1,0 +1,418 @@
+package listquery_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/listquery"
+)
+
+func mustParse(t *testing.T, raw string) *listquery.Query {
+	t.Helper()
+	v, err := url.ParseQuery(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := listquery.ParseKubeCube(v, 5000)
+	if err != nil {
+		t.Fatalf("%s: %v", raw, err)
+	}
+	return q
+}
+
+func run(t *testing.T, q *listquery.Query, objs []string) ([]string, int) {
+	t.Helper()
+	c := listquery.NewCollector(q, 5000)
+	for _, o := range objs {
+		if err := c.Add(json.RawMessage(o)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := c.Page()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, raw := range page {
+		var o struct {
+			Metadata struct{ Name string } `json:"metadata"`
+		}
+		_ = json.Unmarshal(raw, &o)
+		names = append(names, o.Metadata.Name)
+	}
+	return names, c.Total()
+}
+
+func obj(name, ns string, labels map[string]string, replicas any, created string) string {
+	m := map[string]any{"metadata": map[string]any{"name": name, "namespace": ns, "labels": labels, "creationTimestamp": created}}
+	if replicas != nil {
+		m["spec"] = map[string]any{"replicas": replicas, "template": map[string]any{"spec": map[string]any{"containers": []any{
+			map[string]any{"name": "main", "image": "registry/" + name + ":1"}, map[string]any{"name": "sidecar", "image": "envoy:1"},
+		}}}}
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+func TestSemantics(t *testing.T) {
+	objs := []string{
+		obj("web-1", "shop", map[string]string{"app": "web", "app.kubernetes.io/name": "Web"}, 3, "2024-01-03T00:00:00Z"),
+		obj("web-2", "shop", map[string]string{"app": "web"}, 1, "2024-01-01T00:00:00Z"),
+		obj("api-1", "core", map[string]string{"app": "api", "app.kubernetes.io/name": "api"}, 10, "2024-01-02T00:00:00Z"),
+		obj("db-1", "core", map[string]string{"app": "db"}, nil, "2024-01-04T00:00:00Z"),
+	}
+	cases := []struct {
+		query string
+		want  []string
+		total int
+	}{
+		{"pageSize=10", []string{"api-1", "db-1", "web-1", "web-2"}, 4},
+		{"selector=metadata.labels.app=web", []string{"web-1", "web-2"}, 2},
+		{"selector=metadata.name~WEB", []string{"web-1", "web-2"}, 2},
+		{"selector=metadata.labels.app=web|api", []string{"api-1", "web-1", "web-2"}, 3},
+		{"selector=metadata.labels.app!=web", []string{"api-1", "db-1"}, 2},
+		{"selector=metadata.name!~web", []string{"api-1", "db-1"}, 2},
+		{"selector=metadata.namespace=core,metadata.labels.app~a", []string{"api-1"}, 1},
+		{"selector=metadata.labels[app.kubernetes.io/name]=Web", []string{"web-1"}, 1},
+		{"selector=Metadata.Labels.APP=db", []string{"db-1"}, 1},
+		{"selector=spec.template.spec.containers.image~envoy", []string{"api-1", "web-1", "web-2"}, 3},
+		{"selector=spec.replicas=10", []string{"api-1"}, 1},
+		{"selector=name=db-1", []string{"db-1"}, 1},
+		{"sortName=spec.replicas&sortFunc=number", []string{"web-2", "web-1", "api-1", "db-1"}, 4},
+		{"sortName=spec.replicas&sortFunc=number&sortOrder=desc", []string{"api-1", "web-1", "web-2", "db-1"}, 4},
+		{"sortName=spec.replicas", []string{"web-2", "api-1", "web-1", "db-1"}, 4}, // as strings: "1" < "10" < "3"
+		{"sortName=metadata.creationTimestamp&sortOrder=desc&sortFunc=time", []string{"db-1", "web-1", "api-1", "web-2"}, 4},
+		{"sortName=CreationTimestamp&sortOrder=desc", []string{"db-1", "web-1", "api-1", "web-2"}, 4},
+		{"pageSize=2&pageNum=2", []string{"web-1", "web-2"}, 4},
+		{"pageSize=3&pageNum=2", []string{"web-2"}, 4},
+		{"pageSize=2&pageNum=5", nil, 4},
+		{"pageSize=0", []string{"api-1", "db-1", "web-1", "web-2"}, 4},
+		{"selector=metadata.labels.nope=x", nil, 0},
+		{"sortName=metadata.namespace", []string{"api-1", "db-1", "web-1", "web-2"}, 4}, // ties by namespace/name
+	}
+	for _, tc := range cases {
+		t.Run(tc.query, func(t *testing.T) {
+			got, total := run(t, mustParse(t, tc.query), objs)
+			if !reflect.DeepEqual(got, tc.want) || total != tc.total {
+				t.Fatalf("got %v (total %d), want %v (total %d)", got, total, tc.want, tc.total)
+			}
+		})
+	}
+}
+
+// Every malformed parameter is a 400 naming it; none is silently defaulted.
+func TestMalformedParameters(t *testing.T) {
+	cases := map[string]string{
+		"pageSize=abc":                 "pageSize",
+		"pageSize=-1":                  "pageSize",
+		"pageSize=1.5":                 "pageSize",
+		"pageSize=5001":                "pageSize",
+		"pageSize=1&pageSize=2":        "pageSize",
+		"pageNum=0":                    "pageNum",
+		"pageNum=-3":                   "pageNum",
+		"pageNum=x":                    "pageNum",
+		"sortOrder=up":                 "sortOrder",
+		"sortOrder=":                   "",
+		"sortFunc=date":                "sortFunc",
+		"sortFunc=NUMBER":              "sortFunc",
+		"sortName=":                    "sortName",
+		"sortName=metadata..name":      "sortName",
+		"sortName=metadata.":           "sortName",
+		"sortName=labels[":             "sortName",
+		"selector=":                    "selector",
+		"selector=name":                "selector",
+		"selector==web":                "selector",
+		"selector=name==web":           "selector",
+		"selector=name=~web":           "selector",
+		"selector=metadata.labels[]=x": "selector",
+		"selector=metadata.labels[a=x": "selector",
+		"selector=a=b,,c=d":            "selector",
+		"selector=a=b,c":               "selector",
+		"selector=.name=x":             "selector",
+	}
+	for raw, param := range cases {
+		v, _ := url.ParseQuery(raw)
+		_, err := listquery.ParseKubeCube(v, 5000)
+		if param == "" {
+			if err != nil {
+				t.Errorf("%s: %v", raw, err)
+			}
+			continue
+		}
+		if kubegate.ErrorCode(err) != kubegate.EInvalid || !strings.Contains(kubegate.ErrorMessage(err), "parameter "+param) {
+			t.Errorf("%s: err = %v, want a 400 naming %s", raw, err, param)
+		}
+	}
+	dce := map[string]string{"page=0": "page", "pageSize=x": "pageSize", "sortBy=size": "sortBy", "sortDir=sideways": "sortDir"}
+	for raw, param := range dce {
+		v, _ := url.ParseQuery(raw)
+		if _, err := listquery.ParseDCE(v, 5000); kubegate.ErrorCode(err) != kubegate.EInvalid || !strings.Contains(kubegate.ErrorMessage(err), "parameter "+param) {
+			t.Errorf("DCE %s: err = %v, want a 400 naming %s", raw, err, param)
+		}
+	}
+}
+
+func TestPageSizeZeroIsCapped(t *testing.T) {
+	q := mustParse(t, "pageSize=0")
+	c := listquery.NewCollector(q, 3)
+	for i := range 4 {
+		_ = c.Add(json.RawMessage(obj(fmt.Sprint(i), "ns", nil, nil, "")))
+	}
+	if _, err := c.Page(); kubegate.ErrorCode(err) != kubegate.EInvalid || !strings.Contains(err.Error(), "page with pageSize") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// ---- property test against a naive reference ----
+
+// refValues is the reference lookup: lower-case every key, then walk.
+func refValues(o any, path []string) []string {
+	var walk func(v any, p []string) []string
+	walk = func(v any, p []string) []string {
+		if arr, ok := v.([]any); ok {
+			var out []string
+			for _, e := range arr {
+				out = append(out, walk(e, p)...)
+			}
+			return out
+		}
+		if len(p) == 0 {
+			switch x := v.(type) {
+			case string:
+				return []string{x}
+			case float64:
+				return []string{strconv.FormatFloat(x, 'f', -1, 64)}
+			case bool:
+				return []string{strconv.FormatBool(x)}
+			}
+			return nil
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		if child, ok := m[p[0]]; ok {
+			return walk(child, p[1:])
+		}
+		for k, child := range m {
+			if strings.ToLower(k) == strings.ToLower(p[0]) {
+				return walk(child, p[1:])
+			}
+		}
+		return nil
+	}
+	out := walk(o, path)
+	if len(out) == 0 && len(path) == 1 {
+		out = walk(o.(map[string]any)["metadata"], path)
+	}
+	return out
+}
+
+func refRun(q *listquery.Query, raws []string) ([]string, int) {
+	type item struct {
+		o        map[string]any
+		name, ns string
+		missing  bool
+		s        string
+		n        float64
+	}
+	var items []item
+	for _, r := range raws {
+		var o map[string]any
+		_ = json.Unmarshal([]byte(r), &o)
+		ok := true
+		for _, c := range q.Conds {
+			vals := refValues(o, c.Path)
+			hit := false
+			for _, v := range vals {
+				for _, w := range c.Values {
+					if (c.Op == listquery.Eq || c.Op == listquery.NotEq) && v == w {
+						hit = true
+					}
+					if (c.Op == listquery.Fuzzy || c.Op == listquery.NotFuzzy) && strings.Contains(strings.ToLower(v), w) {
+						hit = true
+					}
+				}
+			}
+			if c.Op == listquery.NotEq || c.Op == listquery.NotFuzzy {
+				hit = !hit
+			}
+			ok = ok && hit
+		}
+		if !ok {
+			continue
+		}
+		md := o["metadata"].(map[string]any)
+		it := item{o: o, name: md["name"].(string), ns: md["namespace"].(string)}
+		vals := refValues(o, q.SortPath)
+		if len(vals) == 0 {
+			it.missing = true
+		} else {
+			switch q.SortFunc {
+			case listquery.SortString:
+				it.s = vals[0]
+			case listquery.SortNumber:
+				f, err := strconv.ParseFloat(vals[0], 64)
+				it.n, it.missing = f, err != nil
+			case listquery.SortTime:
+				tm, err := time.Parse(time.RFC3339, vals[0])
+				it.n, it.missing = float64(tm.UnixNano()), err != nil
+			}
+		}
+		items = append(items, it)
+	}
+	sort.SliceStable(items, func(i, j int) bool {
+		a, b := items[i], items[j]
+		if a.missing != b.missing {
+			return b.missing
+		}
+		if !a.missing {
+			less, more := a.s < b.s, a.s > b.s
+			if q.SortFunc != listquery.SortString {
+				less, more = a.n < b.n, a.n > b.n
+			}
+			if q.Desc {
+				less, more = more, less
+			}
+			if less || more {
+				return less
+			}
+		}
+		if a.ns != b.ns {
+			return a.ns < b.ns
+		}
+		return a.name < b.name
+	})
+	total := len(items)
+	if q.PageSize > 0 {
+		start := min((q.PageNum-1)*q.PageSize, len(items))
+		items = items[start:min(start+q.PageSize, len(items))]
+	}
+	var names []string
+	for _, it := range items {
+		names = append(names, it.name)
+	}
+	return names, total
+}
+
+func TestMatchesNaiveReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	apps := []string{"web", "Web", "api", "db", "cache", "web-api"}
+	for round := range 300 {
+		var objs []string
+		n := rng.IntN(60)
+		for i := range n {
+			labels := map[string]string{"app": pick(apps...), "tier": pick("a", "b", "c")}
+			if rng.IntN(3) == 0 {
+				labels["app.kubernetes.io/name"] = pick(apps...)
+			}
+			var replicas any
+			if rng.IntN(4) != 0 {
+				replicas = rng.IntN(5)
+			}
+			created := time.Date(2024, 1, 1, 0, 0, rng.IntN(10), 0, time.UTC).Format(time.RFC3339)
+			if rng.IntN(8) == 0 {
+				created = ""
+			}
+			objs = append(objs, obj(fmt.Sprintf("o-%d", i), pick("ns1", "ns2", "ns3"), labels, replicas, created))
+		}
+		var sel []string
+		for range rng.IntN(3) {
+			key := pick("metadata.labels.app", "metadata.labels.tier", "metadata.labels[app.kubernetes.io/name]", "metadata.namespace", "spec.replicas", "spec.template.spec.containers.name", "Metadata.Name", "name")
+			val := pick(apps...) + pick("", "|"+pick(apps...))
+			if strings.Contains(key, "tier") {
+				val = pick("a", "b", "c", "a|c")
+			}
+			if strings.Contains(key, "replicas") {
+				val = strconv.Itoa(rng.IntN(5))
+			}
+			if strings.Contains(key, "namespace") {
+				val = pick("ns1", "ns2", "NS", "s")
+			}
+			if strings.Contains(key, "ame") {
+				val = pick("o-1", "o-2", "O-", "1")
+			}
+			sel = append(sel, key+pick("=", "~", "!=", "!~")+val)
+		}
+		v := url.Values{}
+		if len(sel) > 0 {
+			v.Set("selector", strings.Join(sel, ","))
+		}
+		sortName, sortFunc := pick("metadata.name", "metadata.creationTimestamp", "spec.replicas", "metadata.labels.app", "CreationTimestamp"), ""
+		switch sortName {
+		case "metadata.creationTimestamp", "CreationTimestamp":
+			sortFunc = pick("time", "string")
+		case "spec.replicas":
+			sortFunc = pick("number", "string")
+		}
+		v.Set("sortName", sortName)
+		if sortFunc != "" {
+			v.Set("sortFunc", sortFunc)
+		}
+		v.Set("sortOrder", pick("asc", "desc"))
+		v.Set("pageSize", strconv.Itoa(rng.IntN(8)))
+		v.Set("pageNum", strconv.Itoa(1+rng.IntN(5)))
+		q, err := listquery.ParseKubeCube(v, 5000)
+		if err != nil {
+			t.Fatalf("round %d: %s: %v", round, v.Encode(), err)
+		}
+		got, gotTotal := run(t, q, objs)
+		want, wantTotal := refRun(q, objs)
+		if !reflect.DeepEqual(got, want) || gotTotal != wantTotal {
+			t.Fatalf("round %d: %s\n got  %v (%d)\n want %v (%d)", round, v.Encode(), got, gotTotal, want, wantTotal)
+		}
+	}
+}
+
+func FuzzParseKubeCube(f *testing.F) {
+	for _, s := range []string{"selector=a=b,c~d|e", "sortName=metadata.labels[app.kubernetes.io/name]&sortOrder=desc", "pageSize=0&pageNum=3", "selector=x!=y,z!~w", "sortFunc=time"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		q, err := listquery.ParseKubeCube(v, 100)
+		if err != nil {
+			if kubegate.ErrorCode(err) != kubegate.EInvalid {
+				t.Fatalf("%q: non-400 error %v", raw, err)
+			}
+			return
+		}
+		if q.PageNum < 1 || q.PageSize < 0 || q.PageSize > 100 || len(q.SortPath) == 0 {
+			t.Fatalf("%q parsed to an invalid query %+v", raw, q)
+		}
+		// Evaluating the query never panics.
+		c := listquery.NewCollector(q, 100)
+		_ = c.Add(json.RawMessage(obj("a", "b", map[string]string{"k": "v"}, 1, "2024-01-01T00:00:00Z")))
+		_, _ = c.Page()
+	})
+}
+
+func FuzzParsePath(f *testing.F) {
+	for _, s := range []string{"metadata.name", "metadata.labels[app.kubernetes.io/name]", "a[b].c", "[x]", "a..b", "a["} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := listquery.ParsePath(s)
+		if err != nil {
+			return
+		}
+		for _, seg := range p {
+			if seg == "" {
+				t.Fatalf("%q parsed with an empty segment: %q", s, p)
+			}
+		}
+	})
+}

@@ -1,0 +1,348 @@
+// Package listquery parses the list extension parameters of both dialects —
+// KubeCube's selector/sortName/sortOrder/sortFunc/pageSize/pageNum and DCE's
+// kpanda name/fuzzyName/sortBy/sortDir/page/pageSize — into one Query, and
+// evaluates it over list items: filter, sort (stable), page. It knows nothing of
+// HTTP; bad parameters are *kubegate.Error with EInvalid naming the parameter.
+package listquery
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/kubegate/kubegate"
+)
+
+// Op is a condition's operator.
+type Op int
+
+// Operators: = exact, ~ case-insensitive substring, and their negations.
+const (
+	Eq Op = iota
+	Fuzzy
+	NotEq
+	NotFuzzy
+)
+
+func (o Op) String() string {
+	return [...]string{"=", "~", "!=", "!~"}[o]
+}
+
+// Cond is one condition of a selector: the value at Path, compared with any of
+// Values.
+type Cond struct {
+	Path   Path
+	Op     Op
+	Values []string // alternatives ("a|b"); lower-cased for fuzzy operators
+}
+
+// SortFunc says how sort keys compare.
+type SortFunc int
+
+// Sort functions.
+const (
+	SortString SortFunc = iota
+	SortNumber
+	SortTime
+)
+
+// Query is a parsed list query.
+type Query struct {
+	Conds    []Cond
+	SortPath Path
+	SortFunc SortFunc
+	Desc     bool
+	// PageSize 0 means every match (up to the configured cap); PageNum is 1-based.
+	PageSize int
+	PageNum  int
+}
+
+// Params are the KubeCube extension parameters; their presence turns a proxied list
+// into a query.
+var Params = []string{"selector", "pageSize", "pageNum", "sortName", "sortOrder", "sortFunc"} //nolint:gochecknoglobals // a constant list.
+
+// Present reports whether any KubeCube extension parameter is in q.
+func Present(q url.Values) bool {
+	for _, p := range Params {
+		if _, ok := q[p]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+func invalid(param, format string, args ...any) error {
+	return kubegate.Errorf(kubegate.EInvalid, "parameter %s: %s", param, fmt.Sprintf(format, args...))
+}
+
+// single returns the one value of param, or "" when absent; repeating it is an error.
+func single(q url.Values, param string) (string, bool, error) {
+	vs, ok := q[param]
+	if !ok {
+		return "", false, nil
+	}
+	if len(vs) != 1 {
+		return "", true, invalid(param, "given %d times; give it once", len(vs))
+	}
+	return vs[0], true, nil
+}
+
+func intParam(q url.Values, param string, def, min int) (int, error) {
+	v, ok, err := single(q, param)
+	if err != nil || !ok {
+		return def, err
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min {
+		return 0, invalid(param, "must be an integer of at least %d, got %q", min, v)
+	}
+	return n, nil
+}
+
+// ParseKubeCube reads KubeCube's parameters. maxPageSize bounds pageSize (and what
+// pageSize=0 may return).
+func ParseKubeCube(q url.Values, maxPageSize int) (*Query, error) {
+	out := &Query{PageNum: 1}
+	var err error
+	if out.PageSize, err = intParam(q, "pageSize", 10, 0); err != nil {
+		return nil, err
+	}
+	if out.PageSize > maxPageSize {
+		return nil, invalid("pageSize", "must be at most %d; page through larger lists", maxPageSize)
+	}
+	if out.PageNum, err = intParam(q, "pageNum", 1, 1); err != nil {
+		return nil, err
+	}
+	if sel, ok, err := single(q, "selector"); err != nil {
+		return nil, err
+	} else if ok {
+		if out.Conds, err = ParseSelector(sel); err != nil {
+			return nil, err
+		}
+	}
+	sortName, ok, err := single(q, "sortName")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		sortName = "metadata.name"
+	}
+	if out.SortPath, err = ParsePath(sortName); err != nil {
+		return nil, invalid("sortName", "%s", kubegate.ErrorMessage(err))
+	}
+	switch v, _, err := single(q, "sortOrder"); {
+	case err != nil:
+		return nil, err
+	case v == "" || strings.EqualFold(v, "asc"):
+	case strings.EqualFold(v, "desc"):
+		out.Desc = true
+	default:
+		return nil, invalid("sortOrder", "must be asc or desc, got %q", v)
+	}
+	switch v, _, err := single(q, "sortFunc"); {
+	case err != nil:
+		return nil, err
+	case v == "" || v == "string":
+	case v == "number":
+		out.SortFunc = SortNumber
+	case v == "time":
+		out.SortFunc = SortTime
+	default:
+		return nil, invalid("sortFunc", "must be string, number or time, got %q", v)
+	}
+	return out, nil
+}
+
+// ParseSelector parses "k1=v1,k2~v2|v3,k3!=v4,metadata.labels[app.kubernetes.io/name]=web".
+func ParseSelector(s string) ([]Cond, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, invalid("selector", "is empty")
+	}
+	var conds []Cond
+	for _, part := range splitTop(s, ',') {
+		c, err := parseCond(part)
+		if err != nil {
+			return nil, err
+		}
+		conds = append(conds, c)
+	}
+	return conds, nil
+}
+
+// splitTop splits s at sep outside brackets.
+func splitTop(s string, sep byte) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '[':
+			depth++
+		case ']':
+			if depth > 0 {
+				depth--
+			}
+		case sep:
+			if depth == 0 {
+				parts = append(parts, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(parts, s[start:])
+}
+
+func parseCond(part string) (Cond, error) {
+	// The operator is the first of = ~ != !~ outside brackets.
+	depth := 0
+	for i := 0; i < len(part); i++ {
+		switch part[i] {
+		case '[':
+			depth++
+			continue
+		case ']':
+			depth--
+			continue
+		}
+		if depth > 0 {
+			continue
+		}
+		var op Op
+		key, n := part[:i], 1
+		switch {
+		case part[i] == '!' && i+1 < len(part) && part[i+1] == '=':
+			op, n = NotEq, 2
+		case part[i] == '!' && i+1 < len(part) && part[i+1] == '~':
+			op, n = NotFuzzy, 2
+		case part[i] == '=':
+			op = Eq
+		case part[i] == '~':
+			op = Fuzzy
+		default:
+			continue
+		}
+		if strings.TrimSpace(key) == "" {
+			return Cond{}, invalid("selector", "condition %q has an empty key", part)
+		}
+		path, err := ParsePath(key)
+		if err != nil {
+			return Cond{}, invalid("selector", "condition %q: %s", part, kubegate.ErrorMessage(err))
+		}
+		value := part[i+n:]
+		if strings.ContainsAny(value[:min(len(value), 1)], "=~") {
+			return Cond{}, invalid("selector", "condition %q has an unknown operator; use =, ~, != or !~", part)
+		}
+		values := strings.Split(value, "|")
+		if op == Fuzzy || op == NotFuzzy {
+			for j := range values {
+				values[j] = strings.ToLower(values[j])
+			}
+		}
+		return Cond{Path: path, Op: op, Values: values}, nil
+	}
+	return Cond{}, invalid("selector", "condition %q has no operator; use key=value, key~value, key!=value or key!~value", part)
+}
+
+// Path is a parsed field path: lower-cased segments, matched case-insensitively.
+type Path []string
+
+// ParsePath parses "metadata.labels[app.kubernetes.io/name]" or "spec.replicas".
+func ParsePath(s string) (Path, error) {
+	var p Path
+	i := 0
+	for i < len(s) {
+		switch {
+		case s[i] == '[':
+			end := strings.IndexByte(s[i:], ']')
+			if end < 0 {
+				return nil, kubegate.Errorf(kubegate.EInvalid, "unclosed [ in %q", s)
+			}
+			seg := s[i+1 : i+end]
+			if seg == "" {
+				return nil, kubegate.Errorf(kubegate.EInvalid, "empty [] in %q", s)
+			}
+			p = append(p, seg) // bracketed keys (label names) keep their case
+			i += end + 1
+			if i < len(s) && s[i] == '.' {
+				i++
+				if i == len(s) {
+					return nil, kubegate.Errorf(kubegate.EInvalid, "trailing . in %q", s)
+				}
+			}
+		default:
+			end := strings.IndexAny(s[i:], ".[")
+			if end < 0 {
+				end = len(s) - i
+			}
+			seg := strings.TrimSpace(s[i : i+end])
+			if seg == "" || strings.ContainsAny(seg, "]") {
+				return nil, kubegate.Errorf(kubegate.EInvalid, "empty or malformed segment in %q", s)
+			}
+			p = append(p, seg)
+			i += end
+			if i < len(s) && s[i] == '.' {
+				i++
+				if i == len(s) {
+					return nil, kubegate.Errorf(kubegate.EInvalid, "trailing . in %q", s)
+				}
+			}
+		}
+	}
+	if len(p) == 0 {
+		return nil, kubegate.Errorf(kubegate.EInvalid, "empty path")
+	}
+	return p, nil
+}
+
+// DCE's sortBy values.
+var dceSort = map[string]Path{ //nolint:gochecknoglobals // a constant table.
+	"field_name": {"metadata", "name"}, "created_at": {"metadata", "creationTimestamp"}, "namespace": {"metadata", "namespace"},
+}
+
+// ParseDCE reads DCE kpanda's parameters: page, pageSize, name, fuzzyName, sortBy,
+// sortDir. labelSelector and fieldSelector go to Kubernetes as they are.
+func ParseDCE(q url.Values, maxPageSize int) (*Query, error) {
+	out := &Query{SortPath: Path{"metadata", "creationTimestamp"}, SortFunc: SortTime, Desc: true}
+	var err error
+	if out.PageNum, err = intParam(q, "page", 1, 1); err != nil {
+		return nil, err
+	}
+	if out.PageSize, err = intParam(q, "pageSize", 10, 0); err != nil {
+		return nil, err
+	}
+	if out.PageSize > maxPageSize {
+		return nil, invalid("pageSize", "must be at most %d; page through larger lists", maxPageSize)
+	}
+	if v, ok, err := single(q, "name"); err != nil {
+		return nil, err
+	} else if ok && v != "" {
+		out.Conds = append(out.Conds, Cond{Path: Path{"metadata", "name"}, Op: Eq, Values: []string{v}})
+	}
+	if v, ok, err := single(q, "fuzzyName"); err != nil {
+		return nil, err
+	} else if ok && v != "" {
+		out.Conds = append(out.Conds, Cond{Path: Path{"metadata", "name"}, Op: Fuzzy, Values: []string{strings.ToLower(v)}})
+	}
+	if v, ok, err := single(q, "sortBy"); err != nil {
+		return nil, err
+	} else if ok {
+		p, known := dceSort[v]
+		if !known {
+			return nil, invalid("sortBy", "must be field_name, created_at or namespace, got %q", v)
+		}
+		out.SortPath = p
+		if v != "created_at" {
+			out.SortFunc = SortString
+		}
+	}
+	switch v, _, err := single(q, "sortDir"); {
+	case err != nil:
+		return nil, err
+	case v == "" || strings.EqualFold(v, "desc"):
+	case strings.EqualFold(v, "asc"):
+		out.Desc = false
+	default:
+		return nil, invalid("sortDir", "must be asc or desc, got %q", v)
+	}
+	return out, nil
+}
