@@ -34,6 +34,8 @@ type Options struct {
 	ExternalURL string
 	// ExternalCAData is embedded in generated kubeconfigs.
 	ExternalCAData []byte
+	// Kpanda serves DCE's per-cluster resource lists.
+	Kpanda http.Handler
 	// TokenTTL is the default lifetime of exchanged tokens; MaxTokenTTL clamps any
 	// requested one. SessionTTL is the lifetime of console logins.
 	TokenTTL    time.Duration
@@ -106,6 +108,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("/api/v1/cube/clusters/{name}", server.Methods{http.MethodGet: h(authed(a.getCluster)), http.MethodDelete: h(admin(a.deleteCluster))})
 	mux.Handle("/api/v1/cube/clusters/{name}/kubeconfig", server.Methods{http.MethodGet: h(authed(a.clusterKubeconfig))})
 	mux.Handle("/apis/kpanda.io/v1alpha1/clusters", server.Methods{http.MethodGet: h(authed(a.kpandaClusters))})
+	if a.opts.Kpanda != nil {
+		mux.Handle("/apis/kpanda.io/v1alpha1/clusters/{cluster}/{rest...}", server.Methods{http.MethodGet: a.opts.Kpanda})
+	}
 
 	mux.Handle("/.well-known/jwks.json", server.Methods{http.MethodGet: h(a.jwks)})
 	mux.Handle("/.well-known/openid-configuration", server.Methods{http.MethodGet: h(a.openIDConfiguration)})

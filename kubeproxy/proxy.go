@@ -20,6 +20,7 @@ import (
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/internal/httperr"
+	"github.com/kubegate/kubegate/listquery"
 )
 
 // Prefix is where the proxy is mounted.
@@ -36,10 +37,17 @@ type Targets interface {
 	Target(name string) (*cluster.Target, error)
 }
 
+// Options configures the proxy.
+type Options struct {
+	// MaxPageSize bounds pageSize, and what pageSize=0 may return.
+	MaxPageSize int
+}
+
 // Proxy is the proxy handler.
 type Proxy struct {
 	targets Targets
 	logger  *slog.Logger
+	opts    Options
 	proxy   *httputil.ReverseProxy
 }
 
@@ -55,8 +63,11 @@ type upstream struct {
 }
 
 // New returns the proxy.
-func New(targets Targets, logger *slog.Logger) *Proxy {
-	p := &Proxy{targets: targets, logger: logger}
+func New(targets Targets, logger *slog.Logger, opts Options) *Proxy {
+	if opts.MaxPageSize == 0 {
+		opts.MaxPageSize = 5000
+	}
+	p := &Proxy{targets: targets, logger: logger, opts: opts}
 	p.proxy = &httputil.ReverseProxy{
 		Rewrite:      rewrite,
 		Transport:    transport{},
@@ -69,7 +80,7 @@ func New(targets Targets, logger *slog.Logger) *Proxy {
 // ServeHTTP implements http.Handler.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := p.serve(w, r); err != nil {
-		httperr.Write(w, err)
+		writeListError(w, err)
 	}
 }
 
@@ -90,6 +101,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
 	target, err := p.targets.Target(clusterName)
 	if err != nil {
 		return err
+	}
+	// List extension parameters on a collection: the gateway filters, sorts and
+	// pages. Everything else passes through untouched.
+	if r.Method == http.MethodGet && listquery.Present(r.URL.Query()) && isCollection(path) {
+		return p.serveKubeCubeList(w, r, target, path)
 	}
 	ctx := context.WithValue(r.Context(), upstreamKey, &upstream{target: target, path: path, rawPath: rawPath})
 	p.proxy.ServeHTTP(w, r.WithContext(ctx))

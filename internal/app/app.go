@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -87,8 +88,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 			return nil, fmt.Errorf("--external-ca-file: %w", err)
 		}
 	}
+	proxy := kubeproxy.New(a.clusters, logger, kubeproxy.Options{MaxPageSize: cfg.MaxPageSize})
 	handlers := api.New(api.Options{
 		ExternalCAData: externalCA,
+		Kpanda:         http.HandlerFunc(proxy.ServeKpanda),
 		Accounts:       a.accounts, Tokens: a.tokens, Clusters: a.clusters, ExternalURL: cfg.ExternalURL,
 		TokenTTL: cfg.TokenTTL, MaxTokenTTL: cfg.TokenMaxTTL, SessionTTL: cfg.SessionTTL,
 		FailuresPerIP: cfg.FailuresPerIP, FailuresPerKey: cfg.FailuresPerKey,
@@ -104,7 +107,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		Authenticator:   handlers.Authenticator(),
 		TrustedProxies:  cfg.TrustedProxies,
 		Routes:          handlers.Register,
-		Prefixes:        []server.Prefix{{Path: kubeproxy.Prefix, Handler: kubeproxy.New(a.clusters, logger)}},
+		Prefixes:        []server.Prefix{{Path: kubeproxy.Prefix, Handler: proxy}},
 	})
 	if err != nil {
 		return nil, err

@@ -61,6 +61,8 @@ type Config struct {
 	Clusters              []ClusterFlag
 	ClusterDialTimeout    time.Duration
 	ClusterHealthInterval time.Duration
+	// MaxPageSize bounds list pages (and what pageSize=0 may return).
+	MaxPageSize int
 	// ExternalURL is how clients reach the gateway, for generated kubeconfigs.
 	ExternalURL string
 	// ExternalCAFile is the CA (PEM) that generated kubeconfigs trust for the
@@ -120,6 +122,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 		FailuresPerKey:        10,
 		ClusterDialTimeout:    5 * time.Second,
 		ClusterHealthInterval: 30 * time.Second,
+		MaxPageSize:           5000,
 	}
 	c.BootstrapAdminPassword = getenv("KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD")
 	fs := flag.NewFlagSet("kubegate "+string(cmd), flag.ContinueOnError)
@@ -149,6 +152,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&clusterListValue{&c.Clusters}, "cluster", "register a cluster at start-up, NAME=KUBECONFIG_PATH; repeatable (environment: comma-separated)")
 	fs.Var(&durationValue{p: &c.ClusterDialTimeout, min: 100 * time.Millisecond}, "cluster-dial-timeout", "how long connecting to a cluster may take before the call is a 503")
 	fs.Var(&durationValue{p: &c.ClusterHealthInterval, min: time.Second}, "cluster-health-interval", "how often each cluster's /version is checked")
+	fs.Var(&intValue{p: &c.MaxPageSize, min: 1, max: 1_000_000}, "max-page-size", "largest list page (pageSize), and the most items pageSize=0 may return")
 	fs.Var(&urlValue{&c.ExternalURL}, "external-url", "the gateway's URL as clients reach it, for generated kubeconfigs (default: the request's host)")
 	fs.Var(&pathValue{&c.ExternalCAFile}, "external-ca-file", "CA certificate (PEM) embedded in generated kubeconfigs, for a gateway certificate from a private CA")
 	if cmd == Demo {

@@ -1,0 +1,238 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+//nolint:gochecknoglobals // the 500 Deployments are created once for the package.
+var fiveHundred sync.Once
+
+// seedDeployments creates 500 Deployments across four namespaces of cluster 0.
+func seedDeployments(t *testing.T) {
+	fiveHundred.Do(func() {
+		cs, err := shared.clusters[0].Clientset()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		nss := []string{"ns-a", "ns-b", "ns-c", "ns-d"}
+		for _, ns := range nss {
+			if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		work := make(chan int)
+		var wg sync.WaitGroup
+		errs := make(chan error, 500)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range work {
+					replicas := int32(i % 7)
+					name := fmt.Sprintf("app-%03d", i)
+					labels := map[string]string{"app": []string{"web", "api", "worker"}[i%3], "app.kubernetes.io/name": name}
+					_, err := cs.AppsV1().Deployments(nss[i%4]).Create(ctx, &appsv1.Deployment{
+						ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+						Spec: appsv1.DeploymentSpec{
+							Replicas: &replicas,
+							Selector: &metav1.LabelSelector{MatchLabels: labels},
+							Template: corev1.PodTemplateSpec{
+								ObjectMeta: metav1.ObjectMeta{Labels: labels},
+								Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "img"}}},
+							},
+						},
+					}, metav1.CreateOptions{})
+					errs <- err
+				}
+			}()
+		}
+		for i := range 500 {
+			work <- i
+		}
+		close(work)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+type listReply struct {
+	Kind     string `json:"kind"`
+	Total    int    `json:"total"`
+	Metadata struct {
+		ResourceVersion string `json:"resourceVersion"`
+	} `json:"metadata"`
+	Items []appsv1.Deployment `json:"items"`
+}
+
+// expected computes the reference order from a direct list: creationTimestamp
+// descending, ties by namespace/name.
+func expected(t *testing.T, ns string) []appsv1.Deployment {
+	cs, _ := shared.clusters[0].Clientset()
+	l, err := cs.AppsV1().Deployments(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := l.Items
+	sort.SliceStable(items, func(i, j int) bool {
+		a, b := items[i], items[j]
+		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+			return a.CreationTimestamp.After(b.CreationTimestamp.Time)
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	return items
+}
+
+func names(ds []appsv1.Deployment) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.Namespace + "/" + d.Name
+	}
+	return out
+}
+
+// The guide's worked example: newest first, 20 per page, page 2.
+func TestGuideWorkedExample(t *testing.T) {
+	seedDeployments(t)
+	admin := login(t, "admin", adminPassword)
+	c := shared.clusters[0].Name
+	want := expected(t, "ns-a")
+	for _, sortName := range []string{"metadata.creationTimestamp", "CreationTimestamp"} {
+		r := want200(t, call(t, "GET", proxyURL(c, "/apis/apps/v1/namespaces/ns-a/deployments?sortName="+sortName+"&sortOrder=desc&pageSize=20&pageNum=2"), admin, nil))
+		var l listReply
+		if err := json.Unmarshal(r.body, &l); err != nil {
+			t.Fatal(err)
+		}
+		if l.Kind != "DeploymentList" || l.Total != 125 || l.Metadata.ResourceVersion == "" {
+			t.Fatalf("%s: kind %q total %d rv %q", sortName, l.Kind, l.Total, l.Metadata.ResourceVersion)
+		}
+		if got, w := names(l.Items), names(want[20:40]); strings.Join(got, " ") != strings.Join(w, " ") {
+			t.Fatalf("%s: page 2 =\n%v\nwant\n%v", sortName, got, w)
+		}
+	}
+	// Across namespaces, with a filter that Kubernetes cannot do (fuzzy) and one it
+	// can (an exact label, pushed down as a labelSelector).
+	r := want200(t, call(t, "GET", proxyURL(c, "/apis/apps/v1/deployments?selector=metadata.labels.app=web,metadata.name~APP-0&sortName=spec.replicas&sortFunc=number&pageSize=0"), admin, nil))
+	var l listReply
+	_ = json.Unmarshal(r.body, &l)
+	count := 0
+	for i := range 100 {
+		if i%3 == 0 {
+			count++
+		}
+	}
+	if l.Total != count || len(l.Items) != count {
+		t.Fatalf("filtered total %d items %d, want %d", l.Total, len(l.Items), count)
+	}
+	for i := 1; i < len(l.Items); i++ {
+		if *l.Items[i-1].Spec.Replicas > *l.Items[i].Spec.Replicas {
+			t.Fatalf("not sorted by replicas at %d", i)
+		}
+	}
+	// No parameter: a byte-exact pass-through (no total).
+	r = want200(t, call(t, "GET", proxyURL(c, "/apis/apps/v1/namespaces/ns-a/deployments?limit=5"), admin, nil))
+	if strings.Contains(string(r.body), `"total"`) {
+		t.Fatal("a plain list was rewritten")
+	}
+	// Bad parameters are 400s naming them.
+	for q, param := range map[string]string{"pageSize=-1": "pageSize", "sortOrder=sideways": "sortOrder", "selector=name": "selector", "pageSize=5001": "pageSize", "pageSize=5&limit=3": "limit"} {
+		r := call(t, "GET", proxyURL(c, "/apis/apps/v1/deployments?"+q), admin, nil)
+		if r.code != 400 || !strings.Contains(string(r.body), param) {
+			t.Fatalf("%s: %d %s", q, r.code, r.body)
+		}
+	}
+	// A user without RBAC gets the cluster's 403, not an empty page.
+	token, _, _ := newUser(t, "lister")
+	if r := call(t, "GET", proxyURL(c, "/apis/apps/v1/deployments?pageSize=5"), token, nil); r.code != 403 || !strings.Contains(string(r.body), `"kind":"Status"`) {
+		t.Fatalf("unauthorised list = %d %s", r.code, r.body)
+	}
+}
+
+func want200(t *testing.T, r reply) reply {
+	t.Helper()
+	return want(t, r, 200)
+}
+
+// DCE's kpanda lists.
+func TestKpandaDeployments(t *testing.T) {
+	seedDeployments(t)
+	admin := login(t, "admin", adminPassword)
+	c := shared.clusters[0].Name
+	r := want200(t, call(t, "GET", shared.url+"/apis/kpanda.io/v1alpha1/clusters/"+c+"/namespaces/ns-b/deployments?page=2&pageSize=10&sortBy=field_name&sortDir=asc", admin, nil))
+	var out struct {
+		Items      []appsv1.Deployment `json:"items"`
+		Pagination struct{ Page, PageSize, Total, Pages int }
+	}
+	if err := json.Unmarshal(r.body, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Pagination.Total != 125 || out.Pagination.Pages != 13 || out.Pagination.Page != 2 || len(out.Items) != 10 || out.Items[0].Name != "app-041" {
+		t.Fatalf("kpanda page = %+v first %s", out.Pagination, out.Items[0].Name)
+	}
+	r = want200(t, call(t, "GET", shared.url+"/apis/kpanda.io/v1alpha1/clusters/"+c+"/deployments?fuzzyName=APP-49&pageSize=50", admin, nil))
+	_ = json.Unmarshal(r.body, &out)
+	if out.Pagination.Total != 10 { // app-490 .. app-499
+		t.Fatalf("fuzzyName total = %d", out.Pagination.Total)
+	}
+	r = want200(t, call(t, "GET", shared.url+"/apis/kpanda.io/v1alpha1/clusters/"+c+"/gvr/core/v1/namespaces?name=ns-c", admin, nil))
+	if !strings.Contains(string(r.body), `"total":1`) {
+		t.Fatalf("gvr core namespaces = %s", r.body)
+	}
+	want(t, call(t, "GET", shared.url+"/apis/kpanda.io/v1alpha1/clusters/"+c+"/deployments?sortBy=size", admin, nil), 400)
+	want(t, call(t, "GET", shared.url+"/apis/kpanda.io/v1alpha1/clusters/"+c+"/deployments?bogus=1", admin, nil), 400)
+	want(t, call(t, "GET", shared.url+"/apis/kpanda.io/v1alpha1/clusters/nope/deployments", admin, nil), 404)
+}
+
+// kubectl through the gateway sees exactly what it sees directly.
+func TestKubectlResponsesAreByteIdentical(t *testing.T) {
+	admin := login(t, "admin", adminPassword)
+	k := want200(t, call(t, "POST", shared.url+"/api/v1/cube/key/create", admin, nil)).json(t)
+	c := shared.clusters[0]
+	cs, _ := c.Clientset()
+	ctx := context.Background()
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bytes"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		_, _ = cs.CoreV1().ConfigMaps("bytes").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("cm-", i)}, Data: map[string]string{"i": fmt.Sprint(i)}}, metav1.CreateOptions{})
+	}
+	gw := kubeconfigFor(t, admin, c.Name)
+	for _, args := range [][]string{
+		{"get", "--raw", "/api/v1/namespaces/bytes/configmaps"},
+		{"get", "--raw", "/api/v1/namespaces/bytes/configmaps/cm-1"},
+		{"get", "configmaps", "-n", "bytes", "-o", "json"},
+		{"get", "configmap", "cm-2", "-n", "bytes", "-o", "yaml"},
+	} {
+		via, err := kubectl(t, gw, k["accessKey"].(string), k["secretKey"].(string), args...)
+		if err != nil {
+			t.Fatalf("%v via the gateway: %v\n%s", args, err, via)
+		}
+		direct, err := exec.Command(c.Kubectl, append([]string{"--kubeconfig", c.Kubeconfig}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v direct: %v", args, err)
+		}
+		if via != strings.TrimSpace(string(direct)) {
+			t.Fatalf("%v differs:\nvia gateway: %s\ndirect:      %s", args, via, direct)
+		}
+	}
+}
