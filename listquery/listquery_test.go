@@ -204,7 +204,7 @@ func refValues(o any, path []string) []string {
 			return walk(child, p[1:])
 		}
 		for k, child := range m {
-			if strings.ToLower(k) == strings.ToLower(p[0]) {
+			if strings.EqualFold(k, p[0]) {
 				return walk(child, p[1:])
 			}
 		}

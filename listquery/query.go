@@ -251,8 +251,8 @@ func ParsePath(s string) (Path, error) {
 	var p Path
 	i := 0
 	for i < len(s) {
-		switch {
-		case s[i] == '[':
+		switch s[i] {
+		case '[':
 			end := strings.IndexByte(s[i:], ']')
 			if end < 0 {
 				return nil, kubegate.Errorf(kubegate.EInvalid, "unclosed [ in %q", s)

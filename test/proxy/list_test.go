@@ -15,7 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-//nolint:gochecknoglobals // the 500 Deployments are created once for the package.
+// fiveHundred creates the 500 Deployments once for the package.
 var fiveHundred sync.Once
 
 // seedDeployments creates 500 Deployments across four namespaces of cluster 0.
