@@ -38,6 +38,12 @@ func isCollection(path string) bool {
 	return len(rest) == 1 || (len(rest) == 3 && rest[0] == "namespaces")
 }
 
+// withUpstream marks ctx with where the gateway's own upstream requests go, for
+// the impersonating transport.
+func withUpstream(ctx context.Context, target *cluster.Target, path string) context.Context {
+	return context.WithValue(ctx, upstreamKey, &upstream{target: target, path: path, rawPath: path})
+}
+
 // upstreamError is a Kubernetes error response, passed to the client unchanged.
 type upstreamError struct {
 	code   int
@@ -49,15 +55,17 @@ func (e *upstreamError) Error() string { return fmt.Sprintf("upstream answered %
 
 type listResult struct {
 	apiVersion, kind, resourceVersion string
-	items                             []json.RawMessage
-	total                             int
+	// columns is a Table's columnDefinitions; items are then its rows.
+	columns json.RawMessage
+	items   []json.RawMessage
+	total   int
 }
 
 // list reads the whole collection at path from the cluster as the caller, in
 // chunks, and evaluates q over it.
-func (p *Proxy) list(ctx context.Context, target *cluster.Target, path string, params url.Values, q *listquery.Query) (*listResult, error) {
+func (p *Proxy) list(ctx context.Context, target *cluster.Target, path string, params url.Values, q *listquery.Query, accept string) (*listResult, error) {
 	pushDown(q, params)
-	ctx = context.WithValue(ctx, upstreamKey, &upstream{target: target, path: path, rawPath: path})
+	ctx = withUpstream(ctx, target, path)
 	c := listquery.NewCollector(q, p.opts.MaxPageSize)
 	res := &listResult{}
 	cont := ""
@@ -78,7 +86,7 @@ func (p *Proxy) list(ctx context.Context, target *cluster.Target, path string, p
 		if err != nil {
 			return nil, err
 		}
-		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Accept", accept)
 		resp, err := transport{}.RoundTrip(req)
 		if err != nil {
 			return nil, kubegate.Errorf(kubegate.EUnavailable, "cluster %s is unreachable: %v", target.Name, err)
@@ -136,16 +144,18 @@ func decodeChunk(r io.Reader, res *listResult, c *listquery.Collector) (string, 
 				res.resourceVersion = md.ResourceVersion
 			}
 			cont = md.Continue
-		case "items":
+		case "columnDefinitions":
+			err = dec.Decode(&res.columns)
+		case "items", "rows":
 			if t, err := dec.Token(); err != nil || t == nil {
-				continue // "items": null
+				continue // null
 			}
 			for dec.More() {
 				var raw json.RawMessage
 				if err := dec.Decode(&raw); err != nil {
 					return "", err
 				}
-				if err := c.Add(raw); err != nil {
+				if err := add(c, key, raw); err != nil {
 					return "", err
 				}
 			}
@@ -159,6 +169,29 @@ func decodeChunk(r io.Reader, res *listResult, c *listquery.Collector) (string, 
 		}
 	}
 	return cont, nil
+}
+
+// add evaluates a list item, or a Table row by the object it carries.
+func add(c *listquery.Collector, key string, raw json.RawMessage) error {
+	if key == "items" {
+		return c.Add(raw)
+	}
+	var row struct {
+		Object map[string]any `json:"object"`
+	}
+	if err := json.Unmarshal(raw, &row); err != nil {
+		return err
+	}
+	if row.Object == nil {
+		return errors.New("table row without its object")
+	}
+	c.AddDecoded(row.Object, raw)
+	return nil
+}
+
+// wantsTable reports whether the client asked for a Table (kubectl get does).
+func wantsTable(accept string) bool {
+	return strings.Contains(accept, "as=Table")
 }
 
 // pushDown hands Kubernetes the conditions it can evaluate itself, so fewer items
@@ -216,9 +249,22 @@ func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target
 	for _, k := range listquery.Params {
 		delete(upstream, k)
 	}
-	res, err := p.list(r.Context(), target, path, upstream, q)
+	accept := "application/json"
+	if a := r.Header.Get("Accept"); wantsTable(a) {
+		// Rows are filtered, sorted and paged by their objects.
+		accept = a
+		upstream.Set("includeObject", "Object")
+	}
+	res, err := p.list(r.Context(), target, path, upstream, q, accept)
 	if err != nil {
 		return err
+	}
+	if res.kind == "Table" {
+		return writeJSON(w, map[string]any{
+			"apiVersion": res.apiVersion, "kind": res.kind,
+			"metadata":          map[string]any{"resourceVersion": res.resourceVersion},
+			"columnDefinitions": res.columns, "rows": nonNil(res.items), "total": res.total,
+		})
 	}
 	return writeJSON(w, map[string]any{
 		"apiVersion": res.apiVersion, "kind": res.kind,
@@ -297,7 +343,7 @@ func (p *Proxy) serveKpanda(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := p.list(r.Context(), target, path, upstream, q)
+	res, err := p.list(r.Context(), target, path, upstream, q, "application/json")
 	if err != nil {
 		return err
 	}

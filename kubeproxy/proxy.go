@@ -104,7 +104,12 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	// List extension parameters on a collection: the gateway filters, sorts and
 	// pages. Everything else passes through untouched.
-	if r.Method == http.MethodGet && listquery.Present(r.URL.Query()) && isCollection(path) {
+	if query := r.URL.Query(); r.Method == http.MethodGet && listquery.Present(query) && isCollection(path) {
+		if isWatch(query) {
+			if _, ok := query["selector"]; ok {
+				return p.serveWatch(w, r, target, path)
+			}
+		}
 		return p.serveKubeCubeList(w, r, target, path)
 	}
 	ctx := context.WithValue(r.Context(), upstreamKey, &upstream{target: target, path: path, rawPath: rawPath})

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -234,5 +236,108 @@ func TestKubectlResponsesAreByteIdentical(t *testing.T) {
 		if via != strings.TrimSpace(string(direct)) {
 			t.Fatalf("%v differs:\nvia gateway: %s\ndirect:      %s", args, via, direct)
 		}
+	}
+}
+
+// kubectl's Table format: rows are filtered, sorted and paged by their objects.
+func TestTableRowsArePaged(t *testing.T) {
+	seedDeployments(t)
+	admin := login(t, "admin", adminPassword)
+	c := shared.clusters[0].Name
+	r := call(t, "GET", proxyURL(c, "/apis/apps/v1/namespaces/ns-c/deployments?selector=metadata.labels.app=api&sortName=metadata.name&sortOrder=desc&pageSize=5&pageNum=2"), admin, nil,
+		"Accept", "application/json;as=Table;g=meta.k8s.io;v=v1")
+	want200(t, r)
+	var table struct {
+		Kind    string `json:"kind"`
+		Total   int    `json:"total"`
+		Columns []struct {
+			Name string `json:"name"`
+		} `json:"columnDefinitions"`
+		Rows []struct {
+			Cells  []any `json:"cells"`
+			Object struct {
+				Metadata struct{ Name string } `json:"metadata"`
+			} `json:"object"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal(r.body, &table); err != nil {
+		t.Fatal(err)
+	}
+	// ns-c holds i%4==2; app=api is i%3==1: i ≡ 10 (mod 12), 42 of them below 500.
+	var wantNames []string
+	for i := 499; i >= 0; i-- {
+		if i%4 == 2 && i%3 == 1 {
+			wantNames = append(wantNames, fmt.Sprintf("app-%03d", i))
+		}
+	}
+	if table.Kind != "Table" || table.Total != len(wantNames) || len(table.Columns) == 0 || len(table.Rows) != 5 {
+		t.Fatalf("table kind %q total %d (want %d) columns %d rows %d", table.Kind, table.Total, len(wantNames), len(table.Columns), len(table.Rows))
+	}
+	for i, row := range table.Rows {
+		if row.Cells[0] != wantNames[5+i] || row.Object.Metadata.Name != wantNames[5+i] {
+			t.Fatalf("row %d = %v, want %s", i, row.Cells[0], wantNames[5+i])
+		}
+	}
+}
+
+// A watch with a selector streams only matching events; an object that stops
+// matching is reported DELETED.
+func TestWatchWithSelector(t *testing.T) {
+	admin := login(t, "admin", adminPassword)
+	c := shared.clusters[0]
+	cs, _ := c.Clientset()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "watched"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, proxyURL(c.Name, "/api/v1/namespaces/watched/configmaps?watch=true&selector=metadata.name~keep"), nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := shared.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("watch status %d", resp.StatusCode)
+	}
+	events := make(chan string, 10)
+	go func() {
+		dec := json.NewDecoder(resp.Body)
+		for {
+			var ev struct {
+				Type   string `json:"type"`
+				Object struct {
+					Metadata struct{ Name string } `json:"metadata"`
+				} `json:"object"`
+			}
+			if dec.Decode(&ev) != nil {
+				close(events)
+				return
+			}
+			events <- ev.Type + " " + ev.Object.Metadata.Name
+		}
+	}()
+	mk := func(name string) {
+		if _, err := cs.CoreV1().ConfigMaps("watched").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("drop-1")
+	mk("keep-1")
+	mk("drop-2")
+	if got := <-events; got != "ADDED keep-1" {
+		t.Fatalf("first event = %q", got)
+	}
+	if err := cs.CoreV1().ConfigMaps("watched").Delete(ctx, "keep-1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-events; got != "DELETED keep-1" {
+		t.Fatalf("second event = %q", got)
+	}
+	select {
+	case got := <-events:
+		t.Fatalf("unexpected event %q", got)
+	case <-time.After(500 * time.Millisecond):
 	}
 }
