@@ -293,7 +293,7 @@ func TestWatchWithSelector(t *testing.T) {
 	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, proxyURL(c.Name, "/api/v1/namespaces/watched/configmaps?watch=true&selector=metadata.name~keep"), nil)
 	req.Header.Set("Authorization", "Bearer "+admin)
-	resp, err := shared.client.Do(req)
+	resp, err := shared.client.Do(req) //nolint:bodyclose // closed by the deferred Close below.
 	if err != nil {
 		t.Fatal(err)
 	}
