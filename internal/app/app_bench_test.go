@@ -12,6 +12,7 @@ import (
 
 	"github.com/kubegate/kubegate/internal/app"
 	"github.com/kubegate/kubegate/internal/config"
+	"github.com/kubegate/kubegate/test/testhttp"
 )
 
 // BenchmarkTokenExchangeHTTP measures KubeCube-style token exchanges over loopback
@@ -63,26 +64,6 @@ func BenchmarkTokenExchangeHTTP(b *testing.B) {
 	key := post("/api/v1/cube/key/create", tok, "")
 	exchange := url + "/api/v1/cube/key/token?accessKey=" + key["accessKey"].(string) + "&secretKey=" + key["secretKey"].(string)
 
-	get := func(b *testing.B, target string) {
-		b.SetParallelism(8)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					b.Errorf("status %d", resp.StatusCode)
-					return
-				}
-			}
-		})
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
-	}
-	b.Run("baseline", func(b *testing.B) { get(b, url+"/healthz") })
-	b.Run("exchange", func(b *testing.B) { get(b, exchange) })
+	b.Run("baseline", func(b *testing.B) { testhttp.ParallelGET(b, client, url+"/healthz", "") })
+	b.Run("exchange", func(b *testing.B) { testhttp.ParallelGET(b, client, exchange, "") })
 }

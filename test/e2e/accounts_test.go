@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,60 +15,22 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/kubegate/kubegate/test/testhttp"
 )
 
 const adminPassword = "correct-horse-battery-staple"
 
-type reply struct {
-	code   int
-	header http.Header
-	body   []byte
-}
-
-func (r reply) json(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("response is not a JSON object: %v: %s", err, r.body)
-	}
-	return m
-}
+type reply = testhttp.Reply
 
 func call(t *testing.T, method, url, token string, body any) reply {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(context.Background(), method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return reply{resp.StatusCode, resp.Header, b}
+	return testhttp.Call(t, http.DefaultClient, method, url, token, body)
 }
 
 func want(t *testing.T, r reply, code int) reply {
 	t.Helper()
-	if r.code != code {
-		t.Fatalf("status %d, want %d: %s", r.code, code, r.body)
-	}
-	return r
+	return testhttp.Want(t, r, code)
 }
 
 // gateway starts `kubegate serve` with a known admin password.
@@ -87,12 +48,12 @@ func gateway(t *testing.T, extra ...string) (*proc, string) {
 func login(t *testing.T, url, name, password string) string {
 	t.Helper()
 	r := want(t, call(t, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": name, "password": password}), 200)
-	return r.json(t)["token"].(string)
+	return r.JSON(t)["token"].(string)
 }
 
 func createKey(t *testing.T, url, token string) (ak, sk string) {
 	t.Helper()
-	m := want(t, call(t, "POST", url+"/api/v1/cube/key/create", token, map[string]string{"description": "ci"}), 200).json(t)
+	m := want(t, call(t, "POST", url+"/api/v1/cube/key/create", token, map[string]string{"description": "ci"}), 200).JSON(t)
 	return m["accessKey"].(string), m["secretKey"].(string)
 }
 
@@ -122,7 +83,7 @@ func TestGuidesTokenCallsWork(t *testing.T) {
 
 	// KubeCube: curl https://kubecube.com/api/v1/cube/key/token?accessKey=...&secretKey=... -X GET
 	r := want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 200)
-	tok := r.json(t)["token"].(string)
+	tok := r.JSON(t)["token"].(string)
 	h, c := payload(t, tok)
 	if ui, _ := c["UserInfo"].(map[string]any); ui["username"] != "admin" {
 		t.Fatalf("UserInfo = %v", c["UserInfo"])
@@ -134,39 +95,39 @@ func TestGuidesTokenCallsWork(t *testing.T) {
 		t.Fatalf("header = %v", h)
 	}
 	// The token works as a Bearer token on the gateway's own API.
-	who := want(t, call(t, "GET", url+"/api/v1/cube/whoami", tok, nil), 200).json(t)
+	who := want(t, call(t, "GET", url+"/api/v1/cube/whoami", tok, nil), 200).JSON(t)
 	if who["name"] != "admin" || who["accessKey"] != ak {
 		t.Fatalf("whoami = %v", who)
 	}
 
 	// DCE: curl -X GET 'https://.../apis/ghippo.io/v1alpha1/token?ak=...&sk=...&cycle=7'
 	r = want(t, call(t, "GET", url+"/apis/ghippo.io/v1alpha1/token?ak="+ak+"&sk="+sk+"&cycle=7", "", nil), 200)
-	h, c = payload(t, r.json(t)["token"].(string))
+	h, c = payload(t, r.JSON(t)["token"].(string))
 	if c["exp"].(float64)-c["iat"].(float64) != 7*24*3600 || h["kid"] == nil || c["preferred_username"] != "admin" || c["sub"] == "" {
 		t.Fatalf("DCE token: header %v claims %v", h, c)
 	}
 	// DCE's default cycle is 3 days; a longer one than --token-max-ttl is clamped
 	// with a Warning.
 	r = want(t, call(t, "GET", url+"/apis/ghippo.io/v1alpha1/token?ak="+ak+"&sk="+sk, "", nil), 200)
-	if _, c = payload(t, r.json(t)["token"].(string)); c["exp"].(float64)-c["iat"].(float64) != 3*24*3600 {
+	if _, c = payload(t, r.JSON(t)["token"].(string)); c["exp"].(float64)-c["iat"].(float64) != 3*24*3600 {
 		t.Fatalf("default cycle lifetime = %v", c["exp"].(float64)-c["iat"].(float64))
 	}
 	r = want(t, call(t, "GET", url+"/apis/ghippo.io/v1alpha1/token?ak="+ak+"&sk="+sk+"&cycle=30", "", nil), 200)
-	if _, c = payload(t, r.json(t)["token"].(string)); c["exp"].(float64)-c["iat"].(float64) != 7*24*3600 || !strings.Contains(r.header.Get("Warning"), "exceeds the maximum") {
-		t.Fatalf("clamped lifetime = %v, Warning %q", c["exp"].(float64)-c["iat"].(float64), r.header.Get("Warning"))
+	if _, c = payload(t, r.JSON(t)["token"].(string)); c["exp"].(float64)-c["iat"].(float64) != 7*24*3600 || !strings.Contains(r.Header.Get("Warning"), "exceeds the maximum") {
+		t.Fatalf("clamped lifetime = %v, Warning %q", c["exp"].(float64)-c["iat"].(float64), r.Header.Get("Warning"))
 	}
 	// POST with a JSON body keeps the secret out of the URL.
 	r = want(t, call(t, "POST", url+"/api/v1/cube/key/token", "", map[string]any{"accessKey": ak, "secretKey": sk, "expiresIn": 600}), 200)
-	if m := r.json(t); m["expiresIn"].(float64) != 600 || m["tokenType"] != "Bearer" {
+	if m := r.JSON(t); m["expiresIn"].(float64) != 600 || m["tokenType"] != "Bearer" {
 		t.Fatalf("POST exchange = %v", m)
 	}
 
 	// The published keys verify the token's kid.
-	jwks := want(t, call(t, "GET", url+"/.well-known/jwks.json", "", nil), 200).json(t)
+	jwks := want(t, call(t, "GET", url+"/.well-known/jwks.json", "", nil), 200).JSON(t)
 	if keys := jwks["keys"].([]any); len(keys) != 1 || keys[0].(map[string]any)["kid"] != h["kid"] {
 		t.Fatalf("jwks = %v, token kid %v", jwks, h["kid"])
 	}
-	oidc := want(t, call(t, "GET", url+"/.well-known/openid-configuration", "", nil), 200).json(t)
+	oidc := want(t, call(t, "GET", url+"/.well-known/openid-configuration", "", nil), 200).JSON(t)
 	if !strings.HasSuffix(oidc["jwks_uri"].(string), "/.well-known/jwks.json") {
 		t.Fatalf("openid-configuration = %v", oidc)
 	}
@@ -183,8 +144,8 @@ func TestExchangeErrors(t *testing.T) {
 			Code    int    `json:"code"`
 			Message string `json:"message"`
 		}
-		if err := json.Unmarshal(r.body, &st); err != nil || st.Kind != "Status" {
-			t.Fatalf("not a Status: %s", r.body)
+		if err := json.Unmarshal(r.Body, &st); err != nil || st.Kind != "Status" {
+			t.Fatalf("not a Status: %s", r.Body)
 		}
 		return st.Code, st.Message
 	}
@@ -241,15 +202,15 @@ func TestKeyLimitAndNoSecretAtRest(t *testing.T) {
 		secrets = append(secrets, sk)
 	}
 	r := want(t, call(t, "POST", url+"/api/v1/cube/key/create", admin, nil), 409)
-	if !strings.Contains(string(r.body), "limit of 5") {
-		t.Fatalf("sixth key: %s", r.body)
+	if !strings.Contains(string(r.Body), "limit of 5") {
+		t.Fatalf("sixth key: %s", r.Body)
 	}
 	list := want(t, call(t, "GET", url+"/api/v1/cube/key", admin, nil), 200)
-	if m := list.json(t); m["total"].(float64) != 5 {
-		t.Fatalf("list = %s", list.body)
+	if m := list.JSON(t); m["total"].(float64) != 5 {
+		t.Fatalf("list = %s", list.Body)
 	}
-	if strings.Contains(string(list.body), "secretKey") {
-		t.Fatalf("the list shows a secret field: %s", list.body)
+	if strings.Contains(string(list.Body), "secretKey") {
+		t.Fatalf("the list shows a secret field: %s", list.Body)
 	}
 	var files []byte
 	entries, _ := os.ReadDir(dataDir)
@@ -258,7 +219,7 @@ func TestKeyLimitAndNoSecretAtRest(t *testing.T) {
 		files = append(files, b...)
 	}
 	for _, sk := range secrets {
-		if strings.Contains(string(list.body), sk) || bytes.Contains(files, []byte(sk)) {
+		if strings.Contains(string(list.Body), sk) || bytes.Contains(files, []byte(sk)) {
 			t.Fatalf("secret %s found in the list or the data directory", sk)
 		}
 	}
@@ -275,8 +236,8 @@ func TestElevenWrongSecretsAreRateLimited(t *testing.T) {
 		want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey=wrong", "", nil), 401)
 	}
 	r := want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey=wrong", "", nil), 429)
-	if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
-		t.Fatalf("429 without Retry-After: %v", r.header)
+	if ra := r.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Fatalf("429 without Retry-After: %v", r.Header)
 	}
 	// Blocked means blocked: even the right secret waits.
 	want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 429)
@@ -296,7 +257,7 @@ func revocationFlow(t *testing.T, url, via string) {
 	exchange := func() (string, string) {
 		ak, sk := createKey(t, url, dev)
 		r := want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 200)
-		tok := r.json(t)["token"].(string)
+		tok := r.JSON(t)["token"].(string)
 		want(t, call(t, "GET", url+"/api/v1/cube/whoami", tok, nil), 200)
 		return ak, tok
 	}
@@ -305,12 +266,12 @@ func revocationFlow(t *testing.T, url, via string) {
 		start := time.Now()
 		for {
 			r := call(t, "GET", url+"/api/v1/cube/whoami", tok, nil)
-			if r.code == 401 {
+			if r.Code == 401 {
 				t.Logf("%s: refused after %v", what, time.Since(start).Round(time.Millisecond))
 				return
 			}
 			if time.Since(start) > time.Second {
-				t.Fatalf("%s: token still accepted after a second (%d)", what, r.code)
+				t.Fatalf("%s: token still accepted after a second (%d)", what, r.Code)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -378,13 +339,13 @@ func TestRevocationAcrossReplicasOnPostgres(t *testing.T) {
 func TestNoSecretInLogs(t *testing.T) {
 	p, url := gateway(t, "--log-level=debug")
 	r := want(t, call(t, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}), 200)
-	session := r.json(t)["token"].(string)
+	session := r.JSON(t)["token"].(string)
 	var cookies []string
-	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
 		cookies = append(cookies, c.Value)
 	}
 	ak, sk := createKey(t, url, session)
-	tok := want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 200).json(t)["token"].(string)
+	tok := want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 200).JSON(t)["token"].(string)
 	want(t, call(t, "GET", url+"/api/v1/cube/whoami", tok, nil), 200)
 	want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey=wrong-"+sk, "", nil), 401)
 	want(t, call(t, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": "not-" + adminPassword}), 401)
@@ -408,7 +369,7 @@ func TestNoSecretInLogs(t *testing.T) {
 func TestCookieSessionsNeedCSRFHeader(t *testing.T) {
 	_, url := gateway(t)
 	r := want(t, call(t, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}), 200)
-	cookies := (&http.Response{Header: r.header}).Cookies()
+	cookies := (&http.Response{Header: r.Header}).Cookies()
 	var session, csrf *http.Cookie
 	for _, c := range cookies {
 		switch c.Name {
@@ -463,7 +424,7 @@ func TestUserAdministration(t *testing.T) {
 	want(t, call(t, "GET", url+"/api/v1/cube/key?user=admin", ops, nil), 403)
 
 	// DCE's user list shape.
-	dce := want(t, call(t, "GET", url+"/apis/ghippo.io/v1alpha1/users?page=1&pageSize=1", admin, nil), 200).json(t)
+	dce := want(t, call(t, "GET", url+"/apis/ghippo.io/v1alpha1/users?page=1&pageSize=1", admin, nil), 200).JSON(t)
 	pg := dce["pagination"].(map[string]any)
 	items := dce["items"].([]any)
 	if pg["total"].(float64) != 2 || pg["pages"].(float64) != 2 || len(items) != 1 {
@@ -492,7 +453,7 @@ func TestUserAdministration(t *testing.T) {
 	ak, _ := createKey(t, url, ops)
 	want(t, call(t, "DELETE", url+"/api/v1/cube/users/ops", admin, nil), 200)
 	want(t, call(t, "GET", url+"/api/v1/cube/users/ops", admin, nil), 404)
-	if r := call(t, "GET", url+"/api/v1/cube/key?user=admin", admin, nil); strings.Contains(string(r.body), ak) {
+	if r := call(t, "GET", url+"/api/v1/cube/key?user=admin", admin, nil); strings.Contains(string(r.Body), ak) {
 		t.Fatal("a deleted user's key is still listed")
 	}
 	want(t, call(t, "POST", url+"/api/v1/cube/signing-keys/rotate", admin, nil), 200)

@@ -2,14 +2,14 @@ package proxy
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+
+	"github.com/kubegate/kubegate/test/testhttp"
 )
 
 // BenchmarkPassThrough compares GET of one ConfigMap straight from the apiserver
@@ -48,30 +48,7 @@ func BenchmarkPassThrough(b *testing.B) {
 	token := login(t, "admin", adminPassword)
 	path := "/api/v1/namespaces/default/configmaps/bench"
 
-	run := func(b *testing.B, client *http.Client, url, token string) {
-		b.SetParallelism(4)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
-				if token != "" {
-					req.Header.Set("Authorization", "Bearer "+token)
-				}
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					b.Errorf("status %d", resp.StatusCode)
-					return
-				}
-			}
-		})
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
-	}
-	b.Run("baseline", func(b *testing.B) { run(b, direct, c.URL+path, "") })
-	b.Run("direct-impersonating", func(b *testing.B) { run(b, impersonating, c.URL+path, "") })
-	b.Run("gateway", func(b *testing.B) { run(b, shared.client, proxyURL(c.Name, path), token) })
+	b.Run("baseline", func(b *testing.B) { testhttp.ParallelGET(b, direct, c.URL+path, "") })
+	b.Run("direct-impersonating", func(b *testing.B) { testhttp.ParallelGET(b, impersonating, c.URL+path, "") })
+	b.Run("gateway", func(b *testing.B) { testhttp.ParallelGET(b, shared.client, proxyURL(c.Name, path), token) })
 }

@@ -122,7 +122,7 @@ func TestGuideWorkedExample(t *testing.T) {
 	for _, sortName := range []string{"metadata.creationTimestamp", "CreationTimestamp"} {
 		r := want200(t, call(t, "GET", proxyURL(c, "/apis/apps/v1/namespaces/ns-a/deployments?sortName="+sortName+"&sortOrder=desc&pageSize=20&pageNum=2"), admin, nil))
 		var l listReply
-		if err := json.Unmarshal(r.body, &l); err != nil {
+		if err := json.Unmarshal(r.Body, &l); err != nil {
 			t.Fatal(err)
 		}
 		if l.Kind != "DeploymentList" || l.Total != 125 || l.Metadata.ResourceVersion == "" {
@@ -136,7 +136,7 @@ func TestGuideWorkedExample(t *testing.T) {
 	// can (an exact label, pushed down as a labelSelector).
 	r := want200(t, call(t, "GET", proxyURL(c, "/apis/apps/v1/deployments?selector=metadata.labels.app=web,metadata.name~APP-0&sortName=spec.replicas&sortFunc=number&pageSize=0"), admin, nil))
 	var l listReply
-	_ = json.Unmarshal(r.body, &l)
+	_ = json.Unmarshal(r.Body, &l)
 	count := 0
 	for i := range 100 {
 		if i%3 == 0 {
@@ -153,20 +153,20 @@ func TestGuideWorkedExample(t *testing.T) {
 	}
 	// No parameter: a byte-exact pass-through (no total).
 	r = want200(t, call(t, "GET", proxyURL(c, "/apis/apps/v1/namespaces/ns-a/deployments?limit=5"), admin, nil))
-	if strings.Contains(string(r.body), `"total"`) {
+	if strings.Contains(string(r.Body), `"total"`) {
 		t.Fatal("a plain list was rewritten")
 	}
 	// Bad parameters are 400s naming them.
 	for q, param := range map[string]string{"pageSize=-1": "pageSize", "sortOrder=sideways": "sortOrder", "selector=name": "selector", "pageSize=5001": "pageSize", "pageSize=5&limit=3": "limit"} {
 		r := call(t, "GET", proxyURL(c, "/apis/apps/v1/deployments?"+q), admin, nil)
-		if r.code != 400 || !strings.Contains(string(r.body), param) {
-			t.Fatalf("%s: %d %s", q, r.code, r.body)
+		if r.Code != 400 || !strings.Contains(string(r.Body), param) {
+			t.Fatalf("%s: %d %s", q, r.Code, r.Body)
 		}
 	}
 	// A user without RBAC gets the cluster's 403, not an empty page.
 	token, _, _ := newUser(t, "lister")
-	if r := call(t, "GET", proxyURL(c, "/apis/apps/v1/deployments?pageSize=5"), token, nil); r.code != 403 || !strings.Contains(string(r.body), `"kind":"Status"`) {
-		t.Fatalf("unauthorised list = %d %s", r.code, r.body)
+	if r := call(t, "GET", proxyURL(c, "/apis/apps/v1/deployments?pageSize=5"), token, nil); r.Code != 403 || !strings.Contains(string(r.Body), `"kind":"Status"`) {
+		t.Fatalf("unauthorised list = %d %s", r.Code, r.Body)
 	}
 }
 
@@ -185,20 +185,20 @@ func TestKpandaDeployments(t *testing.T) {
 		Items      []appsv1.Deployment `json:"items"`
 		Pagination struct{ Page, PageSize, Total, Pages int }
 	}
-	if err := json.Unmarshal(r.body, &out); err != nil {
+	if err := json.Unmarshal(r.Body, &out); err != nil {
 		t.Fatal(err)
 	}
 	if out.Pagination.Total != 125 || out.Pagination.Pages != 13 || out.Pagination.Page != 2 || len(out.Items) != 10 || out.Items[0].Name != "app-041" {
 		t.Fatalf("kpanda page = %+v first %s", out.Pagination, out.Items[0].Name)
 	}
 	r = want200(t, call(t, "GET", shared.url+"/apis/kpanda.io/v1alpha1/clusters/"+c+"/deployments?fuzzyName=APP-49&pageSize=50", admin, nil))
-	_ = json.Unmarshal(r.body, &out)
+	_ = json.Unmarshal(r.Body, &out)
 	if out.Pagination.Total != 10 { // app-490 .. app-499
 		t.Fatalf("fuzzyName total = %d", out.Pagination.Total)
 	}
 	r = want200(t, call(t, "GET", shared.url+"/apis/kpanda.io/v1alpha1/clusters/"+c+"/gvr/core/v1/namespaces?name=ns-c", admin, nil))
-	if !strings.Contains(string(r.body), `"total":1`) {
-		t.Fatalf("gvr core namespaces = %s", r.body)
+	if !strings.Contains(string(r.Body), `"total":1`) {
+		t.Fatalf("gvr core namespaces = %s", r.Body)
 	}
 	want(t, call(t, "GET", shared.url+"/apis/kpanda.io/v1alpha1/clusters/"+c+"/deployments?sortBy=size", admin, nil), 400)
 	want(t, call(t, "GET", shared.url+"/apis/kpanda.io/v1alpha1/clusters/"+c+"/deployments?bogus=1", admin, nil), 400)
@@ -208,7 +208,7 @@ func TestKpandaDeployments(t *testing.T) {
 // kubectl through the gateway sees exactly what it sees directly.
 func TestKubectlResponsesAreByteIdentical(t *testing.T) {
 	admin := login(t, "admin", adminPassword)
-	k := want200(t, call(t, "POST", shared.url+"/api/v1/cube/key/create", admin, nil)).json(t)
+	k := want200(t, call(t, "POST", shared.url+"/api/v1/cube/key/create", admin, nil)).JSON(t)
 	c := shared.clusters[0]
 	cs, _ := c.Clientset()
 	ctx := context.Background()
@@ -260,7 +260,7 @@ func TestTableRowsArePaged(t *testing.T) {
 			} `json:"object"`
 		} `json:"rows"`
 	}
-	if err := json.Unmarshal(r.body, &table); err != nil {
+	if err := json.Unmarshal(r.Body, &table); err != nil {
 		t.Fatal(err)
 	}
 	// ns-c holds i%4==2; app=api is i%3==1: i ≡ 10 (mod 12), 42 of them below 500.

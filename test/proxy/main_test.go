@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/kubegate/kubegate/demo"
 	"github.com/kubegate/kubegate/test/kubeenv"
+	"github.com/kubegate/kubegate/test/testhttp"
 )
 
 const adminPassword = "proxy-admin-password"
@@ -134,69 +134,21 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-type reply struct {
-	code   int
-	header http.Header
-	body   []byte
-}
+type reply = testhttp.Reply
 
 func call(t *testing.T, method, url, token string, body any, headers ...string) reply {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(context.Background(), method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Add(headers[i], headers[i+1])
-	}
-	return do(t, req)
-}
-
-func do(t *testing.T, req *http.Request) reply {
-	t.Helper()
-	resp, err := shared.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return reply{resp.StatusCode, resp.Header, b}
+	return testhttp.Call(t, shared.client, method, url, token, body, headers...)
 }
 
 func want(t *testing.T, r reply, code int) reply {
 	t.Helper()
-	if r.code != code {
-		t.Fatalf("status %d, want %d: %s", r.code, code, r.body)
-	}
-	return r
-}
-
-func (r reply) json(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("not JSON: %s", r.body)
-	}
-	return m
+	return testhttp.Want(t, r, code)
 }
 
 func login(t *testing.T, name, password string) string {
 	t.Helper()
-	return want(t, call(t, "POST", shared.url+"/api/v1/cube/login", "", map[string]string{"name": name, "password": password}), 200).json(t)["token"].(string)
+	return want(t, call(t, "POST", shared.url+"/api/v1/cube/login", "", map[string]string{"name": name, "password": password}), 200).JSON(t)["token"].(string)
 }
 
 // newUser creates a user and returns a token of theirs and an access key pair.
@@ -205,7 +157,7 @@ func newUser(t *testing.T, name string) (token, ak, sk string) {
 	admin := login(t, "admin", adminPassword)
 	want(t, call(t, "POST", shared.url+"/api/v1/cube/users", admin, map[string]any{"name": name, "password": name + "-password"}), 201)
 	token = login(t, name, name+"-password")
-	k := want(t, call(t, "POST", shared.url+"/api/v1/cube/key/create", token, nil), 200).json(t)
+	k := want(t, call(t, "POST", shared.url+"/api/v1/cube/key/create", token, nil), 200).JSON(t)
 	return token, k["accessKey"].(string), k["secretKey"].(string)
 }
 
@@ -218,7 +170,7 @@ func kubeconfigFor(t *testing.T, token, cluster string) string {
 	t.Helper()
 	r := want(t, call(t, "GET", shared.url+"/api/v1/cube/clusters/"+cluster+"/kubeconfig", token, nil), 200)
 	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(path, r.body, 0o600); err != nil {
+	if err := os.WriteFile(path, r.Body, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path

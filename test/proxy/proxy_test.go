@@ -20,19 +20,19 @@ func TestClustersAreRegisteredAndHealthy(t *testing.T) {
 	token, _, _ := newUser(t, "viewer")
 	list := want(t, call(t, "GET", shared.url+"/api/v1/cube/clusters", token, nil), 200)
 	for _, c := range shared.clusters {
-		if !strings.Contains(string(list.body), `"name":"`+c.Name+`"`) {
-			t.Fatalf("cluster %s not listed: %s", c.Name, list.body)
+		if !strings.Contains(string(list.Body), `"name":"`+c.Name+`"`) {
+			t.Fatalf("cluster %s not listed: %s", c.Name, list.Body)
 		}
 	}
-	if !strings.Contains(string(list.body), `"status":"Ready"`) || !strings.Contains(string(list.body), `"version":"v1.37.2"`) {
-		t.Fatalf("health not shown: %s", list.body)
+	if !strings.Contains(string(list.Body), `"status":"Ready"`) || !strings.Contains(string(list.Body), `"version":"v1.37.2"`) {
+		t.Fatalf("health not shown: %s", list.Body)
 	}
 	for _, secret := range []string{"BEGIN", "clientKey", "bearerToken", "credentials"} {
-		if strings.Contains(string(list.body), secret) {
-			t.Fatalf("the cluster list leaks %q: %s", secret, list.body)
+		if strings.Contains(string(list.Body), secret) {
+			t.Fatalf("the cluster list leaks %q: %s", secret, list.Body)
 		}
 	}
-	kp := want(t, call(t, "GET", shared.url+"/apis/kpanda.io/v1alpha1/clusters", token, nil), 200).json(t)
+	kp := want(t, call(t, "GET", shared.url+"/apis/kpanda.io/v1alpha1/clusters", token, nil), 200).JSON(t)
 	if kp["pagination"].(map[string]any)["total"].(float64) != 2 {
 		t.Fatalf("kpanda clusters = %v", kp)
 	}
@@ -48,9 +48,9 @@ func TestClusterRBACDecides(t *testing.T) {
 	path := "/api/v1/namespaces/default/configmaps"
 
 	r := want(t, call(t, "GET", proxyURL(c.Name, path), token, nil), 403)
-	st := r.json(t)
+	st := r.JSON(t)
 	if st["kind"] != "Status" || !strings.Contains(st["message"].(string), `User "alice"`) {
-		t.Fatalf("not the cluster's Status for alice: %s", r.body)
+		t.Fatalf("not the cluster's Status for alice: %s", r.Body)
 	}
 
 	cs, _ := c.Clientset()
@@ -73,11 +73,11 @@ func TestClusterRBACDecides(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		r = call(t, "GET", proxyURL(c.Name, path), token, nil)
-		if r.code == 200 {
+		if r.Code == 200 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("still %d after the RoleBinding: %s", r.code, r.body)
+			t.Fatalf("still %d after the RoleBinding: %s", r.Code, r.Body)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -99,7 +99,7 @@ func TestClusterRBACDecides(t *testing.T) {
 // apply, delete and watch.
 func TestKubectlThroughTheGateway(t *testing.T) {
 	admin := login(t, "admin", adminPassword)
-	k := want(t, call(t, "POST", shared.url+"/api/v1/cube/key/create", admin, nil), 200).json(t)
+	k := want(t, call(t, "POST", shared.url+"/api/v1/cube/key/create", admin, nil), 200).JSON(t)
 	ak, sk := k["accessKey"].(string), k["secretKey"].(string)
 	c := shared.clusters[1]
 	kc := kubeconfigFor(t, admin, c.Name)
@@ -175,14 +175,14 @@ func TestKubectlThroughTheGateway(t *testing.T) {
 func TestKubernetesErrorsPassThrough(t *testing.T) {
 	admin := login(t, "admin", adminPassword)
 	r := want(t, call(t, "GET", proxyURL(shared.clusters[0].Name, "/api/v1/namespaces/default/pods/kubecube"), admin, nil), 404)
-	st := r.json(t)
+	st := r.JSON(t)
 	if st["kind"] != "Status" || st["message"] != `pods "kubecube" not found` || st["reason"] != "NotFound" {
-		t.Fatalf("error body = %s", r.body)
+		t.Fatalf("error body = %s", r.Body)
 	}
 	// Unknown clusters are a gateway 404.
 	r = want(t, call(t, "GET", proxyURL("no-such-cluster", "/api/v1/pods"), admin, nil), 404)
-	if !strings.Contains(string(r.body), `cluster \"no-such-cluster\" not found`) {
-		t.Fatalf("unknown cluster = %s", r.body)
+	if !strings.Contains(string(r.Body), `cluster \"no-such-cluster\" not found`) {
+		t.Fatalf("unknown cluster = %s", r.Body)
 	}
 	// Anonymous callers never reach a cluster.
 	want(t, call(t, "GET", proxyURL(shared.clusters[0].Name, "/api/v1/pods"), "", nil), 401)
@@ -207,8 +207,8 @@ func TestUnreachableClusterIs503AndRecovers(t *testing.T) {
 	if took := time.Since(start); took > 3*time.Second {
 		t.Fatalf("503 took %v, over the 2s dial timeout", took)
 	}
-	if st := r.json(t); st["kind"] != "Status" || !strings.Contains(st["message"].(string), "unreachable") {
-		t.Fatalf("503 body = %s", r.body)
+	if st := r.JSON(t); st["kind"] != "Status" || !strings.Contains(st["message"].(string), "unreachable") {
+		t.Fatalf("503 body = %s", r.Body)
 	}
 	want(t, call(t, "GET", proxyURL(up.Name, "/version"), admin, nil), 200)
 
@@ -217,7 +217,7 @@ func TestUnreachableClusterIs503AndRecovers(t *testing.T) {
 	}
 	restarted = true
 	deadline := time.Now().Add(10 * time.Second)
-	for call(t, "GET", proxyURL(down.Name, "/version"), admin, nil).code != 200 {
+	for call(t, "GET", proxyURL(down.Name, "/version"), admin, nil).Code != 200 {
 		if time.Now().After(deadline) {
 			t.Fatal("the restarted cluster is not served again")
 		}
@@ -233,8 +233,8 @@ func TestProxyPassesQueryAndBodies(t *testing.T) {
 		want(t, call(t, "POST", proxyURL(c.Name, "/api/v1/namespaces/default/configmaps"), admin, body), 201)
 	}
 	r := want(t, call(t, "GET", proxyURL(c.Name, "/api/v1/namespaces/default/configmaps?labelSelector=set%3Dq&limit=2"), admin, nil), 200)
-	m := r.json(t)
+	m := r.JSON(t)
 	if items := m["items"].([]any); len(items) != 2 || m["metadata"].(map[string]any)["continue"] == "" {
-		t.Fatalf("limit/continue not forwarded: %s", r.body)
+		t.Fatalf("limit/continue not forwarded: %s", r.Body)
 	}
 }

@@ -89,8 +89,8 @@ func registerSpy(t *testing.T, name string, s *spy) {
 	admin := login(t, "admin", adminPassword)
 	kc := "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: " + s.srv.URL + "\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: gateway-token-for-" + name + "}\n"
 	r := call(t, "POST", shared.url+"/api/v1/cube/clusters", admin, map[string]string{"name": name, "kubeconfig": kc})
-	if r.code != 201 && r.code != 409 {
-		t.Fatalf("registering %s: %d %s", name, r.code, r.body)
+	if r.Code != 201 && r.Code != 409 {
+		t.Fatalf("registering %s: %d %s", name, r.Code, r.Body)
 	}
 }
 
@@ -125,8 +125,8 @@ func TestClientIdentityHeadersNeverReachTheCluster(t *testing.T) {
 	token, _, _ := newUser(t, "mallory")
 	for _, h := range []string{"Impersonate-User", "Impersonate-Group", "Impersonate-Uid", "impersonate-extra-scopes", "IMPERSONATE-USER"} {
 		r := want(t, call(t, "GET", proxyURL("spy-a", "/api/v1/pods"), token, nil, h, "admin"), 403)
-		if !strings.Contains(string(r.body), `"kind":"Status"`) {
-			t.Fatalf("%s: not a Status: %s", h, r.body)
+		if !strings.Contains(string(r.Body), `"kind":"Status"`) {
+			t.Fatalf("%s: not a Status: %s", h, r.Body)
 		}
 	}
 	if n := len(a.requests()); n != 0 {
@@ -216,8 +216,8 @@ func TestPathTraversalNeverLeavesTheCluster(t *testing.T) {
 	}
 	// The control: a plain path reaches spy-a, and only spy-a.
 	r := want(t, call(t, "GET", proxyURL("spy-a", "/api/v1/namespaces/x/pods/%C3%A9t%C3%A9"), token, nil), 200)
-	if !strings.Contains(string(r.body), `"path":"/api/v1/namespaces/x/pods/été"`) || len(b.requests()) != 0 {
-		t.Fatalf("control request: %s", r.body)
+	if !strings.Contains(string(r.Body), `"path":"/api/v1/namespaces/x/pods/été"`) || len(b.requests()) != 0 {
+		t.Fatalf("control request: %s", r.Body)
 	}
 }
 

@@ -1,0 +1,101 @@
+// Package testhttp holds the HTTP helpers the black-box tests and benchmarks share:
+// one call that returns a fully read reply, and a parallel GET load for benchmarks.
+package testhttp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+)
+
+// Reply is a response already read and closed.
+type Reply struct {
+	Code   int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body as a JSON object.
+func (r Reply) JSON(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("response is not a JSON object: %v: %s", err, r.Body)
+	}
+	return m
+}
+
+// Want fails the test unless the reply has the status code.
+func Want(t testing.TB, r Reply, code int) Reply {
+	t.Helper()
+	if r.Code != code {
+		t.Fatalf("status %d, want %d: %s", r.Code, code, r.Body)
+	}
+	return r
+}
+
+// Call sends a request with an optional bearer token, JSON body and extra headers
+// (name, value pairs) and reads the whole reply.
+func Call(t testing.TB, client *http.Client, method, url, token string, body any, headers ...string) Reply {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Reply{resp.StatusCode, resp.Header, b}
+}
+
+// ParallelGET loads url with GETs from parallel goroutines for the benchmark's
+// iterations, failing on any status but 200, and reports req/s.
+func ParallelGET(b *testing.B, client *http.Client, url, token string) {
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
