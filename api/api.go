@@ -36,6 +36,8 @@ type Options struct {
 	ExternalCAData []byte
 	// Kpanda serves DCE's per-cluster resource lists.
 	Kpanda http.Handler
+	// Store answers the audit log.
+	Store kubegate.Store
 	// TokenTTL is the default lifetime of exchanged tokens; MaxTokenTTL clamps any
 	// requested one. SessionTTL is the lifetime of console logins.
 	TokenTTL    time.Duration
@@ -111,6 +113,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	if a.opts.Kpanda != nil {
 		mux.Handle("/apis/kpanda.io/v1alpha1/clusters/{cluster}/{rest...}", server.Methods{http.MethodGet: a.opts.Kpanda})
 	}
+
+	mux.Handle("/api/v1/cube/audit", server.Methods{http.MethodGet: h(admin(a.listAudit))})
 
 	mux.Handle("/.well-known/jwks.json", server.Methods{http.MethodGet: h(a.jwks)})
 	mux.Handle("/.well-known/openid-configuration", server.Methods{http.MethodGet: h(a.openIDConfiguration)})

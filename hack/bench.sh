@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-count=${BENCH_COUNT:-5}
+count=${BENCH_COUNT:-3}
 go test -run '^$' -bench "${BENCH:-.}" -benchmem -count "$count" ./... | tee "$out"
 go run ./hack/benchreport -count "$count" < "$out" > docs/benchmarks.md
 echo "wrote docs/benchmarks.md"

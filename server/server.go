@@ -40,6 +40,8 @@ type Options struct {
 	Authenticator filters.Authenticator
 	// TrustedProxies may set X-Forwarded-For.
 	TrustedProxies []netip.Prefix
+	// Audit, when set, receives one event per authenticated request.
+	Audit filters.AuditSink
 	// Routes registers the application's handlers on the mux.
 	Routes func(mux *http.ServeMux)
 	// Prefixes are served before the mux sees the request, so that ServeMux's path
@@ -119,6 +121,9 @@ func (s *Server) URL() string {
 // BuildHandlerChain wraps the application handler in every filter, outermost first
 // in the order a request meets them. It is the one place the chain is assembled.
 func (s *Server) BuildHandlerChain(h http.Handler) http.Handler {
+	if s.opts.Audit != nil {
+		h = filters.WithAudit(h, s.opts.Audit, s.opts.Now)
+	}
 	if s.opts.Authenticator != nil {
 		h = filters.WithAuthentication(h, s.opts.Authenticator)
 	}

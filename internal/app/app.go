@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/kubegate/kubegate"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/kubegate/kubegate/account"
 	"github.com/kubegate/kubegate/api"
+	"github.com/kubegate/kubegate/audit"
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/internal/config"
 	"github.com/kubegate/kubegate/internal/seal"
@@ -36,6 +38,7 @@ type App struct {
 	accounts *account.Service
 	tokens   *token.Service
 	clusters *cluster.Registry
+	audit    *audit.Recorder
 	srv      *server.Server
 	// adminPassword is the bootstrap admin's password when it was generated now.
 	adminPassword string
@@ -90,6 +93,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 	}
 	proxy := kubeproxy.New(a.clusters, logger, kubeproxy.Options{MaxPageSize: cfg.MaxPageSize})
 	handlers := api.New(api.Options{
+		Store:          store,
 		ExternalCAData: externalCA,
 		Kpanda:         http.HandlerFunc(proxy.ServeKpanda),
 		Accounts:       a.accounts, Tokens: a.tokens, Clusters: a.clusters, ExternalURL: cfg.ExternalURL,
@@ -97,7 +101,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		FailuresPerIP: cfg.FailuresPerIP, FailuresPerKey: cfg.FailuresPerKey,
 		SecureCookies: cfg.TLSCertFile != "", Logger: logger,
 	})
+	a.audit = audit.New(store, logger)
 	a.srv, err = server.New(ctx, server.Options{
+		Audit:           a.audit,
 		Listen:          cfg.Listen,
 		TLSCertFile:     cfg.TLSCertFile,
 		TLSKeyFile:      cfg.TLSKeyFile,
@@ -216,14 +222,19 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.registerStartupClusters(ctx); err != nil {
 		return errors.Join(err, a.store.Close())
 	}
-	flushed := make(chan struct{})
+	var flushers sync.WaitGroup
+	flushers.Add(2)
 	go func() {
+		defer flushers.Done()
 		a.accounts.RunUsageFlusher(watchCtx, 5*time.Second)
-		close(flushed)
+	}()
+	go func() {
+		defer flushers.Done()
+		a.audit.Run(watchCtx, time.Second)
 	}()
 
 	err := a.srv.Run(ctx)
 	stopWatching()
-	<-flushed // the last key uses are written before the store closes
+	flushers.Wait() // the last key uses and audit events are written before the store closes
 	return errors.Join(err, a.store.Close())
 }

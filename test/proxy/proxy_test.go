@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -236,5 +237,43 @@ func TestProxyPassesQueryAndBodies(t *testing.T) {
 	m := r.JSON(t)
 	if items := m["items"].([]any); len(items) != 2 || m["metadata"].(map[string]any)["continue"] == "" {
 		t.Fatalf("limit/continue not forwarded: %s", r.Body)
+	}
+}
+
+// Every authenticated call is audited: who, which key, which cluster, what, outcome.
+func TestCallsAreAudited(t *testing.T) {
+	token, ak, sk := newUser(t, "audited")
+	c := shared.clusters[0].Name
+	tok := want(t, call(t, "GET", shared.url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 200).JSON(t)["token"].(string)
+	want(t, call(t, "GET", proxyURL(c, "/api/v1/namespaces/default/secrets?limit=1"), tok, nil), 403)
+	want(t, call(t, "GET", proxyURL(c, "/version"), tok, nil), 200)
+	want(t, call(t, "GET", shared.url+"/api/v1/cube/audit", token, nil), 403)
+
+	admin := login(t, "admin", adminPassword)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := want(t, call(t, "GET", shared.url+"/api/v1/cube/audit?user=audited&cluster="+c, admin, nil), 200)
+		var out struct {
+			Total int `json:"total"`
+			Items []struct {
+				User, AccessKey, Cluster, Verb, Path, SourceIP string
+				StatusCode                                     int
+			} `json:"items"`
+		}
+		if err := json.Unmarshal(r.Body, &out); err != nil {
+			t.Fatal(err)
+		}
+		if out.Total == 2 {
+			newest, older := out.Items[0], out.Items[1]
+			if newest.Path != "/api/v1/cube/proxy/clusters/"+c+"/version" || newest.StatusCode != 200 || newest.AccessKey != ak ||
+				older.StatusCode != 403 || older.Verb != "get" || older.SourceIP != "127.0.0.1" {
+				t.Fatalf("audit events = %+v", out.Items)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("audit shows %d events for the user on %s: %s", out.Total, c, r.Body)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
