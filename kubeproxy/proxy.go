@@ -15,6 +15,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
@@ -71,6 +72,7 @@ func New(targets Targets, logger *slog.Logger, opts Options) *Proxy {
 	p.proxy = &httputil.ReverseProxy{
 		Rewrite:      rewrite,
 		Transport:    transport{},
+		BufferPool:   &bufferPool{},
 		ErrorHandler: p.errorHandler,
 		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -239,3 +241,16 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	filters.Logger(r.Context(), p.logger).Warn("proxy error", "cluster", name, "err", err)
 	httperr.Write(w, kubegate.Errorf(kubegate.EUnavailable, "%s", msg))
 }
+
+// bufferPool reuses the 32 KiB copy buffers ReverseProxy would otherwise allocate
+// for every response.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
