@@ -18,6 +18,7 @@ import (
 
 	"github.com/kubegate/kubegate/account"
 	"github.com/kubegate/kubegate/api"
+	"github.com/kubegate/kubegate/apidocs"
 	"github.com/kubegate/kubegate/audit"
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/internal/config"
@@ -101,6 +102,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		FailuresPerIP: cfg.FailuresPerIP, FailuresPerKey: cfg.FailuresPerKey,
 		SecureCookies: cfg.TLSCertFile != "", Logger: logger,
 	})
+	docs, err := apidocs.Handler()
+	if err != nil {
+		return nil, err
+	}
 	a.audit = audit.New(store, logger)
 	a.srv, err = server.New(ctx, server.Options{
 		Audit:           a.audit,
@@ -112,8 +117,11 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		ReadyChecks:     []server.ReadyCheck{{Name: "store", Check: store.Ping}},
 		Authenticator:   handlers.Authenticator(),
 		TrustedProxies:  cfg.TrustedProxies,
-		Routes:          handlers.Register,
-		Prefixes:        []server.Prefix{{Path: kubeproxy.Prefix, Handler: proxy}},
+		Routes: func(mux *http.ServeMux) {
+			handlers.Register(mux)
+			mux.Handle("/swagger/", server.Methods{http.MethodGet: docs})
+		},
+		Prefixes: []server.Prefix{{Path: kubeproxy.Prefix, Handler: proxy}},
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,60 @@
+// Package apidocs serves the gateway's OpenAPI document and Swagger UI at
+// /swagger/index.html, as KubeCube does.
+package apidocs
+
+import (
+	_ "embed"
+	"io/fs"
+	"net/http"
+
+	swaggerFiles "github.com/swaggo/files/v2"
+	"sigs.k8s.io/yaml"
+)
+
+//go:embed openapi.yaml
+var openAPIYAML []byte
+
+// initializer points Swagger UI at our document instead of the petstore.
+const initializer = `window.onload = function() {
+  window.ui = SwaggerUIBundle({
+    url: "doc.json",
+    dom_id: '#swagger-ui',
+    deepLinking: true,
+    persistAuthorization: true,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    plugins: [SwaggerUIBundle.plugins.DownloadUrl],
+    layout: "StandaloneLayout"
+  });
+};
+`
+
+// Document returns the OpenAPI document as JSON.
+func Document() ([]byte, error) { return yaml.YAMLToJSON(openAPIYAML) }
+
+// Handler serves /swagger/: Swagger UI (index.html and its assets) and the
+// document as doc.json and doc.yaml.
+func Handler() (http.Handler, error) {
+	doc, err := Document()
+	if err != nil {
+		return nil, err
+	}
+	index, err := fs.ReadFile(swaggerFiles.FS, "index.html")
+	if err != nil {
+		return nil, err
+	}
+	serve := func(contentType string, body []byte) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", contentType)
+			_, _ = w.Write(body)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/swagger/doc.json", serve("application/json", doc))
+	mux.Handle("/swagger/doc.yaml", serve("application/yaml", openAPIYAML))
+	mux.Handle("/swagger/swagger-initializer.js", serve("text/javascript; charset=utf-8", []byte(initializer)))
+	// Served directly: http.FileServer answers ".../index.html" with a redirect.
+	mux.Handle("/swagger/index.html", serve("text/html; charset=utf-8", index))
+	mux.Handle("/swagger/{$}", serve("text/html; charset=utf-8", index))
+	mux.Handle("/swagger/", http.StripPrefix("/swagger/", http.FileServerFS(swaggerFiles.FS)))
+	return mux, nil
+}
