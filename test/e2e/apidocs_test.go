@@ -25,7 +25,7 @@ func TestSwaggerUIAndDocumentMatchTheRoutes(t *testing.T) {
 	}
 
 	var doc struct {
-		OpenAPI string                               `json:"openapi"`
+		OpenAPI string                                `json:"openapi"`
 		Paths   map[string]map[string]json.RawMessage `json:"paths"`
 	}
 	r = testhttp.Want(t, testhttp.Call(t, http.DefaultClient, "GET", url+"/swagger/doc.json", "", nil), 200)
