@@ -42,6 +42,9 @@ type Targets interface {
 type Options struct {
 	// MaxPageSize bounds pageSize, and what pageSize=0 may return.
 	MaxPageSize int
+	// Observe, when set, is told the outcome of every request that reached a
+	// registered cluster.
+	Observe func(cluster string, code int)
 }
 
 // Proxy is the proxy handler.
@@ -81,42 +84,49 @@ func New(targets Targets, logger *slog.Logger, opts Options) *Proxy {
 
 // ServeHTTP implements http.Handler.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := p.serve(w, r); err != nil {
-		writeListError(w, err)
+	rw := filters.NewResponseWriter(w)
+	cluster, err := p.serve(rw, r)
+	if err != nil {
+		writeListError(rw, err)
+	}
+	if cluster != "" && p.opts.Observe != nil {
+		p.opts.Observe(cluster, rw.Status())
 	}
 }
 
-func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
+// serve proxies the request and returns the cluster it reached, if any.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) (string, error) {
 	if filters.Identity(r.Context()) == nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="kubegate"`)
-		return kubegate.Errorf(kubegate.EUnauthorized, "authentication required: send Authorization: Bearer <token>")
+		return "", kubegate.Errorf(kubegate.EUnauthorized, "authentication required: send Authorization: Bearer <token>")
 	}
 	for name := range r.Header {
 		if strings.HasPrefix(http.CanonicalHeaderKey(name), "Impersonate-") {
-			return kubegate.Errorf(kubegate.EForbidden, "header %s is not allowed: the gateway acts as the authenticated user", name)
+			return "", kubegate.Errorf(kubegate.EForbidden, "header %s is not allowed: the gateway acts as the authenticated user", name)
 		}
 	}
 	clusterName, rawPath, path, err := SplitPath(r.URL.EscapedPath())
 	if err != nil {
-		return err
+		return "", err
 	}
 	target, err := p.targets.Target(clusterName)
 	if err != nil {
-		return err
+		return "", err
 	}
+
 	// List extension parameters on a collection: the gateway filters, sorts and
 	// pages. Everything else passes through untouched.
 	if query := r.URL.Query(); r.Method == http.MethodGet && listquery.Present(query) && isCollection(path) {
 		if isWatch(query) {
 			if _, ok := query["selector"]; ok {
-				return p.serveWatch(w, r, target, path)
+				return target.Name, p.serveWatch(w, r, target, path)
 			}
 		}
-		return p.serveKubeCubeList(w, r, target, path)
+		return target.Name, p.serveKubeCubeList(w, r, target, path)
 	}
 	ctx := context.WithValue(r.Context(), upstreamKey, &upstream{target: target, path: path, rawPath: rawPath})
 	p.proxy.ServeHTTP(w, r.WithContext(ctx))
-	return nil
+	return target.Name, nil
 }
 
 // SplitPath takes the escaped request path and returns the cluster and the

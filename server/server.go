@@ -19,6 +19,7 @@ import (
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/internal/httperr"
+	"github.com/kubegate/kubegate/metrics"
 )
 
 // ReadyCheck is one named condition of /readyz.
@@ -42,6 +43,8 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Audit, when set, receives one event per authenticated request.
 	Audit filters.AuditSink
+	// Metrics, when set, counts requests and is served at /metrics.
+	Metrics *metrics.Metrics
 	// Routes registers the application's handlers on the mux.
 	Routes func(mux *http.ServeMux)
 	// Prefixes are served before the mux sees the request, so that ServeMux's path
@@ -129,6 +132,9 @@ func (s *Server) BuildHandlerChain(h http.Handler) http.Handler {
 	}
 	h = filters.WithClientIP(h, s.opts.TrustedProxies)
 	h = filters.WithPanicRecovery(h, s.opts.Logger)
+	if s.opts.Metrics != nil {
+		h = filters.WithMetrics(h, s.opts.Metrics, s.opts.Now)
+	}
 	h = filters.WithLogging(h, s.opts.Logger, s.opts.Now)
 	h = filters.WithRequestID(h)
 	return h
@@ -139,6 +145,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/healthz", Methods{http.MethodGet: http.HandlerFunc(s.healthz)})
 	mux.Handle("/livez", Methods{http.MethodGet: http.HandlerFunc(s.healthz)})
 	mux.Handle("/readyz", Methods{http.MethodGet: http.HandlerFunc(s.readyz)})
+	if s.opts.Metrics != nil {
+		mux.Handle("/metrics", Methods{http.MethodGet: s.opts.Metrics.Handler()})
+	}
 	if s.opts.Routes != nil {
 		s.opts.Routes(mux)
 	}

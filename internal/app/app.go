@@ -24,6 +24,7 @@ import (
 	"github.com/kubegate/kubegate/internal/config"
 	"github.com/kubegate/kubegate/internal/seal"
 	"github.com/kubegate/kubegate/kubeproxy"
+	"github.com/kubegate/kubegate/metrics"
 	"github.com/kubegate/kubegate/server"
 	"github.com/kubegate/kubegate/store"
 	"github.com/kubegate/kubegate/store/postgres"
@@ -92,7 +93,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 			return nil, fmt.Errorf("--external-ca-file: %w", err)
 		}
 	}
-	proxy := kubeproxy.New(a.clusters, logger, kubeproxy.Options{MaxPageSize: cfg.MaxPageSize})
+	m := metrics.New()
+	proxy := kubeproxy.New(a.clusters, logger, kubeproxy.Options{MaxPageSize: cfg.MaxPageSize, Observe: m.ObserveProxied})
 	handlers := api.New(api.Options{
 		Store:          store,
 		ExternalCAData: externalCA,
@@ -109,6 +111,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 	a.audit = audit.New(store, logger)
 	a.srv, err = server.New(ctx, server.Options{
 		Audit:           a.audit,
+		Metrics:         m,
 		Listen:          cfg.Listen,
 		TLSCertFile:     cfg.TLSCertFile,
 		TLSKeyFile:      cfg.TLSKeyFile,

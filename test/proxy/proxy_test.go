@@ -277,3 +277,25 @@ func TestCallsAreAudited(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+func TestMetricsCountRequests(t *testing.T) {
+	admin := login(t, "admin", adminPassword)
+	c := shared.clusters[0].Name
+	want(t, call(t, "GET", proxyURL(c, "/version"), admin, nil), 200)
+	want(t, call(t, "GET", proxyURL("no-such-cluster", "/version"), admin, nil), 404)
+	m := want(t, call(t, "GET", shared.url+"/metrics", "", nil), 200)
+	for _, line := range []string{
+		`kubegate_proxy_requests_total{cluster="` + c + `",code="200"}`,
+		`kubegate_http_requests_total{code="200",method="GET",route="proxy"}`,
+		`kubegate_http_requests_total{code="404",method="GET",route="proxy"}`,
+		`kubegate_http_request_duration_seconds_bucket{route="proxy",le="0.5"}`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(m.Body), line) {
+			t.Fatalf("/metrics lacks %s", line)
+		}
+	}
+	if strings.Contains(string(m.Body), `cluster="no-such-cluster"`) {
+		t.Fatal("an unknown cluster name became a label")
+	}
+}

@@ -1,0 +1,88 @@
+// Package metrics defines kubegate's Prometheus metrics, on a registry of the
+// app's own (never the global one), served at /metrics.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the gateway's metrics.
+type Metrics struct {
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	proxied  *prometheus.CounterVec
+}
+
+// New registers the metrics on a new registry, with the Go and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kubegate_http_requests_total", Help: "HTTP requests by route class, method and status code.",
+		}, []string{"route", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "kubegate_http_request_duration_seconds", Help: "HTTP request latency by route class (watches and upgrades excluded).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route"}),
+		proxied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kubegate_proxy_requests_total", Help: "Requests proxied to registered clusters, by cluster and status code.",
+		}, []string{"cluster", "code"}),
+	}
+	m.registry.MustRegister(m.requests, m.duration, m.proxied,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// Route classifies a path into a small, fixed set of labels, so that clients
+// cannot grow the label space.
+func Route(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/api/v1/cube/proxy/"):
+		return "proxy"
+	case strings.HasPrefix(path, "/api/v1/cube/key/token"), strings.HasPrefix(path, "/apis/ghippo.io/v1alpha1/token"):
+		return "token"
+	case strings.HasPrefix(path, "/apis/kpanda.io/"):
+		return "kpanda"
+	case strings.HasPrefix(path, "/api/v1/cube/"), strings.HasPrefix(path, "/apis/ghippo.io/"), strings.HasPrefix(path, "/.well-known/"):
+		return "api"
+	case strings.HasPrefix(path, "/swagger/"):
+		return "swagger"
+	case path == "/healthz" || path == "/readyz" || path == "/livez" || path == "/metrics":
+		return "operations"
+	default:
+		return "other"
+	}
+}
+
+// ObserveRequest counts a finished request; long-running ones (watches, upgrades)
+// are counted but kept out of the latency histogram.
+func (m *Metrics) ObserveRequest(route, method string, code int, seconds float64, longRunning bool) {
+	m.requests.WithLabelValues(route, method, codeLabel(code)).Inc()
+	if !longRunning {
+		m.duration.WithLabelValues(route).Observe(seconds)
+	}
+}
+
+// ObserveProxied counts a request proxied to a registered cluster.
+func (m *Metrics) ObserveProxied(cluster string, code int) {
+	m.proxied.WithLabelValues(cluster, codeLabel(code)).Inc()
+}
+
+func codeLabel(code int) string {
+	if code < 100 || code > 599 {
+		return "other"
+	}
+	return strconv.Itoa(code)
+}
