@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/internal/batch"
 )
 
 // Options configures a Service.
@@ -65,7 +66,7 @@ func (s *Service) View() *View { return s.opts.View }
 // RunUsageFlusher writes batched key uses every interval until ctx is done, then
 // once more.
 func (s *Service) RunUsageFlusher(ctx context.Context, interval time.Duration) {
-	s.usage.run(ctx, interval)
+	batch.FlushEvery(ctx, interval, s.usage.flush, s.opts.Logger, "recording access key use")
 }
 
 // FlushUsage writes the pending key uses now.

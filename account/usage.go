@@ -46,21 +46,3 @@ func (u *usageRecorder) flush(ctx context.Context) error {
 	u.mu.Unlock()
 	return u.store.RecordKeyUses(ctx, batch)
 }
-
-func (u *usageRecorder) run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			if err := u.flush(context.WithoutCancel(ctx)); err != nil {
-				u.logger.Warn("recording access key use failed", "err", err)
-			}
-			return
-		case <-t.C:
-			if err := u.flush(ctx); err != nil {
-				u.logger.Warn("recording access key use failed", "err", err)
-			}
-		}
-	}
-}

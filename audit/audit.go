@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/internal/batch"
 )
 
 // maxPending bounds the buffer; past it events are dropped and counted, so a slow
@@ -56,19 +57,5 @@ func (r *Recorder) Flush(ctx context.Context) error {
 
 // Run flushes every interval until ctx is done, then once more.
 func (r *Recorder) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			if err := r.Flush(context.WithoutCancel(ctx)); err != nil {
-				r.logger.Warn("writing audit events failed", "err", err)
-			}
-			return
-		case <-t.C:
-			if err := r.Flush(ctx); err != nil {
-				r.logger.Warn("writing audit events failed", "err", err)
-			}
-		}
-	}
+	batch.FlushEvery(ctx, interval, r.Flush, r.logger, "writing audit events")
 }

@@ -4,10 +4,10 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -32,7 +32,6 @@ type env struct {
 	clusters []*kubeenv.Cluster
 	gw       *exec.Cmd
 	url      string
-	logs     *bytes.Buffer
 	client   *http.Client // trusts the gateway's CA
 	caFile   string
 }
@@ -105,16 +104,26 @@ func run(m *testing.M) int {
 		}
 		args = append(args, "--cluster", c.Name+"="+path)
 	}
-	shared.gw = exec.Command(filepath.Join(dir, "kubegate"), args...)
-	shared.gw.Env = append(os.Environ(), "KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD="+adminPassword)
-	pr, pw := io.Pipe()
-	shared.logs = &bytes.Buffer{}
-	shared.gw.Stdout, shared.gw.Stderr = pw, pw
-	if err := shared.gw.Start(); err != nil {
+	shared.gw, shared.url, err = startGateway(args...)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer func() { _ = shared.gw.Process.Kill(); _ = shared.gw.Wait() }()
+	return m.Run()
+}
+
+// startGateway runs the kubegate binary with args and the test's admin password,
+// and returns it with its URL once it serves. Its output is drained (a full pipe
+// would block it).
+func startGateway(args ...string) (*exec.Cmd, string, error) {
+	cmd := exec.Command(filepath.Join(shared.bin, "kubegate"), args...)
+	cmd.Env = append(os.Environ(), "KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD="+adminPassword)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
 	urls := make(chan string, 1)
 	go func() {
 		re := regexp.MustCompile(`"msg":"serving".*"url":"([^"]+)"`)
@@ -126,12 +135,12 @@ func run(m *testing.M) int {
 		}
 	}()
 	select {
-	case shared.url = <-urls:
+	case url := <-urls:
+		return cmd, url, nil
 	case <-time.After(time.Minute):
-		fmt.Fprintln(os.Stderr, "kubegate did not start")
-		return 1
+		_ = cmd.Process.Kill()
+		return nil, "", errors.New("kubegate did not start within a minute")
 	}
-	return m.Run()
 }
 
 type reply = testhttp.Reply

@@ -1,15 +1,12 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"syscall"
 	"testing"
 	"time"
@@ -36,30 +33,11 @@ func TestSIGTERMLetsASlowRequestFinish(t *testing.T) {
 		"\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(shared.bin, "kubegate"), "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(),
-		"--log-format", "json", "--cluster", "slow="+kc)
-	cmd.Env = append(os.Environ(), "KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD="+adminPassword)
-	out, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
+	cmd, url, err := startGateway("serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json", "--cluster", "slow="+kc)
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill() }()
-	urls := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`"msg":"serving".*"url":"([^"]+)"`)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-	}()
-	var url string
-	select {
-	case url = <-urls:
-	case <-time.After(30 * time.Second):
-		t.Fatal("kubegate did not start")
-	}
 	token := testhttp.Call(t, http.DefaultClient, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}).JSON(t)["token"].(string)
 
 	type result struct {
