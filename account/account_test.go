@@ -1,0 +1,139 @@
+package account_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/account"
+	"github.com/kubegate/kubegate/internal/seal"
+	"github.com/kubegate/kubegate/store/sqlite"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func newService(t *testing.T, c *clock) *account.Service {
+	t.Helper()
+	sealer, _ := seal.New(bytes.Repeat([]byte{1}, 32), nil)
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"), sqlite.Options{Sealer: sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	logger := slog.New(slog.DiscardHandler)
+	s, err := account.New(account.Options{
+		Store: st, View: account.NewView(st, logger), Now: c.now, MaxKeysPerUser: 3,
+		Password: account.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, // cheap for tests
+		Logger:   logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestUserNames(t *testing.T) {
+	for _, ok := range []string{"admin", "a", "dev-1", "first.last", "x_y", strings.Repeat("a", 63)} {
+		if err := account.ValidateUserName(ok); err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "system:admin", "Admin", "-dev", "dev-", "a b", strings.Repeat("a", 64), "ünï", "kubegate:admins"} {
+		if err := account.ValidateUserName(bad); kubegate.ErrorCode(err) != kubegate.EInvalid {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestBootstrapAndLogin(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t, &clock{time.Now()})
+	pw, err := s.Bootstrap(ctx, "")
+	if err != nil || len(pw) < 16 {
+		t.Fatalf("generated password %q, %v", pw, err)
+	}
+	if again, err := s.Bootstrap(ctx, "other-password"); err != nil || again != "" {
+		t.Fatalf("second bootstrap = %q, %v; want nothing to happen", again, err)
+	}
+	u, err := s.Login(ctx, "admin", pw)
+	if err != nil || !u.Admin || u.LastLoginAt.IsZero() {
+		t.Fatalf("login = %+v, %v", u, err)
+	}
+	if strings.Contains(u.PasswordHash, pw) || !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+		t.Fatalf("stored hash %q", u.PasswordHash)
+	}
+	_, wrongPw := s.Login(ctx, "admin", "nope-nope")
+	_, noUser := s.Login(ctx, "ghost", pw)
+	if kubegate.ErrorCode(wrongPw) != kubegate.EUnauthorized || wrongPw.Error() != noUser.Error() {
+		t.Fatalf("wrong password %v and unknown user %v must be the same 401", wrongPw, noUser)
+	}
+}
+
+func TestExchangeAndCheck(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{time.Now()}
+	s := newService(t, c)
+	u, err := s.CreateUser(ctx, account.NewUser{Name: "dev", Password: "dev-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, secret, err := s.CreateKey(ctx, u.ID, "ci", c.t.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(k.AccessKey) != 32 || len(secret) != 40 || bytes.Contains(k.SecretHash, []byte(secret)) {
+		t.Fatalf("key %q secret %q", k.AccessKey, secret)
+	}
+	id, err := s.Exchange(ctx, k.AccessKey, secret, account.Client{IP: "10.0.0.1"})
+	if err != nil || id.Name != "dev" || id.AccessKey != k.AccessKey || strings.Join(id.Groups, ",") != kubegate.GroupUsers {
+		t.Fatalf("exchange = %+v, %v", id, err)
+	}
+	_, unknown := s.Exchange(ctx, "nope", secret, account.Client{})
+	_, wrong := s.Exchange(ctx, k.AccessKey, secret+"x", account.Client{})
+	if unknown.Error() != wrong.Error() {
+		t.Fatalf("unknown key %v vs wrong secret %v", unknown, wrong)
+	}
+
+	// Expiry is enforced by the clock, on exchange and on every check.
+	c.t = c.t.Add(2 * time.Hour)
+	if _, err := s.Exchange(ctx, k.AccessKey, secret, account.Client{}); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("expired key exchanged: %v", err)
+	}
+	if _, err := s.Check(k.AccessKey, u.ID); err == nil {
+		t.Fatal("expired key still checks")
+	}
+
+	// Inactive, deleted, user disabled: refused at once on this replica.
+	k2, secret2, _ := s.CreateKey(ctx, u.ID, "", time.Time{})
+	inactive := kubegate.KeyInactive
+	if _, err := s.UpdateKey(ctx, u.ID, k2.AccessKey, account.KeyPatch{Status: &inactive}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Check(k2.AccessKey, u.ID); err == nil || !strings.Contains(err.Error(), "inactive") {
+		t.Fatalf("inactive key checks: %v", err)
+	}
+	if _, err := s.UpdateKey(ctx, "someone-else", k2.AccessKey, account.KeyPatch{Status: &inactive}); kubegate.ErrorCode(err) != kubegate.ENotFound {
+		t.Fatalf("another user's key: %v, want not found", err)
+	}
+	if err := s.DeleteKey(ctx, u.ID, k2.AccessKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Exchange(ctx, k2.AccessKey, secret2, account.Client{}); kubegate.ErrorCode(err) != kubegate.EUnauthorized {
+		t.Fatalf("deleted key exchanged: %v", err)
+	}
+	k3, _, _ := s.CreateKey(ctx, u.ID, "", time.Time{})
+	disabled := false
+	if _, err := s.UpdateUser(ctx, kubegate.Identity{UserID: "the-admin"}, "dev", account.UserPatch{Enabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Check(k3.AccessKey, u.ID); err == nil || !strings.Contains(err.Error(), "disabled") {
+		t.Fatalf("disabled user's key checks: %v", err)
+	}
+}
