@@ -80,6 +80,10 @@ type Identity struct {
 	Admin  bool
 	// AccessKey is the key the token was minted from; empty for console sessions.
 	AccessKey string
+	// TokenID and TokenExpiresAt identify the token the request came with, so
+	// that logging out can revoke exactly it.
+	TokenID        string
+	TokenExpiresAt time.Time
 }
 
 // GroupsFor returns the groups of a user: everyone is in GroupUsers, admins also in

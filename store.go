@@ -115,6 +115,12 @@ type AuditEvent struct {
 	SourceIP   string
 }
 
+// RevokedToken is a token refused before its expiry (a console logout).
+type RevokedToken struct {
+	ID        string // the jti claim
+	ExpiresAt time.Time
+}
+
 // AuditFilter selects audit events; zero fields do not filter.
 type AuditFilter struct {
 	User    string
@@ -138,6 +144,7 @@ const (
 	ChangeAccessKey  ChangeKind = "accesskey"
 	ChangeCluster    ChangeKind = "cluster"
 	ChangeSigningKey ChangeKind = "signingkey"
+	ChangeToken      ChangeKind = "token"
 	// ChangeResync means changes may have been missed (a lost database connection):
 	// a consumer must reload everything it caches.
 	ChangeResync ChangeKind = "resync"
@@ -190,6 +197,11 @@ type Store interface {
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	UpdateSigningKey(ctx context.Context, kid string, update func(SigningKey) (SigningKey, error)) (SigningKey, error)
 	DeleteSigningKey(ctx context.Context, kid string) error
+
+	// RevokeToken records that the token with this ID (jti) is refused until it
+	// would have expired anyway; ListRevokedTokens returns the unexpired ones.
+	RevokeToken(ctx context.Context, t RevokedToken) error
+	ListRevokedTokens(ctx context.Context, now time.Time) ([]RevokedToken, error)
 
 	AppendAudit(ctx context.Context, events []AuditEvent) error
 	// ListAudit returns matching events newest first, and the total before paging.

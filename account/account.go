@@ -484,6 +484,19 @@ func (s *Service) Check(accessKey, userID string) (kubegate.Identity, error) {
 	return kubegate.Identity{UserID: u.ID, Name: u.Name, Groups: kubegate.GroupsFor(u), Admin: u.Admin, AccessKey: accessKey}, nil
 }
 
+// RevokeToken refuses the token id presented from now on, on every replica; a
+// console logout calls it.
+func (s *Service) RevokeToken(ctx context.Context, id kubegate.Identity) error {
+	if id.TokenID == "" {
+		return nil
+	}
+	if err := s.opts.Store.RevokeToken(ctx, kubegate.RevokedToken{ID: id.TokenID, ExpiresAt: id.TokenExpiresAt}); err != nil {
+		return err
+	}
+	s.opts.View.Refresh(ctx, kubegate.Change{Kind: kubegate.ChangeToken, Key: id.TokenID})
+	return nil
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

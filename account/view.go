@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/kubegate/kubegate"
 )
@@ -17,14 +18,15 @@ type View struct {
 	store  kubegate.Store
 	logger *slog.Logger
 
-	mu    sync.RWMutex
-	keys  map[string]kubegate.AccessKey // by access key
-	users map[string]kubegate.User      // by ID
+	mu      sync.RWMutex
+	keys    map[string]kubegate.AccessKey // by access key
+	users   map[string]kubegate.User      // by ID
+	revoked map[string]time.Time          // token ID → when it expires anyway
 }
 
 // NewView returns an empty view; Start fills it.
 func NewView(store kubegate.Store, logger *slog.Logger) *View {
-	return &View{store: store, logger: logger, keys: map[string]kubegate.AccessKey{}, users: map[string]kubegate.User{}}
+	return &View{store: store, logger: logger, keys: map[string]kubegate.AccessKey{}, users: map[string]kubegate.User{}, revoked: map[string]time.Time{}}
 }
 
 // Start loads everything and follows changes until ctx is done. Watching starts
@@ -54,6 +56,9 @@ func (v *View) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := v.reloadRevoked(ctx); err != nil {
+		return err
+	}
 	um := make(map[string]kubegate.User, len(users))
 	for _, u := range users {
 		um[u.ID] = u
@@ -68,6 +73,29 @@ func (v *View) reload(ctx context.Context) error {
 	return nil
 }
 
+func (v *View) reloadRevoked(ctx context.Context) error {
+	tokens, err := v.store.ListRevokedTokens(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	m := make(map[string]time.Time, len(tokens))
+	for _, t := range tokens {
+		m[t.ID] = t.ExpiresAt
+	}
+	v.mu.Lock()
+	v.revoked = m
+	v.mu.Unlock()
+	return nil
+}
+
+// Revoked reports whether the token with this ID was revoked.
+func (v *View) Revoked(tokenID string) bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	_, ok := v.revoked[tokenID]
+	return ok
+}
+
 // Refresh re-reads the entity a change names. Callers that changed the store
 // themselves call it too, so their own replica never lags behind.
 func (v *View) Refresh(ctx context.Context, c kubegate.Change) {
@@ -75,6 +103,8 @@ func (v *View) Refresh(ctx context.Context, c kubegate.Change) {
 	switch c.Kind {
 	case kubegate.ChangeResync:
 		err = v.reload(ctx)
+	case kubegate.ChangeToken:
+		err = v.reloadRevoked(ctx)
 	case kubegate.ChangeUser:
 		var u kubegate.User
 		u, err = v.store.GetUser(ctx, c.Key)

@@ -47,9 +47,16 @@ func (a *Authenticator) Verify(raw string) (*kubegate.Identity, error) {
 	if err != nil {
 		return nil, err
 	}
+	if a.Accounts.View().Revoked(claims.ID) {
+		return nil, kubegate.Errorf(kubegate.EUnauthorized, "token revoked: logged out")
+	}
 	id, err := a.Accounts.Check(claims.AccessKey, claims.Subject)
 	if err != nil {
 		return nil, kubegate.Errorf(kubegate.EUnauthorized, "token revoked: %s", kubegate.ErrorMessage(err))
+	}
+	id.TokenID = claims.ID
+	if claims.ExpiresAt != nil {
+		id.TokenExpiresAt = claims.ExpiresAt.Time
 	}
 	return &id, nil
 }
@@ -114,7 +121,14 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-func (a *API) logout(w http.ResponseWriter, _ *http.Request) error {
+// logout revokes the token the request came with (session cookie or bearer), on
+// every replica, and clears the cookies.
+func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
+	if id := filters.Identity(r.Context()); id != nil {
+		if err := a.opts.Accounts.RevokeToken(r.Context(), *id); err != nil {
+			return err
+		}
+	}
 	for _, name := range []string{SessionCookie, filters.CSRFCookie} {
 		http.SetCookie(w, &http.Cookie{ //nolint:gosec // an expired, empty cookie; Secure follows the listener as at login.
 			Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: name == SessionCookie, Secure: a.opts.SecureCookies, SameSite: http.SameSiteLaxMode})

@@ -114,7 +114,8 @@ func TestConcurrentStartMigratesOnce(t *testing.T) {
 	}
 	s := open(t, schema)
 	var n int
-	if err := s.DB().QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
+	// Each embedded migration (0001, 0002) recorded exactly once.
+	if err := s.DB().QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 2 {
 		t.Fatalf("migrations recorded = %d, %v", n, err)
 	}
 }

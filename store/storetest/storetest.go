@@ -38,6 +38,7 @@ func Run(t *testing.T, f Factory) {
 		{"Clusters", testClusters},
 		{"SigningKeys", testSigningKeys},
 		{"Audit", testAudit},
+		{"RevokedTokens", testRevokedTokens},
 		{"WatchSeesOtherInstance", testWatch},
 	}
 	for _, tc := range tests {
@@ -475,6 +476,28 @@ func testAudit(t *testing.T, open func(*testing.T) kubegate.Store) {
 	must(t, err)
 	if total != 2 || len(got) != 2 || got[0].RequestID != "req-7" || got[1].RequestID != "req-5" {
 		t.Fatalf("filtered = %+v (total %d)", got, total)
+	}
+}
+
+func testRevokedTokens(t *testing.T, open func(*testing.T) kubegate.Store) {
+	a, b := open(t), open(t)
+	now := Now()
+	wctx, cancel := context.WithCancel(ctx())
+	defer cancel()
+	changes, err := b.Watch(wctx)
+	must(t, err)
+	must(t, a.RevokeToken(ctx(), kubegate.RevokedToken{ID: "jti-1", ExpiresAt: now.Add(time.Hour)}))
+	must(t, a.RevokeToken(ctx(), kubegate.RevokedToken{ID: "jti-1", ExpiresAt: now.Add(time.Hour)})) // twice is fine
+	must(t, a.RevokeToken(ctx(), kubegate.RevokedToken{ID: "jti-old", ExpiresAt: now.Add(-time.Minute)}))
+	wantCode(t, a.RevokeToken(ctx(), kubegate.RevokedToken{ID: "x"}), kubegate.EInvalid)
+	got, err := b.ListRevokedTokens(ctx(), now)
+	must(t, err)
+	equal(t, "unexpired revoked tokens", got, []kubegate.RevokedToken{{ID: "jti-1", ExpiresAt: now.Add(time.Hour)}})
+	select {
+	case c := <-changes:
+		equal(t, "change", c, kubegate.Change{Kind: kubegate.ChangeToken, Key: "jti-1"})
+	case <-time.After(time.Second):
+		t.Fatal("revocation not announced within a second")
 	}
 }
 

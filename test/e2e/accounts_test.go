@@ -409,6 +409,20 @@ func TestCookieSessionsNeedCSRFHeader(t *testing.T) {
 		t.Fatalf("POST with the CSRF header = %d, want 200", code)
 	}
 	want(t, call(t, "POST", url+"/api/v1/cube/logout", "", nil), 204)
+
+	// Logging out revokes the session's token itself, not just the cookie.
+	if code := do("POST", "/api/v1/cube/logout", csrf.Value); code != 204 {
+		t.Fatalf("logout = %d", code)
+	}
+	if code := do("GET", "/api/v1/cube/key", ""); code != 401 {
+		t.Fatalf("the logged-out session still works: %d", code)
+	}
+	bearer := login(t, url, "admin", adminPassword)
+	want(t, call(t, "POST", url+"/api/v1/cube/logout", bearer, nil), 204)
+	r = want(t, call(t, "GET", url+"/api/v1/cube/whoami", bearer, nil), 401)
+	if !strings.Contains(string(r.Body), "logged out") {
+		t.Fatalf("revoked token: %s", r.Body)
+	}
 }
 
 func TestUserAdministration(t *testing.T) {

@@ -664,6 +664,44 @@ func (s *Store) DeleteSigningKey(ctx context.Context, kid string) error {
 	return s.deleteOne(ctx, `DELETE FROM signing_keys WHERE kid = ?`, kid, kubegate.ChangeSigningKey, fmt.Sprintf("signing key %q", kid))
 }
 
+// ---- revoked tokens ----
+
+// RevokeToken implements kubegate.Store. Revoking twice is not an error; expired
+// entries are pruned on the way.
+func (s *Store) RevokeToken(ctx context.Context, t kubegate.RevokedToken) error {
+	if t.ID == "" || t.ExpiresAt.IsZero() {
+		return kubegate.Errorf(kubegate.EInvalid, "a revoked token needs its ID and expiry")
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM revoked_tokens WHERE expires_at < ?`), toDB(s.opts.Now())); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO revoked_tokens (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`), t.ID, toDB(t.ExpiresAt))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // already revoked
+		}
+		return s.changed(ctx, tx, kubegate.ChangeToken, t.ID)
+	})
+}
+
+// ListRevokedTokens implements kubegate.Store.
+func (s *Store) ListRevokedTokens(ctx context.Context, now time.Time) ([]kubegate.RevokedToken, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, expires_at FROM revoked_tokens WHERE expires_at >= ? ORDER BY id`), toDB(now))
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r scanner) (kubegate.RevokedToken, error) {
+		var t kubegate.RevokedToken
+		var exp int64
+		err := r.Scan(&t.ID, &exp)
+		t.ExpiresAt = fromDB(exp)
+		return t, err
+	})
+}
+
 // ---- audit ----
 
 // AppendAudit implements kubegate.Store.

@@ -1,0 +1,5 @@
+CREATE TABLE revoked_tokens (
+	id         TEXT PRIMARY KEY,
+	expires_at BIGINT NOT NULL
+);
+CREATE INDEX revoked_tokens_expires ON revoked_tokens (expires_at);
