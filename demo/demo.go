@@ -169,6 +169,7 @@ kubegate demo is running. Press Ctrl-C to stop everything.
 
   Gateway:      {{.URL}}   (CA: {{.CA}})
   Admin login:  admin / {{.Password}}
+  API docs:     {{.URL}}/swagger/index.html
 
   Try the OpenAPI flow (KubeCube dialect, DCE's token call, the proxy, kubectl):
     export CURL_CA_BUNDLE={{.CA}}
@@ -179,7 +180,7 @@ kubegate demo is running. Press Ctrl-C to stop everything.
     curl -s "{{.URL}}/api/v1/cube/key/token?accessKey=$AK&secretKey=$SK"
     curl -s "{{.URL}}/apis/ghippo.io/v1alpha1/token?ak=$AK&sk=$SK&cycle=7"
     curl -s {{.URL}}/api/v1/cube/key -H "Authorization: Bearer $TOKEN"
-    curl -s "{{.URL}}/api/v1/cube/proxy/clusters/pivot-cluster/apis/apps/v1/namespaces/demo/deployments?limit=2" -H "Authorization: Bearer $TOKEN"
+    curl -s "{{.URL}}/api/v1/cube/proxy/clusters/pivot-cluster/apis/apps/v1/namespaces/demo/deployments?selector=metadata.labels.tier=frontend&sortName=spec.replicas&sortFunc=number&sortOrder=desc&pageSize=3" -H "Authorization: Bearer $TOKEN"
     curl -s {{.URL}}/api/v1/cube/clusters/member-1/kubeconfig -H "Authorization: Bearer $TOKEN" > {{.DataDir}}/gateway-member-1.yaml
     PATH={{.BinDir}}:$PATH KUBEGATE_ACCESS_KEY=$AK KUBEGATE_SECRET_KEY=$SK \
       {{.Kubectl}} --kubeconfig {{.DataDir}}/gateway-member-1.yaml get deployments -n demo -l tier=frontend
@@ -187,8 +188,8 @@ kubegate demo is running. Press Ctrl-C to stop everything.
   Each cluster directly, as its admin:
 {{range .Clusters}}
   Cluster {{.Name}}: {{.URL}}
-    kubectl --kubeconfig {{index $.Kubeconfigs .Name}} get deployments -n demo
-    kubectl --kubeconfig {{index $.Kubeconfigs .Name}} get deployments -A -l tier=frontend
+    {{$.Kubectl}} --kubeconfig {{index $.Kubeconfigs .Name}} get deployments -n demo
+    {{$.Kubectl}} --kubeconfig {{index $.Kubeconfigs .Name}} get deployments -A -l tier=frontend
 {{end}}
 `))
 

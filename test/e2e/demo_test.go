@@ -56,7 +56,7 @@ func TestDemoRunsClustersAndGateway(t *testing.T) {
 	}
 	// Two token exchanges, the key list, a page of Deployments through the proxy,
 	// and kubectl through the gateway showing the frontend Deployments.
-	for _, want := range []string{`"total":1`, "DeploymentList", "NAME", "web-00"} {
+	for _, want := range []string{`"total":1`, "DeploymentList", `"total":20`, "NAME", "web-00"} {
 		if !strings.Contains(string(calls), want) {
 			t.Fatalf("example calls lack %q:\n%s", want, calls)
 		}
