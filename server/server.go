@@ -121,8 +121,10 @@ func (s *Server) URL() string {
 	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
-// BuildHandlerChain wraps the application handler in every filter, outermost first
-// in the order a request meets them. It is the one place the chain is assembled.
+// BuildHandlerChain wraps the application handler in every filter. It is the one
+// place the chain is assembled; wrapping goes inside out, so a request meets the
+// filters bottom-up: request ID, access log, metrics, panic recovery, client IP,
+// authentication, audit.
 func (s *Server) BuildHandlerChain(h http.Handler) http.Handler {
 	if s.opts.Audit != nil {
 		h = filters.WithAudit(h, s.opts.Audit, s.opts.Now)
