@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,6 +80,7 @@ func payload(t *testing.T, tok string) (header, claims map[string]any) {
 // The two guides' token calls, unchanged, against kubegate.
 func TestGuidesTokenCallsWork(t *testing.T) {
 	_, url := gateway(t)
+	gw := url
 	admin := login(t, url, "admin", adminPassword)
 	ak, sk := createKey(t, url, admin)
 
@@ -120,6 +123,18 @@ func TestGuidesTokenCallsWork(t *testing.T) {
 	r = want(t, call(t, "POST", url+"/api/v1/cube/key/token", "", map[string]any{"accessKey": ak, "secretKey": sk, "expiresIn": 600}), 200)
 	if m := r.JSON(t); m["expiresIn"].(float64) != 600 || m["tokenType"] != "Bearer" {
 		t.Fatalf("POST exchange = %v", m)
+	}
+
+	// A form body works too (DCE dialect).
+	form := neturl.Values{"ak": {ak}, "sk": {sk}, "cycle": {"1"}}
+	fr, err := http.Post(gw+"/apis/ghippo.io/v1alpha1/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, _ := io.ReadAll(fr.Body)
+	fr.Body.Close()
+	if fr.StatusCode != 200 || !strings.Contains(string(fb), `"expiresIn":86400`) {
+		t.Fatalf("form exchange = %d %s", fr.StatusCode, fb)
 	}
 
 	// The published keys verify the token's kid.
