@@ -26,9 +26,10 @@ import (
 // streaming protocols a kubelet would (echoing data), which the test bed's
 // apiserver cannot without a node.
 type spy struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	got []*http.Request
+	srv  *httptest.Server
+	next chan struct{} // releases the second line of a followed log
+	mu   sync.Mutex
+	got  []*http.Request
 }
 
 func (s *spy) serve(w http.ResponseWriter, r *http.Request) {
@@ -36,6 +37,17 @@ func (s *spy) serve(w http.ResponseWriter, r *http.Request) {
 	s.got = append(s.got, r.Clone(context.Background()))
 	s.mu.Unlock()
 	switch {
+	case strings.HasSuffix(r.URL.Path, "/log") && r.URL.Query().Get("follow") == "true":
+		// Like the kubelet: a line now, the next one only when the test says so.
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("line 1\n"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-s.next:
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = w.Write([]byte("line 2\n"))
 	case r.URL.Path == "/version":
 		_, _ = w.Write([]byte(`{"gitVersion":"v1.37.2-spy"}`))
 	case websocket.IsWebSocketUpgrade(r):
@@ -113,7 +125,7 @@ func spyPair(t *testing.T) (*spy, *spy) {
 
 // newSpyShared makes a spy that lives until the test binary exits.
 func newSpyShared() *spy {
-	s := &spy{}
+	s := &spy{next: make(chan struct{}, 1)}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -308,5 +320,30 @@ func TestUpgradedConnectionsAreCarried(t *testing.T) {
 	}
 	if len(a.requests()) != 3 {
 		t.Fatalf("spy saw %d upgrade requests, want 3", len(a.requests()))
+	}
+}
+
+// logs?follow=true is streamed: a line reaches the client while the upstream is
+// still writing.
+func TestFollowedLogsAreStreamed(t *testing.T) {
+	a, _ := spyPair(t)
+	token := login(t, "admin", adminPassword)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, proxyURL("spy-a", "/api/v1/namespaces/default/pods/web/log?follow=true"), nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := shared.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 7)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "line 1\n" {
+		t.Fatalf("first line = %q, %v (it must arrive before the upstream finishes)", buf, err)
+	}
+	a.next <- struct{}{}
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || string(rest) != "line 2\n" {
+		t.Fatalf("rest = %q, %v", rest, err)
 	}
 }
