@@ -29,7 +29,7 @@ func newService(t *testing.T, c *clock) *account.Service {
 	t.Cleanup(func() { _ = st.Close() })
 	logger := slog.New(slog.DiscardHandler)
 	s, err := account.New(account.Options{
-		Store: st, View: account.NewView(st, logger), Now: c.now, MaxKeysPerUser: 3,
+		Store: st, View: account.NewView(st, logger, c.now), Now: c.now, MaxKeysPerUser: 3,
 		Password: account.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, // cheap for tests
 		Logger:   logger,
 	})

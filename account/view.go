@@ -17,6 +17,7 @@ import (
 type View struct {
 	store  kubegate.Store
 	logger *slog.Logger
+	now    func() time.Time
 
 	mu      sync.RWMutex
 	keys    map[string]kubegate.AccessKey // by access key
@@ -24,9 +25,12 @@ type View struct {
 	revoked map[string]time.Time          // token ID → when it expires anyway
 }
 
-// NewView returns an empty view; Start fills it.
-func NewView(store kubegate.Store, logger *slog.Logger) *View {
-	return &View{store: store, logger: logger, keys: map[string]kubegate.AccessKey{}, users: map[string]kubegate.User{}, revoked: map[string]time.Time{}}
+// NewView returns an empty view; Start fills it. now is the clock (time.Now when nil).
+func NewView(store kubegate.Store, logger *slog.Logger, now func() time.Time) *View {
+	if now == nil {
+		now = time.Now
+	}
+	return &View{store: store, logger: logger, now: now, keys: map[string]kubegate.AccessKey{}, users: map[string]kubegate.User{}, revoked: map[string]time.Time{}}
 }
 
 // Start loads everything and follows changes until ctx is done. Watching starts
@@ -74,7 +78,7 @@ func (v *View) reload(ctx context.Context) error {
 }
 
 func (v *View) reloadRevoked(ctx context.Context) error {
-	tokens, err := v.store.ListRevokedTokens(ctx, time.Now())
+	tokens, err := v.store.ListRevokedTokens(ctx, v.now())
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 	}()
 	a = &App{cfg: cfg, logger: logger, store: store}
 	a.accounts, err = account.New(account.Options{
-		Store: store, View: account.NewView(store, logger), MaxKeysPerUser: cfg.MaxKeysPerUser, Logger: logger,
+		Store: store, View: account.NewView(store, logger, nil), MaxKeysPerUser: cfg.MaxKeysPerUser, Logger: logger,
 	})
 	if err != nil {
 		return nil, err
