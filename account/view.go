@@ -33,23 +33,13 @@ func NewView(store kubegate.Store, logger *slog.Logger, now func() time.Time) *V
 	return &View{store: store, logger: logger, now: now, keys: map[string]kubegate.AccessKey{}, users: map[string]kubegate.User{}, revoked: map[string]time.Time{}}
 }
 
-// Start loads everything and follows changes until ctx is done. Watching starts
-// before loading so that no change falls between the two.
-func (v *View) Start(ctx context.Context) error {
-	changes, err := v.store.Watch(ctx)
-	if err != nil {
-		return err
-	}
-	if err := v.reload(ctx); err != nil {
-		return err
-	}
-	go func() {
-		for c := range changes {
-			v.Refresh(ctx, c)
-		}
-	}()
-	return nil
-}
+// Load reads every user, key and revoked token. The caller starts watching the
+// store before loading, so that no change falls between the two, and hands each
+// change to Handle.
+func (v *View) Load(ctx context.Context) error { return v.reload(ctx) }
+
+// Handle applies a store change.
+func (v *View) Handle(ctx context.Context, c kubegate.Change) { v.Refresh(ctx, c) }
 
 func (v *View) reload(ctx context.Context) error {
 	users, _, err := v.store.ListUsers(ctx, kubegate.Page{})

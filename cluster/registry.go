@@ -80,31 +80,19 @@ func New(opts Options) *Registry {
 	return &Registry{opts: opts, entries: map[string]*entry{}}
 }
 
-// Start loads every cluster, follows changes, and checks health until ctx is done.
-func (r *Registry) Start(ctx context.Context) error {
-	changes, err := r.opts.Store.Watch(ctx)
-	if err != nil {
-		return err
-	}
-	if err := r.reload(ctx); err != nil {
-		return err
-	}
-	go func() {
-		for c := range changes {
-			switch c.Kind {
-			case kubegate.ChangeCluster:
-				r.refresh(ctx, c.Key)
-			case kubegate.ChangeResync:
-				if err := r.reload(ctx); err != nil && ctx.Err() == nil {
-					r.opts.Logger.Warn("reloading clusters failed", "err", err)
-				}
-			}
+// Load reads every cluster.
+func (r *Registry) Load(ctx context.Context) error { return r.reload(ctx) }
+
+// Handle follows cluster changes made by other replicas.
+func (r *Registry) Handle(ctx context.Context, c kubegate.Change) {
+	switch c.Kind {
+	case kubegate.ChangeCluster:
+		r.refresh(ctx, c.Key)
+	case kubegate.ChangeResync:
+		if err := r.reload(ctx); err != nil && ctx.Err() == nil {
+			r.opts.Logger.Warn("reloading clusters failed", "err", err)
 		}
-	}()
-	if r.opts.HealthInterval > 0 {
-		go r.checkLoop(ctx)
 	}
-	return nil
 }
 
 func (r *Registry) reload(ctx context.Context) error {
@@ -355,7 +343,11 @@ func (r *Registry) probe(ctx context.Context, t *Target, h kubegate.ClusterHealt
 	return h
 }
 
-func (r *Registry) checkLoop(ctx context.Context) {
+// RunHealthChecks checks every cluster each HealthInterval until ctx is done.
+func (r *Registry) RunHealthChecks(ctx context.Context) {
+	if r.opts.HealthInterval <= 0 {
+		return
+	}
 	t := time.NewTicker(r.opts.HealthInterval)
 	defer t.Stop()
 	for {

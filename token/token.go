@@ -156,25 +156,17 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	return s, nil
 }
 
-// Start follows signing key changes made by other replicas until ctx is done.
-func (s *Service) Start(ctx context.Context) error {
-	if s.opts.Algorithm == HS256 {
-		return nil
+// Load reads the signing keys (New has already; this is for the change consumer).
+func (s *Service) Load(ctx context.Context) error { return s.Reload(ctx) }
+
+// Handle follows signing key changes made by other replicas.
+func (s *Service) Handle(ctx context.Context, c kubegate.Change) {
+	if c.Kind != kubegate.ChangeSigningKey && c.Kind != kubegate.ChangeResync {
+		return
 	}
-	changes, err := s.opts.Store.Watch(ctx)
-	if err != nil {
-		return err
+	if err := s.Reload(ctx); err != nil && ctx.Err() == nil {
+		s.opts.Logger.Warn("reloading signing keys failed", "err", err)
 	}
-	go func() {
-		for c := range changes {
-			if c.Kind == kubegate.ChangeSigningKey || c.Kind == kubegate.ChangeResync {
-				if err := s.Reload(ctx); err != nil && ctx.Err() == nil {
-					s.opts.Logger.Warn("reloading signing keys failed", "err", err)
-				}
-			}
-		}
-	}()
-	return nil
 }
 
 // Reload reads the signing keys from the store: the newest unretired key of the

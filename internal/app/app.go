@@ -132,6 +132,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 	return a, nil
 }
 
+// mirror is an in-memory copy of part of the store, kept fresh by its changes.
+type mirror interface {
+	Load(ctx context.Context) error
+	Handle(ctx context.Context, c kubegate.Change)
+}
+
 // GeneratedAdminPassword is the bootstrap admin's password if this start created
 // the admin without KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD; "" otherwise. It is shown
 // once, never logged.
@@ -217,19 +223,29 @@ func (a *App) Store() kubegate.Store { return a.store }
 
 // Run serves until ctx is done, shuts down gracefully, and closes the store.
 func (a *App) Run(ctx context.Context) error {
-	// The account view and the signing keys follow the store until the end; they
-	// are loaded before the first request is served.
+	// The account view, the signing keys and the cluster registry mirror the store
+	// and follow its changes through one watch (one poller or LISTEN connection per
+	// replica), opened before they load so that no change falls in between.
 	watchCtx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWatching()
-	if err := a.accounts.View().Start(watchCtx); err != nil {
-		return errors.Join(fmt.Errorf("loading accounts: %w", err), a.store.Close())
+	changes, err := a.store.Watch(watchCtx)
+	if err != nil {
+		return errors.Join(fmt.Errorf("watching the store: %w", err), a.store.Close())
 	}
-	if err := a.tokens.Start(watchCtx); err != nil {
-		return errors.Join(fmt.Errorf("watching signing keys: %w", err), a.store.Close())
+	mirrors := []mirror{a.accounts.View(), a.tokens, a.clusters}
+	for _, m := range mirrors {
+		if err := m.Load(watchCtx); err != nil {
+			return errors.Join(fmt.Errorf("loading from the store: %w", err), a.store.Close())
+		}
 	}
-	if err := a.clusters.Start(watchCtx); err != nil {
-		return errors.Join(fmt.Errorf("loading clusters: %w", err), a.store.Close())
-	}
+	go func() {
+		for c := range changes {
+			for _, m := range mirrors {
+				m.Handle(watchCtx, c)
+			}
+		}
+	}()
+	go a.clusters.RunHealthChecks(watchCtx)
 	if err := a.registerStartupClusters(ctx); err != nil {
 		return errors.Join(err, a.store.Close())
 	}
@@ -244,7 +260,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.audit.Run(watchCtx, time.Second)
 	}()
 
-	err := a.srv.Run(ctx)
+	err = a.srv.Run(ctx)
 	stopWatching()
 	flushers.Wait() // the last key uses and audit events are written before the store closes
 	return errors.Join(err, a.store.Close())
