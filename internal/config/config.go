@@ -349,8 +349,11 @@ func DefaultKubeBinDir(getenv func(string) string) string {
 		}
 		cache = home + "/.cache"
 	}
-	return cache + "/kubegate/kube-v1.37.2"
+	return cache + "/kubegate/kube-" + KubeVersion
 }
+
+// KubeVersion is the Kubernetes version hack/kube/build.sh builds.
+const KubeVersion = "v1.37.2"
 
 func printUsage(w io.Writer, fs *flag.FlagSet) {
 	if w == nil {

@@ -28,10 +28,12 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/kubegate/kubegate/internal/config"
 )
 
 // Version is the Kubernetes version the binaries are built at.
-const Version = "v1.37.2"
+const Version = config.KubeVersion
 
 // Binaries names the three programs a cluster needs.
 var binaries = [...]string{"etcd", "kube-apiserver", "kubectl"} //nolint:gochecknoglobals // a constant list.
@@ -39,14 +41,7 @@ var binaries = [...]string{"etcd", "kube-apiserver", "kubectl"} //nolint:gocheck
 // DefaultBinDir is where hack/kube/build.sh puts the binaries: $KUBEGATE_KUBE_BIN or
 // ~/.cache/kubegate/kube-v1.37.2.
 func DefaultBinDir() string {
-	if d := os.Getenv("KUBEGATE_KUBE_BIN"); d != "" {
-		return d
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	return filepath.Join(cache, "kubegate", "kube-"+Version)
+	return config.DefaultKubeBinDir(os.Getenv)
 }
 
 // MissingBinaries lists the binaries absent from dir.
