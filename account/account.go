@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -35,7 +36,8 @@ type Service struct {
 	opts  Options
 	usage *usageRecorder
 	// dummyHash is checked against when a login names no user, so that an unknown
-	// name takes as long as a wrong password.
+	// name takes as long as a wrong password. Made in the background at start-up.
+	dummyOnce sync.Once
 	dummyHash string
 }
 
@@ -53,11 +55,15 @@ func New(opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	dummy, err := hashPassword("kubegate-dummy-password", opts.Password, opts.Rand)
-	if err != nil {
-		return nil, err
-	}
-	return &Service{opts: opts, usage: newUsageRecorder(opts.Store, opts.Logger), dummyHash: dummy}, nil
+	s := &Service{opts: opts, usage: newUsageRecorder(opts.Store, opts.Logger)}
+	go s.dummy() // off the start-up path, ready before the first failed login in practice
+	return s, nil
+}
+
+// dummy returns the hash an unknown user name is checked against.
+func (s *Service) dummy() string {
+	s.dummyOnce.Do(func() { s.dummyHash, _ = hashPassword("kubegate-dummy-password", s.opts.Password, s.opts.Rand) })
+	return s.dummyHash
 }
 
 // View is the in-memory account view the service reads.
@@ -195,7 +201,7 @@ func (s *Service) Login(ctx context.Context, name, password string) (kubegate.Us
 		if kubegate.ErrorCode(err) != kubegate.ENotFound {
 			return kubegate.User{}, err
 		}
-		_, _ = checkPassword(s.dummyHash, password)
+		_, _ = checkPassword(s.dummy(), password)
 		return kubegate.User{}, fail
 	}
 	ok, err := checkPassword(u.PasswordHash, password)
