@@ -91,9 +91,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		opts.PollInterval = 2 * time.Second // notifications do the fast path
 	}
 	d := sqlstore.Dialect{
-		Postgres:     true,
-		IsUnique:     isUnique,
-		IsForeignKey: isForeignKey,
+		Postgres: true,
+		IsUnique: isUnique,
 		AfterChange: func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, channel)
 			return err
@@ -159,5 +158,4 @@ func sqlState(err error) string {
 	return ""
 }
 
-func isUnique(err error) bool     { return sqlState(err) == "23505" }
-func isForeignKey(err error) bool { return sqlState(err) == "23503" }
+func isUnique(err error) bool { return sqlState(err) == "23505" }

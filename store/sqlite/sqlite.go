@@ -59,7 +59,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlite: migrating %s: %w", path, err)
 	}
-	return sqlstore.New(db, sqlstore.Dialect{IsUnique: isUnique, IsForeignKey: isForeignKey}, opts), nil
+	return sqlstore.New(db, sqlstore.Dialect{IsUnique: isUnique}, opts), nil
 }
 
 func code(err error) int {
@@ -74,5 +74,3 @@ func isUnique(err error) bool {
 	c := code(err)
 	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
-
-func isForeignKey(err error) bool { return code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY }

@@ -358,9 +358,6 @@ func (c *Cluster) UserConfig(user string, groups ...string) (*rest.Config, error
 	}, nil
 }
 
-// CAData is the PEM of the CA that signed the apiserver's serving certificate.
-func (c *Cluster) CAData() []byte { return c.ca.certPEM }
-
 // writeKubeconfig writes the admin kubeconfig with embedded credentials to path.
 func (c *Cluster) writeKubeconfig(path string) error {
 	crt, err := os.ReadFile(c.Config.CertFile)

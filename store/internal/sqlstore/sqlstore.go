@@ -23,9 +23,8 @@ type Dialect struct {
 	// Postgres selects $n placeholders and row locks; SQLite serialises writers with
 	// BEGIN IMMEDIATE instead.
 	Postgres bool
-	// IsUnique and IsForeignKey classify constraint violations.
-	IsUnique     func(error) bool
-	IsForeignKey func(error) bool
+	// IsUnique recognises a uniqueness violation.
+	IsUnique func(error) bool
 	// AfterChange runs in the transaction that recorded a change (PostgreSQL:
 	// pg_notify, delivered at commit).
 	AfterChange func(ctx context.Context, tx *sql.Tx) error
