@@ -26,7 +26,8 @@ func WithMetrics(h http.Handler, m *metrics.Metrics, now func() time.Time) http.
 }
 
 func longRunning(r *http.Request) bool {
-	if w := strings.ToLower(r.URL.Query().Get("watch")); w == "true" || w == "1" || r.URL.Query().Get("follow") == "true" {
+	q := r.URL.Query()
+	if w := strings.ToLower(q.Get("watch")); w == "true" || w == "1" || q.Get("follow") == "true" {
 		return true
 	}
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
