@@ -67,7 +67,9 @@ type ClusterCredentials struct {
 	Password        string `json:"password,omitempty"`
 }
 
-// ClusterHealth is the outcome of the last health check of a cluster.
+// ClusterHealth is the outcome of the last health check of a cluster. It is the
+// runtime state of each replica, kept in its memory and never stored: it is not
+// configuration, and writing it would notify every replica of every flap.
 type ClusterHealth struct {
 	Status    string // Ready, Unreachable, Unauthorized, Unknown
 	Version   string // the cluster's Kubernetes version, when reachable
@@ -87,7 +89,6 @@ type Cluster struct {
 	Labels                map[string]string
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
-	Health                ClusterHealth
 }
 
 // SigningKey is a token signing key. Retired keys still verify tokens until those
@@ -155,6 +156,14 @@ const (
 type Change struct {
 	Kind ChangeKind
 	Key  string // user ID, access key, cluster name or kid
+}
+
+// Mirror is an in-memory copy of part of the store, kept fresh by its changes. The
+// owner opens the store's Watch, then calls Load, then hands every change to Apply,
+// so that no change falls in between; ChangeResync means "Load again".
+type Mirror interface {
+	Load(ctx context.Context) error
+	Apply(ctx context.Context, c Change)
 }
 
 // Store keeps kubegate's state. Implementations: store/sqlite (embedded, default) and

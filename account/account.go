@@ -1,5 +1,7 @@
-// Package account manages users, their passwords and their access keys, and
-// exchanges access keys for identities. It knows nothing of HTTP or tokens.
+// Package account manages users, their passwords and their access keys: it checks
+// an access key pair or a password, and answers whether a user or key is still
+// valid, from an in-memory mirror of the store so that no request needs a database
+// query. It knows nothing of HTTP or tokens.
 package account
 
 import (
@@ -23,7 +25,6 @@ import (
 // Options configures a Service.
 type Options struct {
 	Store          kubegate.Store
-	View           *View
 	Now            func() time.Time
 	Rand           io.Reader
 	MaxKeysPerUser int
@@ -34,9 +35,10 @@ type Options struct {
 // Service is the account logic.
 type Service struct {
 	opts  Options
+	view  *view
 	usage *usageRecorder
 	// dummyHash is checked against when a login names no user, so that an unknown
-	// name takes as long as a wrong password. Made in the background at start-up.
+	// name takes as long as a wrong password. Run makes it off the start-up path.
 	dummyOnce sync.Once
 	dummyHash string
 }
@@ -55,9 +57,21 @@ func New(opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{opts: opts, usage: newUsageRecorder(opts.Store, opts.Logger)}
-	go s.dummy() // off the start-up path, ready before the first failed login in practice
+	s := &Service{opts: opts, view: newView(opts.Store, opts.Logger), usage: newUsageRecorder(opts.Store, opts.Logger)}
 	return s, nil
+}
+
+// Load reads every user and access key; with Apply it implements kubegate.Mirror.
+func (s *Service) Load(ctx context.Context) error { return s.view.load(ctx) }
+
+// Apply follows a store change made by any replica.
+func (s *Service) Apply(ctx context.Context, c kubegate.Change) { s.view.apply(ctx, c) }
+
+// Run prepares the unknown-user password hash, then writes batched key uses every
+// interval until ctx is done, and once more.
+func (s *Service) Run(ctx context.Context, interval time.Duration) {
+	s.dummy() // ready before the first failed login in practice
+	batch.FlushEvery(ctx, interval, s.usage.flush, s.opts.Logger, "recording access key use")
 }
 
 // dummy returns the hash an unknown user name is checked against.
@@ -65,18 +79,6 @@ func (s *Service) dummy() string {
 	s.dummyOnce.Do(func() { s.dummyHash, _ = hashPassword("kubegate-dummy-password", s.opts.Password, s.opts.Rand) })
 	return s.dummyHash
 }
-
-// View is the in-memory account view the service reads.
-func (s *Service) View() *View { return s.opts.View }
-
-// RunUsageFlusher writes batched key uses every interval until ctx is done, then
-// once more.
-func (s *Service) RunUsageFlusher(ctx context.Context, interval time.Duration) {
-	batch.FlushEvery(ctx, interval, s.usage.flush, s.opts.Logger, "recording access key use")
-}
-
-// FlushUsage writes the pending key uses now.
-func (s *Service) FlushUsage(ctx context.Context) error { return s.usage.flush(ctx) }
 
 // userName: lower-case letters, digits, '.', '_' and '-', starting and ending with a
 // letter or digit. No ':' — names become Kubernetes usernames under impersonation,
@@ -188,7 +190,7 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (kubegate.User, er
 	if err := s.opts.Store.CreateUser(ctx, u); err != nil {
 		return kubegate.User{}, err
 	}
-	s.opts.View.Refresh(ctx, kubegate.Change{Kind: kubegate.ChangeUser, Key: u.ID})
+	s.view.apply(ctx, kubegate.Change{Kind: kubegate.ChangeUser, Key: u.ID})
 	return u, nil
 }
 
@@ -305,7 +307,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor kubegate.Identity, name 
 	if err != nil {
 		return kubegate.User{}, err
 	}
-	s.opts.View.Refresh(ctx, kubegate.Change{Kind: kubegate.ChangeUser, Key: u.ID})
+	s.view.apply(ctx, kubegate.Change{Kind: kubegate.ChangeUser, Key: u.ID})
 	return u, nil
 }
 
@@ -331,9 +333,9 @@ func (s *Service) DeleteUser(ctx context.Context, actor kubegate.Identity, name 
 	if err := s.opts.Store.DeleteUser(ctx, u.ID); err != nil {
 		return err
 	}
-	s.opts.View.Refresh(ctx, kubegate.Change{Kind: kubegate.ChangeUser, Key: u.ID})
+	s.view.apply(ctx, kubegate.Change{Kind: kubegate.ChangeUser, Key: u.ID})
 	for _, k := range keys {
-		s.opts.View.Refresh(ctx, kubegate.Change{Kind: kubegate.ChangeAccessKey, Key: k.AccessKey})
+		s.view.apply(ctx, kubegate.Change{Kind: kubegate.ChangeAccessKey, Key: k.AccessKey})
 	}
 	return nil
 }
@@ -376,7 +378,7 @@ func (s *Service) CreateKey(ctx context.Context, userID, description string, exp
 	if err := s.opts.Store.CreateAccessKey(ctx, k, s.opts.MaxKeysPerUser); err != nil {
 		return kubegate.AccessKey{}, "", err
 	}
-	s.opts.View.Refresh(ctx, kubegate.Change{Kind: kubegate.ChangeAccessKey, Key: ak})
+	s.view.apply(ctx, kubegate.Change{Kind: kubegate.ChangeAccessKey, Key: ak})
 	return k, secret, nil
 }
 
@@ -413,7 +415,7 @@ func (s *Service) UpdateKey(ctx context.Context, userID, accessKey string, p Key
 	if err != nil {
 		return kubegate.AccessKey{}, err
 	}
-	s.opts.View.Refresh(ctx, kubegate.Change{Kind: kubegate.ChangeAccessKey, Key: accessKey})
+	s.view.apply(ctx, kubegate.Change{Kind: kubegate.ChangeAccessKey, Key: accessKey})
 	return k, nil
 }
 
@@ -429,7 +431,7 @@ func (s *Service) DeleteKey(ctx context.Context, userID, accessKey string) error
 	if err := s.opts.Store.DeleteAccessKey(ctx, accessKey); err != nil {
 		return err
 	}
-	s.opts.View.Refresh(ctx, kubegate.Change{Kind: kubegate.ChangeAccessKey, Key: accessKey})
+	s.view.apply(ctx, kubegate.Change{Kind: kubegate.ChangeAccessKey, Key: accessKey})
 	return nil
 }
 
@@ -447,7 +449,7 @@ type Client struct {
 // unknown key and a wrong secret give the same error after the same work.
 func (s *Service) Exchange(ctx context.Context, accessKey, secret string, c Client) (kubegate.Identity, error) {
 	fail := kubegate.Errorf(kubegate.EUnauthorized, "invalid access key or secret key")
-	k, found := s.opts.View.Key(accessKey)
+	k, found := s.view.key(accessKey)
 	want := k.SecretHash
 	if !found {
 		want = make([]byte, sha256.Size)
@@ -469,7 +471,7 @@ func (s *Service) Exchange(ctx context.Context, accessKey, secret string, c Clie
 // and unexpired, and the user exists and is enabled. It reads only memory.
 func (s *Service) Check(accessKey, userID string) (kubegate.Identity, error) {
 	if accessKey != "" {
-		k, ok := s.opts.View.Key(accessKey)
+		k, ok := s.view.key(accessKey)
 		if !ok || k.UserID != userID {
 			return kubegate.Identity{}, kubegate.Errorf(kubegate.EUnauthorized, "access key %s no longer exists", accessKey)
 		}
@@ -480,7 +482,7 @@ func (s *Service) Check(accessKey, userID string) (kubegate.Identity, error) {
 			return kubegate.Identity{}, kubegate.Errorf(kubegate.EUnauthorized, "access key %s expired at %s", accessKey, k.ExpiresAt.Format(time.RFC3339))
 		}
 	}
-	u, ok := s.opts.View.User(userID)
+	u, ok := s.view.user(userID)
 	if !ok {
 		return kubegate.Identity{}, kubegate.Errorf(kubegate.EUnauthorized, "the user no longer exists")
 	}
@@ -488,19 +490,6 @@ func (s *Service) Check(accessKey, userID string) (kubegate.Identity, error) {
 		return kubegate.Identity{}, kubegate.Errorf(kubegate.EUnauthorized, "user %s is disabled", u.Name)
 	}
 	return kubegate.Identity{UserID: u.ID, Name: u.Name, Groups: kubegate.GroupsFor(u), Admin: u.Admin, AccessKey: accessKey}, nil
-}
-
-// RevokeToken refuses the token id presented from now on, on every replica; a
-// console logout calls it.
-func (s *Service) RevokeToken(ctx context.Context, id kubegate.Identity) error {
-	if id.TokenID == "" {
-		return nil
-	}
-	if err := s.opts.Store.RevokeToken(ctx, kubegate.RevokedToken{ID: id.TokenID, ExpiresAt: id.TokenExpiresAt}); err != nil {
-		return err
-	}
-	s.opts.View.Refresh(ctx, kubegate.Change{Kind: kubegate.ChangeToken, Key: id.TokenID})
-	return nil
 }
 
 func truncate(s string, n int) string {

@@ -4,15 +4,13 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/account"
-	"github.com/kubegate/kubegate/internal/seal"
-	"github.com/kubegate/kubegate/store/sqlite"
+	"github.com/kubegate/kubegate/store/sqlite/sqlitetest"
 )
 
 type clock struct{ t time.Time }
@@ -21,15 +19,10 @@ func (c *clock) now() time.Time { return c.t }
 
 func newService(t *testing.T, c *clock) *account.Service {
 	t.Helper()
-	sealer, _ := seal.New(bytes.Repeat([]byte{1}, 32), nil)
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"), sqlite.Options{Sealer: sealer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := sqlitetest.Open(t)
 	logger := slog.New(slog.DiscardHandler)
 	s, err := account.New(account.Options{
-		Store: st, View: account.NewView(st, logger, c.now), Now: c.now, MaxKeysPerUser: 3,
+		Store: st, Now: c.now, MaxKeysPerUser: 3,
 		Password: account.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}, // cheap for tests
 		Logger:   logger,
 	})

@@ -25,10 +25,16 @@ func newUsageRecorder(store kubegate.Store, logger *slog.Logger) *usageRecorder 
 
 func (u *usageRecorder) record(use kubegate.KeyUse) {
 	u.mu.Lock()
+	u.keepLatest(use)
+	u.mu.Unlock()
+}
+
+// keepLatest holds use unless a later use of the same key is pending; the caller
+// holds mu.
+func (u *usageRecorder) keepLatest(use kubegate.KeyUse) {
 	if prev, ok := u.pending[use.AccessKey]; !ok || use.At.After(prev.At) {
 		u.pending[use.AccessKey] = use
 	}
-	u.mu.Unlock()
 }
 
 func (u *usageRecorder) flush(ctx context.Context) error {
@@ -44,5 +50,15 @@ func (u *usageRecorder) flush(ctx context.Context) error {
 	}
 	u.pending = map[string]kubegate.KeyUse{}
 	u.mu.Unlock()
-	return u.store.RecordKeyUses(ctx, batch)
+	if err := u.store.RecordKeyUses(ctx, batch); err != nil {
+		// Put the batch back for the next flush; uses recorded meanwhile are newer
+		// and win. The map holds one entry per key, so it stays bounded.
+		u.mu.Lock()
+		for _, use := range batch {
+			u.keepLatest(use)
+		}
+		u.mu.Unlock()
+		return err
+	}
+	return nil
 }

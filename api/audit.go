@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/internal/httpapi"
 )
 
 type auditView struct {
@@ -22,8 +23,8 @@ type auditView struct {
 
 // listAudit: GET /api/v1/cube/audit?user=&cluster=&since=&until=&page=&pageSize=,
 // newest first.
-func (a *API) listAudit(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
-	_, _, p, err := pageParams(r)
+func (a api) listAudit(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
+	_, _, p, err := httpapi.PageParams(r)
 	if err != nil {
 		return err
 	}
@@ -38,7 +39,7 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, _ *kubegate.Iden
 			*dst = t
 		}
 	}
-	events, total, err := a.opts.Store.ListAudit(r.Context(), f, p)
+	events, total, err := a.o.Audit.ListAudit(r.Context(), f, p)
 	if err != nil {
 		return err
 	}
@@ -49,5 +50,5 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, _ *kubegate.Iden
 			Verb: e.Verb, Path: e.Path, StatusCode: e.StatusCode, LatencyMS: float64(e.Latency.Microseconds()) / 1000, SourceIP: e.SourceIP,
 		})
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"total": total, "items": items})
+	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"total": total, "items": items})
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/account"
+	"github.com/kubegate/kubegate/internal/httpapi"
 )
 
 // keyView is an access key as the API shows it: never the secret.
@@ -24,14 +25,14 @@ type keyView struct {
 func toKeyView(k kubegate.AccessKey, user string) keyView {
 	return keyView{
 		AccessKey: k.AccessKey, User: user, Description: k.Description, Status: string(k.Status),
-		CreatedAt: timeString(k.CreatedAt), ExpiresAt: timeString(k.ExpiresAt),
-		LastUsedAt: timeString(k.LastUsedAt), LastUsedIP: k.LastUsedIP, LastUsedUserAgent: k.LastUsedUserAgent,
+		CreatedAt: httpapi.TimeString(k.CreatedAt), ExpiresAt: httpapi.TimeString(k.ExpiresAt),
+		LastUsedAt: httpapi.TimeString(k.LastUsedAt), LastUsedIP: k.LastUsedIP, LastUsedUserAgent: k.LastUsedUserAgent,
 	}
 }
 
 // keyOwner is whose keys a request acts on: the caller's, or, for an admin naming
 // ?user=, that user's.
-func (a *API) keyOwner(r *http.Request, id *kubegate.Identity) (userID, name string, err error) {
+func (a api) keyOwner(r *http.Request, id *kubegate.Identity) (userID, name string, err error) {
 	other := r.URL.Query().Get("user")
 	if other == "" || other == id.Name {
 		return id.UserID, id.Name, nil
@@ -39,7 +40,7 @@ func (a *API) keyOwner(r *http.Request, id *kubegate.Identity) (userID, name str
 	if !id.Admin {
 		return "", "", kubegate.Errorf(kubegate.EForbidden, "only administrators may act on another user's keys")
 	}
-	u, err := a.opts.Accounts.GetUser(r.Context(), other)
+	u, err := a.o.Accounts.GetUser(r.Context(), other)
 	if err != nil {
 		return "", "", err
 	}
@@ -51,9 +52,9 @@ type createKeyRequest struct {
 	ExpiresAt   string `json:"expiresAt"`
 }
 
-func (a *API) createKey(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
+func (a api) createKey(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
 	var req createKeyRequest
-	if err := decodeJSON(w, r, &req, true); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &req, true); err != nil {
 		return err
 	}
 	var expires time.Time
@@ -68,23 +69,23 @@ func (a *API) createKey(w http.ResponseWriter, r *http.Request, id *kubegate.Ide
 	if err != nil {
 		return err
 	}
-	k, secret, err := a.opts.Accounts.CreateKey(r.Context(), userID, req.Description, expires)
+	k, secret, err := a.o.Accounts.CreateKey(r.Context(), userID, req.Description, expires)
 	if err != nil {
 		return err
 	}
 	// The only response that ever carries the secret key.
-	return writeJSON(w, http.StatusOK, struct {
+	return httpapi.WriteJSON(w, http.StatusOK, struct {
 		keyView
 		SecretKey string `json:"secretKey"`
 	}{toKeyView(k, name), secret})
 }
 
-func (a *API) listKeys(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
+func (a api) listKeys(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
 	userID, name, err := a.keyOwner(r, id)
 	if err != nil {
 		return err
 	}
-	keys, err := a.opts.Accounts.ListKeys(r.Context(), userID)
+	keys, err := a.o.Accounts.ListKeys(r.Context(), userID)
 	if err != nil {
 		return err
 	}
@@ -92,7 +93,7 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request, id *kubegate.Iden
 	for _, k := range keys {
 		items = append(items, toKeyView(k, name))
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"total": len(items), "items": items})
+	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"total": len(items), "items": items})
 }
 
 func accessKeyParam(r *http.Request) (string, error) {
@@ -108,13 +109,13 @@ type updateKeyRequest struct {
 	Description *string             `json:"description"`
 }
 
-func (a *API) updateKey(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
+func (a api) updateKey(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
 	ak, err := accessKeyParam(r)
 	if err != nil {
 		return err
 	}
 	var req updateKeyRequest
-	if err := decodeJSON(w, r, &req, false); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &req, false); err != nil {
 		return err
 	}
 	if req.Status == nil && req.Description == nil {
@@ -124,14 +125,14 @@ func (a *API) updateKey(w http.ResponseWriter, r *http.Request, id *kubegate.Ide
 	if err != nil {
 		return err
 	}
-	k, err := a.opts.Accounts.UpdateKey(r.Context(), userID, ak, account.KeyPatch{Status: req.Status, Description: req.Description})
+	k, err := a.o.Accounts.UpdateKey(r.Context(), userID, ak, account.KeyPatch{Status: req.Status, Description: req.Description})
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toKeyView(k, name))
+	return httpapi.WriteJSON(w, http.StatusOK, toKeyView(k, name))
 }
 
-func (a *API) deleteKey(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
+func (a api) deleteKey(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
 	ak, err := accessKeyParam(r)
 	if err != nil {
 		return err
@@ -140,8 +141,8 @@ func (a *API) deleteKey(w http.ResponseWriter, r *http.Request, id *kubegate.Ide
 	if err != nil {
 		return err
 	}
-	if err := a.opts.Accounts.DeleteKey(r.Context(), userID, ak); err != nil {
+	if err := a.o.Accounts.DeleteKey(r.Context(), userID, ak); err != nil {
 		return err
 	}
-	return writeSuccess(w, "access key "+ak+" deleted")
+	return httpapi.WriteSuccess(w, "access key "+ak+" deleted")
 }

@@ -13,46 +13,80 @@ import (
 	"github.com/kubegate/kubegate/internal/batch"
 )
 
-// maxPending bounds the buffer; past it events are dropped and counted, so a slow
-// database cannot exhaust memory.
-const maxPending = 10_000
+// DefaultMaxBufferBytes bounds the buffer; past it events are dropped and counted,
+// so a slow or failing database cannot exhaust memory.
+const DefaultMaxBufferBytes = 16 << 20
 
 // Recorder buffers audit events for the store.
 type Recorder struct {
-	store  kubegate.Store
-	logger *slog.Logger
+	store    kubegate.Store
+	logger   *slog.Logger
+	maxBytes int
 
 	mu      sync.Mutex
 	pending []kubegate.AuditEvent
+	bytes   int // the pending events' approximate size
 	dropped int
 }
 
-// New returns a Recorder writing to store.
-func New(store kubegate.Store, logger *slog.Logger) *Recorder {
-	return &Recorder{store: store, logger: logger}
+// New returns a Recorder writing to store, buffering at most maxBytes of events
+// (DefaultMaxBufferBytes when 0).
+func New(store kubegate.Store, logger *slog.Logger, maxBytes int) *Recorder {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBufferBytes
+	}
+	return &Recorder{store: store, logger: logger, maxBytes: maxBytes}
+}
+
+// size approximates an event's memory: its strings and the fixed fields.
+func size(e kubegate.AuditEvent) int {
+	return 96 + len(e.RequestID) + len(e.User) + len(e.AccessKey) + len(e.Cluster) + len(e.Verb) + len(e.Path) + len(e.SourceIP)
 }
 
 // Record queues one event.
 func (r *Recorder) Record(e kubegate.AuditEvent) {
+	n := size(e)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.pending) >= maxPending {
+	if r.bytes+n > r.maxBytes {
 		r.dropped++
 		return
 	}
 	r.pending = append(r.pending, e)
+	r.bytes += n
 }
 
-// Flush writes the queued events now.
+// Flush writes the queued events now. When the write fails the batch goes back
+// in front of what was queued meanwhile, as far as the buffer's bound allows, for
+// the next flush.
 func (r *Recorder) Flush(ctx context.Context) error {
 	r.mu.Lock()
-	batch, dropped := r.pending, r.dropped
-	r.pending, r.dropped = nil, 0
+	pending, dropped := r.pending, r.dropped
+	r.pending, r.bytes, r.dropped = nil, 0, 0
 	r.mu.Unlock()
 	if dropped > 0 {
 		r.logger.Warn("audit buffer full; events dropped", "dropped", dropped)
 	}
-	return r.store.AppendAudit(ctx, batch)
+	if len(pending) == 0 {
+		return nil
+	}
+	err := r.store.AppendAudit(ctx, pending)
+	if err == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	newer := r.pending
+	r.pending, r.bytes = nil, 0
+	for _, e := range append(pending, newer...) {
+		if n := size(e); r.bytes+n <= r.maxBytes {
+			r.pending = append(r.pending, e)
+			r.bytes += n
+		} else {
+			r.dropped++
+		}
+	}
+	return err
 }
 
 // Run flushes every interval until ctx is done, then once more.

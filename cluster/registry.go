@@ -1,20 +1,19 @@
 // Package cluster keeps the registry of Kubernetes clusters behind the gateway: their
 // connection details (credentials encrypted in the store), client-go transports
-// built once per cluster, and their health.
+// built once per cluster, and their health, which each replica checks and keeps in
+// its own memory. It also reads kubeconfigs into registrations and writes the
+// kubeconfigs that point kubectl at the gateway.
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"reflect"
 	"sort"
 	"sync"
 	"time"
@@ -58,12 +57,13 @@ type entry struct {
 }
 
 // Registry is the set of clusters, mirrored in memory and kept fresh from the
-// store's change notifications.
+// store's change notifications (it implements kubegate.Mirror).
 type Registry struct {
 	opts Options
 
 	mu      sync.RWMutex
 	entries map[string]*entry
+	health  map[string]kubegate.ClusterHealth
 }
 
 // New returns an empty registry; Start loads it.
@@ -77,25 +77,23 @@ func New(opts Options) *Registry {
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = 5 * time.Second
 	}
-	return &Registry{opts: opts, entries: map[string]*entry{}}
+	return &Registry{opts: opts, entries: map[string]*entry{}, health: map[string]kubegate.ClusterHealth{}}
 }
 
-// Load reads every cluster.
-func (r *Registry) Load(ctx context.Context) error { return r.reload(ctx) }
-
-// Handle follows cluster changes made by other replicas.
-func (r *Registry) Handle(ctx context.Context, c kubegate.Change) {
+// Apply follows cluster changes made by any replica.
+func (r *Registry) Apply(ctx context.Context, c kubegate.Change) {
 	switch c.Kind {
 	case kubegate.ChangeCluster:
 		r.refresh(ctx, c.Key)
 	case kubegate.ChangeResync:
-		if err := r.reload(ctx); err != nil && ctx.Err() == nil {
+		if err := r.Load(ctx); err != nil && ctx.Err() == nil {
 			r.opts.Logger.Warn("reloading clusters failed", "err", err)
 		}
 	}
 }
 
-func (r *Registry) reload(ctx context.Context) error {
+// Load reads every cluster.
+func (r *Registry) Load(ctx context.Context) error {
 	clusters, err := r.opts.Store.ListClusters(ctx)
 	if err != nil {
 		return err
@@ -108,11 +106,17 @@ func (r *Registry) reload(ctx context.Context) error {
 	r.mu.Lock()
 	for name := range r.entries {
 		if !seen[name] {
-			delete(r.entries, name)
+			r.remove(name)
 		}
 	}
 	r.mu.Unlock()
 	return nil
+}
+
+// remove forgets the cluster called name; the caller holds mu.
+func (r *Registry) remove(name string) {
+	delete(r.entries, name)
+	delete(r.health, name)
 }
 
 func (r *Registry) refresh(ctx context.Context, name string) {
@@ -122,25 +126,16 @@ func (r *Registry) refresh(ctx context.Context, name string) {
 		r.put(c)
 	case kubegate.ErrorCode(err) == kubegate.ENotFound:
 		r.mu.Lock()
-		delete(r.entries, name)
+		r.remove(name)
 		r.mu.Unlock()
 	case ctx.Err() == nil:
 		r.opts.Logger.Warn("refreshing a cluster failed", "cluster", name, "err", err)
 	}
 }
 
-// put installs c, rebuilding its transports only when how to connect changed (a
-// health update must not drop pooled connections).
+// put installs c with transports of its own. Every stored change is a change of
+// configuration (health is not stored), so rebuilding them is right.
 func (r *Registry) put(c kubegate.Cluster) {
-	r.mu.RLock()
-	old := r.entries[c.Name]
-	r.mu.RUnlock()
-	if old != nil && sameConnection(old.cluster, c) {
-		r.mu.Lock()
-		r.entries[c.Name] = &entry{cluster: c, target: old.target}
-		r.mu.Unlock()
-		return
-	}
 	target, err := r.buildTarget(c)
 	if err != nil {
 		r.opts.Logger.Warn("cluster has an unusable configuration", "cluster", c.Name, "err", err)
@@ -148,11 +143,6 @@ func (r *Registry) put(c kubegate.Cluster) {
 	r.mu.Lock()
 	r.entries[c.Name] = &entry{cluster: c, target: target}
 	r.mu.Unlock()
-}
-
-func sameConnection(a, b kubegate.Cluster) bool {
-	return a.Server == b.Server && bytes.Equal(a.CAData, b.CAData) && a.TLSServerName == b.TLSServerName &&
-		a.InsecureSkipTLSVerify == b.InsecureSkipTLSVerify && reflect.DeepEqual(a.Credentials, b.Credentials)
 }
 
 // restConfig is how the gateway itself connects to c.
@@ -173,9 +163,12 @@ func (r *Registry) restConfig(c kubegate.Cluster) *rest.Config {
 }
 
 func (r *Registry) buildTarget(c kubegate.Cluster) (*Target, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	u, err := url.Parse(c.Server)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("server %q is not an http(s) URL", c.Server)
+	if err != nil {
+		return nil, err
 	}
 	cfg := r.restConfig(c)
 	rt, err := rest.TransportFor(cfg)
@@ -205,9 +198,9 @@ func (r *Registry) Target(name string) (*Target, error) {
 	return e.target, nil
 }
 
-// Register adds a cluster, checks it once, and returns it.
+// Register adds a cluster, checks its health once, and returns it.
 func (r *Registry) Register(ctx context.Context, c kubegate.Cluster) (kubegate.Cluster, error) {
-	if err := ValidateName(c.Name); err != nil {
+	if err := c.Validate(); err != nil {
 		return c, err
 	}
 	if _, err := r.buildTarget(c); err != nil {
@@ -215,12 +208,12 @@ func (r *Registry) Register(ctx context.Context, c kubegate.Cluster) (kubegate.C
 	}
 	now := r.opts.Now().UTC().Truncate(time.Microsecond)
 	c.CreatedAt, c.UpdatedAt = now, now
-	c.Health = kubegate.ClusterHealth{Status: Unknown}
 	if err := r.opts.Store.CreateCluster(ctx, c); err != nil {
 		return c, err
 	}
 	r.put(c)
-	return r.Check(ctx, c.Name)
+	r.Check(ctx, c.Name)
+	return c, nil
 }
 
 // Upsert registers c, or replaces the connection details of the cluster of that
@@ -230,7 +223,7 @@ func (r *Registry) Upsert(ctx context.Context, c kubegate.Cluster) (kubegate.Clu
 	if kubegate.ErrorCode(err) != kubegate.EConflict {
 		return got, err
 	}
-	_, err = r.opts.Store.UpdateCluster(ctx, c.Name, func(old kubegate.Cluster) (kubegate.Cluster, error) {
+	got, err = r.opts.Store.UpdateCluster(ctx, c.Name, func(old kubegate.Cluster) (kubegate.Cluster, error) {
 		old.Server, old.CAData, old.TLSServerName, old.InsecureSkipTLSVerify = c.Server, c.CAData, c.TLSServerName, c.InsecureSkipTLSVerify
 		old.Credentials = c.Credentials
 		if c.Description != "" {
@@ -242,8 +235,9 @@ func (r *Registry) Upsert(ctx context.Context, c kubegate.Cluster) (kubegate.Clu
 	if err != nil {
 		return c, err
 	}
-	r.refresh(ctx, c.Name)
-	return r.Check(ctx, c.Name)
+	r.put(got)
+	r.Check(ctx, c.Name)
+	return got, nil
 }
 
 // List returns every cluster by name, from memory.
@@ -275,17 +269,36 @@ func (r *Registry) Delete(ctx context.Context, name string) error {
 		return err
 	}
 	r.mu.Lock()
-	delete(r.entries, name)
+	r.remove(name)
 	r.mu.Unlock()
 	return nil
 }
 
-// Check asks the cluster for /version with the gateway's credentials and records
-// the outcome.
-func (r *Registry) Check(ctx context.Context, name string) (kubegate.Cluster, error) {
+// Has says whether a cluster called name is registered.
+func (r *Registry) Has(name string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, ok := r.entries[name]
+	return ok
+}
+
+// Health is this replica's last check of the cluster called name; Unknown before
+// the first.
+func (r *Registry) Health(name string) kubegate.ClusterHealth {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if h, ok := r.health[name]; ok {
+		return h
+	}
+	return kubegate.ClusterHealth{Status: Unknown}
+}
+
+// Check asks the cluster for /version with the gateway's credentials and keeps the
+// outcome in memory: health is this replica's view, never written to the store.
+func (r *Registry) Check(ctx context.Context, name string) kubegate.ClusterHealth {
 	target, err := r.Target(name)
-	if err != nil && kubegate.ErrorCode(err) == kubegate.ENotFound {
-		return kubegate.Cluster{}, err
+	if kubegate.ErrorCode(err) == kubegate.ENotFound {
+		return kubegate.ClusterHealth{Status: Unknown, Message: kubegate.ErrorMessage(err)}
 	}
 	h := kubegate.ClusterHealth{Status: Unreachable, CheckedAt: r.opts.Now().UTC().Truncate(time.Microsecond)}
 	if err != nil {
@@ -293,21 +306,12 @@ func (r *Registry) Check(ctx context.Context, name string) (kubegate.Cluster, er
 	} else {
 		h = r.probe(ctx, target, h)
 	}
-	// An unchanged outcome is kept in memory only, and written at most every five
-	// minutes: each write notifies every replica.
-	if old, err := r.Get(name); err == nil && old.Health.Status == h.Status && old.Health.Version == h.Version &&
-		old.Health.Message == h.Message && h.CheckedAt.Sub(old.Health.CheckedAt) < 5*time.Minute {
-		return old, nil
+	r.mu.Lock()
+	if _, ok := r.entries[name]; ok { // not deleted meanwhile
+		r.health[name] = h
 	}
-	c, err := r.opts.Store.UpdateCluster(ctx, name, func(c kubegate.Cluster) (kubegate.Cluster, error) {
-		c.Health = h
-		return c, nil
-	})
-	if err != nil {
-		return c, err
-	}
-	r.put(c)
-	return c, nil
+	r.mu.Unlock()
+	return h
 }
 
 func (r *Registry) probe(ctx context.Context, t *Target, h kubegate.ClusterHealth) kubegate.ClusterHealth {
@@ -343,7 +347,8 @@ func (r *Registry) probe(ctx context.Context, t *Target, h kubegate.ClusterHealt
 	return h
 }
 
-// RunHealthChecks checks every cluster each HealthInterval until ctx is done.
+// RunHealthChecks checks every cluster now and then each HealthInterval, until ctx
+// is done.
 func (r *Registry) RunHealthChecks(ctx context.Context) {
 	if r.opts.HealthInterval <= 0 {
 		return
@@ -351,15 +356,16 @@ func (r *Registry) RunHealthChecks(ctx context.Context) {
 	t := time.NewTicker(r.opts.HealthInterval)
 	defer t.Stop()
 	for {
+		for _, c := range r.List() {
+			before := r.Health(c.Name)
+			if h := r.Check(ctx, c.Name); h.Status != before.Status && ctx.Err() == nil {
+				r.opts.Logger.Info("cluster health changed", "cluster", c.Name, "from", before.Status, "to", h.Status, "message", h.Message)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		for _, c := range r.List() {
-			if _, err := r.Check(ctx, c.Name); err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
-				r.opts.Logger.Warn("cluster health check failed", "cluster", c.Name, "err", err)
-			}
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"text/template"
@@ -19,21 +20,26 @@ import (
 
 	"github.com/kubegate/kubegate/internal/app"
 	"github.com/kubegate/kubegate/internal/config"
-	"github.com/kubegate/kubegate/test/kubeenv"
+	"github.com/kubegate/kubegate/kubeenv"
 )
 
 // ClusterNames are the demo's clusters, named as in the KubeCube guide.
 var ClusterNames = [...]string{"pivot-cluster", "member-1"} //nolint:gochecknoglobals // constant names.
 
 // Run starts the demo and blocks until ctx is done, then stops everything it
-// started.
-func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, out io.Writer) error {
-	if err := ensureBinaries(ctx, cfg.KubeBinDir, out); err != nil {
+// started. cfg is the demo command's configuration; the gateway runs with one
+// derived from it. getenv is the process environment.
+func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, out io.Writer, getenv func(string) string) error {
+	binDir := cfg.KubeBinDir
+	if binDir == "" {
+		binDir = kubeenv.DefaultBinDir(getenv)
+	}
+	if err := ensureBinaries(ctx, binDir, out, getenv); err != nil {
 		return err
 	}
 
 	fmt.Fprintf(out, "Starting clusters %s (etcd + kube-apiserver %s)...\n", strings.Join(ClusterNames[:], ", "), kubeenv.Version)
-	clusters, err := startClusters(ctx, cfg.KubeBinDir)
+	clusters, err := startClusters(ctx, binDir)
 	defer func() {
 		for _, c := range clusters {
 			if c != nil {
@@ -76,11 +82,14 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, out io.Wr
 		kubeconfigs[c.Name] = path
 	}
 
+	// The gateway's configuration is the demo's plus what the demo sets up: its
+	// clusters and, unless given, TLS.
+	gw := *cfg
+	gw.Clusters = slices.Clone(cfg.Clusters)
 	// kubectl sends credentials only over TLS, so the demo serves HTTPS with a CA
 	// of its own, which generated kubeconfigs embed.
-	caFile := cfg.ExternalCAFile
-	if cfg.TLSCertFile == "" {
-		if caFile, err = demoTLS(cfg); err != nil {
+	if gw.TLSCertFile == "" {
+		if err := demoTLS(&gw); err != nil {
 			return err
 		}
 	}
@@ -91,9 +100,12 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, out io.Wr
 		if err != nil {
 			return err
 		}
-		cfg.Clusters = append(cfg.Clusters, config.ClusterFlag{Name: c.Name, Kubeconfig: path})
+		gw.Clusters = append(gw.Clusters, config.ClusterFlag{Name: c.Name, Kubeconfig: path})
 	}
-	a, err := app.New(ctx, cfg, logger)
+	if err := gw.Validate(); err != nil {
+		return err
+	}
+	a, err := app.New(ctx, &gw, logger)
 	if err != nil {
 		return err
 	}
@@ -112,7 +124,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, out io.Wr
 	}
 	if err := banner.Execute(out, map[string]any{
 		"URL": a.URL(), "Password": password, "Clusters": clusters, "Kubeconfigs": kubeconfigs,
-		"CA": caFile, "BinDir": filepath.Dir(exe), "Kubectl": filepath.Join(cfg.KubeBinDir, "kubectl"), "DataDir": filepath.Dir(kubeconfigs[clusters[0].Name]),
+		"CA": gw.ExternalCAFile, "BinDir": filepath.Dir(exe), "Kubectl": filepath.Join(binDir, "kubectl"), "DataDir": filepath.Dir(kubeconfigs[clusters[0].Name]),
 	}); err != nil {
 		return err
 	}
@@ -138,13 +150,13 @@ func startClusters(ctx context.Context, binDir string) ([]*kubeenv.Cluster, erro
 
 // ensureBinaries builds the Kubernetes binaries when missing, with the build's
 // progress shown, using hack/kube/build.sh from the kubegate source tree.
-func ensureBinaries(ctx context.Context, dir string, out io.Writer) error {
+func ensureBinaries(ctx context.Context, dir string, out io.Writer, getenv func(string) string) error {
 	missing := kubeenv.MissingBinaries(dir)
 	if len(missing) == 0 {
 		return nil
 	}
 	script := "hack/kube/build.sh"
-	if src := os.Getenv("KUBEGATE_SOURCE_DIR"); src != "" {
+	if src := getenv("KUBEGATE_SOURCE_DIR"); src != "" {
 		script = filepath.Join(src, script)
 	}
 	if _, err := os.Stat(script); err != nil { //nolint:gosec // the operator chose KUBEGATE_SOURCE_DIR.
@@ -194,30 +206,30 @@ kubegate demo is running. Press Ctrl-C to stop everything.
 `))
 
 // demoTLS writes a CA and a serving certificate for 127.0.0.1 and localhost into
-// the data directory, points cfg at them, and returns the CA file.
-func demoTLS(cfg *config.Config) (string, error) {
-	dir, err := filepath.Abs(cfg.DataDir)
+// the data directory and points gw at them.
+func demoTLS(gw *config.Config) error {
+	dir, err := filepath.Abs(gw.DataDir)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
+		return err
 	}
 	ca, err := kubeenv.NewAuthority("kubegate-demo")
 	if err != nil {
-		return "", err
+		return err
 	}
 	crt, key, err := ca.IssueServing("kubegate-demo")
 	if err != nil {
-		return "", err
+		return err
 	}
 	files := map[string][]byte{"demo-ca.crt": ca.CertPEM(), "demo-tls.crt": crt, "demo-tls.key": key}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			return "", err
+			return err
 		}
 	}
-	cfg.TLSCertFile, cfg.TLSKeyFile = filepath.Join(dir, "demo-tls.crt"), filepath.Join(dir, "demo-tls.key")
-	cfg.ExternalCAFile = filepath.Join(dir, "demo-ca.crt")
-	return cfg.ExternalCAFile, nil
+	gw.TLSCertFile, gw.TLSKeyFile = filepath.Join(dir, "demo-tls.crt"), filepath.Join(dir, "demo-tls.key")
+	gw.ExternalCAFile = filepath.Join(dir, "demo-ca.crt")
+	return nil
 }

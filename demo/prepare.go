@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/test/kubeenv"
+	"github.com/kubegate/kubegate/kubeenv"
 )
 
 // GatewayUser is the identity the gateway uses in the demo's clusters.

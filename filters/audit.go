@@ -13,9 +13,6 @@ type AuditSink interface {
 	Record(kubegate.AuditEvent)
 }
 
-// clusterPrefixes are the paths whose next segment names a cluster.
-var clusterPrefixes = []string{"/api/v1/cube/proxy/clusters/", "/apis/kpanda.io/v1alpha1/clusters/"} //nolint:gochecknoglobals // a constant list.
-
 // WithAudit records one event per authenticated request once it has been answered:
 // who (user and access key), where (cluster, path without the query), what (verb),
 // the outcome and latency, and the client address.
@@ -35,21 +32,11 @@ func WithAudit(h http.Handler, sink AuditSink, now func() time.Time) http.Handle
 			}
 			sink.Record(kubegate.AuditEvent{
 				Time: start.UTC().Truncate(time.Microsecond), RequestID: RequestID(r.Context()),
-				User: id.Name, AccessKey: id.AccessKey, Cluster: clusterOf(r.URL.EscapedPath()),
+				User: id.Name, AccessKey: id.AccessKey, Cluster: Info(r.Context()).Cluster,
 				Verb: strings.ToLower(r.Method), Path: r.URL.Path, StatusCode: status,
 				Latency: now().Sub(start), SourceIP: ClientIP(r.Context()),
 			})
 		}()
 		h.ServeHTTP(rw, r)
 	})
-}
-
-func clusterOf(path string) string {
-	for _, p := range clusterPrefixes {
-		if rest, ok := strings.CutPrefix(path, p); ok {
-			name, _, _ := strings.Cut(rest, "/")
-			return name
-		}
-	}
-	return ""
 }

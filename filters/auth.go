@@ -15,7 +15,6 @@ import (
 const (
 	identityKey ctxKey = iota + 100
 	clientIPKey
-	viaCookieKey
 )
 
 // Identity returns who the request acts as, or nil for an anonymous request.
@@ -86,8 +85,10 @@ func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
 }
 
 // Authenticator establishes the identity of a request from its bearer token or
-// session cookie. It returns a nil identity for a request that carries neither,
-// and an error for one whose credential is invalid or revoked.
+// session cookie (authn.Service). It returns a nil identity for a request that
+// carries neither, and an error for one whose credential is invalid or revoked;
+// viaCookie says the session cookie was used, which makes state-changing requests
+// need the CSRF header.
 type Authenticator interface {
 	Authenticate(r *http.Request) (id *kubegate.Identity, viaCookie bool, err error)
 }
@@ -120,7 +121,7 @@ func WithAuthentication(h http.Handler, authn Authenticator) http.Handler {
 			f.user = id.Name
 		}
 		if id != nil {
-			ctx = context.WithValue(WithIdentityContext(ctx, id), viaCookieKey, viaCookie)
+			ctx = WithIdentityContext(ctx, id)
 		}
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})

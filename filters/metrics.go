@@ -2,15 +2,16 @@ package filters
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/kubegate/kubegate/metrics"
 )
 
-// WithMetrics counts every request by route class, method and status, and records
-// the latency of all but long-running ones (watches, upgrades).
-func WithMetrics(h http.Handler, m *metrics.Metrics, now func() time.Time) http.Handler {
+// WithMetrics counts every request by route class, method and status, records
+// the latency of all but long-running ones (watches, upgrades), and counts the
+// requests addressed to a registered cluster (known says which are) by cluster.
+// Every label comes from a fixed set or the registry, so clients cannot grow them.
+func WithMetrics(h http.Handler, m *metrics.Metrics, now func() time.Time, known func(cluster string) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := now()
 		rw := NewResponseWriter(w)
@@ -19,16 +20,22 @@ func WithMetrics(h http.Handler, m *metrics.Metrics, now func() time.Time) http.
 			if code == 0 {
 				code = http.StatusOK
 			}
-			m.ObserveRequest(metrics.Route(r.URL.Path), r.Method, code, now().Sub(start).Seconds(), longRunning(r))
+			info := Info(r.Context())
+			m.ObserveRequest(string(info.Class), methodLabel(r.Method), code, now().Sub(start).Seconds(), info.LongRunning)
+			if info.Path != "" && info.PathErr == nil && known != nil && known(info.Cluster) {
+				m.ObserveProxied(info.Cluster, code)
+			}
 		}()
 		h.ServeHTTP(rw, r)
 	})
 }
 
-func longRunning(r *http.Request) bool {
-	q := r.URL.Query()
-	if w := strings.ToLower(q.Get("watch")); w == "true" || w == "1" || q.Get("follow") == "true" {
-		return true
+// methodLabel maps a method to itself when it is a standard one, "other" otherwise.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
 	}
-	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
+	return "other"
 }

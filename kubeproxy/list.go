@@ -12,31 +12,13 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
-	"github.com/kubegate/kubegate/filters"
-	"github.com/kubegate/kubegate/internal/httperr"
+	"github.com/kubegate/kubegate/internal/httpapi"
 	"github.com/kubegate/kubegate/listquery"
 )
 
 // chunkSize is how many items each upstream list request asks for: the list is
 // read in chunks and decoded item by item, so memory follows the page asked for.
 const chunkSize = 500
-
-// isCollection reports whether a Kubernetes path names a list of resources:
-// /api/v1/{resource}, /api/v1/namespaces/{ns}/{resource} and the /apis/{group}/{version}
-// equivalents.
-func isCollection(path string) bool {
-	segs := strings.Split(strings.Trim(path, "/"), "/")
-	var rest []string
-	switch {
-	case len(segs) >= 3 && segs[0] == "api":
-		rest = segs[2:]
-	case len(segs) >= 4 && segs[0] == "apis":
-		rest = segs[3:]
-	default:
-		return false
-	}
-	return len(rest) == 1 || (len(rest) == 3 && rest[0] == "namespaces")
-}
 
 // withUpstream marks ctx with where the gateway's own upstream requests go, for
 // the impersonating transport.
@@ -53,21 +35,50 @@ type upstreamError struct {
 
 func (e *upstreamError) Error() string { return fmt.Sprintf("upstream answered %d", e.code) }
 
-type listResult struct {
-	apiVersion, kind, resourceVersion string
-	// columns is a Table's columnDefinitions; items are then its rows.
-	columns json.RawMessage
-	items   []json.RawMessage
-	total   int
+// WriteResponse implements httperr.Response: the cluster's own error, unchanged.
+func (e *upstreamError) WriteResponse(w http.ResponseWriter) {
+	if ct := e.header.Get("Content-Type"); ct != "" {
+		w.Header().Set("Content-Type", ct)
+	}
+	w.WriteHeader(e.code)
+	_, _ = w.Write(e.body)
+}
+
+// ListResult is one page of a collection, and how many items matched.
+type ListResult struct {
+	APIVersion, Kind, ResourceVersion string
+	// Columns is a Table's columnDefinitions; Items are then its rows.
+	Columns json.RawMessage
+	Items   []json.RawMessage
+	Total   int
+}
+
+// NonNilItems is Items, as an empty list rather than null when there are none.
+func (r *ListResult) NonNilItems() []json.RawMessage {
+	if r.Items == nil {
+		return []json.RawMessage{}
+	}
+	return r.Items
+}
+
+// List reads the collection at path (a Kubernetes path) of the cluster named
+// clusterName as the caller in ctx, in chunks, and evaluates q over it: the dialect
+// adapters list through it. params are passed upstream.
+func (p *Proxy) List(ctx context.Context, clusterName, path string, params url.Values, q *listquery.Query, accept string) (*ListResult, error) {
+	target, err := p.targets.Target(clusterName)
+	if err != nil {
+		return nil, err
+	}
+	return p.list(ctx, target, path, params, q, accept)
 }
 
 // list reads the whole collection at path from the cluster as the caller, in
 // chunks, and evaluates q over it.
-func (p *Proxy) list(ctx context.Context, target *cluster.Target, path string, params url.Values, q *listquery.Query, accept string) (*listResult, error) {
+func (p *Proxy) list(ctx context.Context, target *cluster.Target, path string, params url.Values, q *listquery.Query, accept string) (*ListResult, error) {
 	pushDown(q, params)
 	ctx = withUpstream(ctx, target, path)
 	c := listquery.NewCollector(q, p.opts.MaxPageSize)
-	res := &listResult{}
+	res := &ListResult{}
 	cont := ""
 	for {
 		v := url.Values{}
@@ -81,7 +92,7 @@ func (p *Proxy) list(ctx context.Context, target *cluster.Target, path string, p
 		u := *target.Server
 		u.Path = strings.TrimSuffix(u.Path, "/") + path
 		u.RawQuery = v.Encode()
-		// The host is a cluster an admin registered; the path passed SplitPath or kpandaPath.
+		// The host is a cluster an admin registered; the path passed the request classification.
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil) //nolint:gosec // see above.
 		if err != nil {
 			return nil, err
@@ -111,13 +122,13 @@ func (p *Proxy) list(ctx context.Context, target *cluster.Target, path string, p
 	if err != nil {
 		return nil, err
 	}
-	res.items, res.total = items, c.Total()
+	res.Items, res.Total = items, c.Total()
 	return res, nil
 }
 
 // decodeChunk streams one list response: the list's kind and metadata are kept,
 // and each item is handed to the collector as soon as it is read.
-func decodeChunk(r io.Reader, res *listResult, c *listquery.Collector) (string, error) {
+func decodeChunk(r io.Reader, res *ListResult, c *listquery.Collector) (string, error) {
 	dec := json.NewDecoder(r)
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return "", errors.New("list response is not a JSON object")
@@ -131,21 +142,21 @@ func decodeChunk(r io.Reader, res *listResult, c *listquery.Collector) (string, 
 		key, _ := tok.(string)
 		switch key {
 		case "apiVersion":
-			err = dec.Decode(&res.apiVersion)
+			err = dec.Decode(&res.APIVersion)
 		case "kind":
-			err = dec.Decode(&res.kind)
+			err = dec.Decode(&res.Kind)
 		case "metadata":
 			var md struct {
 				ResourceVersion string `json:"resourceVersion"`
 				Continue        string `json:"continue"`
 			}
 			err = dec.Decode(&md)
-			if res.resourceVersion == "" {
-				res.resourceVersion = md.ResourceVersion
+			if res.ResourceVersion == "" {
+				res.ResourceVersion = md.ResourceVersion
 			}
 			cont = md.Continue
 		case "columnDefinitions":
-			err = dec.Decode(&res.columns)
+			err = dec.Decode(&res.Columns)
 		case "items", "rows":
 			if t, err := dec.Token(); err != nil || t == nil {
 				continue // null
@@ -259,130 +270,16 @@ func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target
 	if err != nil {
 		return err
 	}
-	if res.kind == "Table" {
-		return writeJSON(w, map[string]any{
-			"apiVersion": res.apiVersion, "kind": res.kind,
-			"metadata":          map[string]any{"resourceVersion": res.resourceVersion},
-			"columnDefinitions": res.columns, "rows": nonNil(res.items), "total": res.total,
+	if res.Kind == "Table" {
+		return httpapi.WriteJSON(w, http.StatusOK, map[string]any{
+			"apiVersion": res.APIVersion, "kind": res.Kind,
+			"metadata":          map[string]any{"resourceVersion": res.ResourceVersion},
+			"columnDefinitions": res.Columns, "rows": res.NonNilItems(), "total": res.Total,
 		})
 	}
-	return writeJSON(w, map[string]any{
-		"apiVersion": res.apiVersion, "kind": res.kind,
-		"metadata": map[string]any{"resourceVersion": res.resourceVersion},
-		"items":    nonNil(res.items), "total": res.total,
+	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{
+		"apiVersion": res.APIVersion, "kind": res.Kind,
+		"metadata": map[string]any{"resourceVersion": res.ResourceVersion},
+		"items":    res.NonNilItems(), "total": res.Total,
 	})
-}
-
-func nonNil(items []json.RawMessage) []json.RawMessage {
-	if items == nil {
-		return []json.RawMessage{}
-	}
-	return items
-}
-
-func writeJSON(w http.ResponseWriter, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(body)
-	return err
-}
-
-// writeListError writes a list failure: Kubernetes' own error unchanged, or a Status.
-func writeListError(w http.ResponseWriter, err error) {
-	var ue *upstreamError
-	if errors.As(err, &ue) {
-		if ct := ue.header.Get("Content-Type"); ct != "" {
-			w.Header().Set("Content-Type", ct)
-		}
-		w.WriteHeader(ue.code)
-		_, _ = w.Write(ue.body)
-		return
-	}
-	httperr.Write(w, err)
-}
-
-// ServeKpanda answers DCE's kpanda lists:
-// /apis/kpanda.io/v1alpha1/clusters/{cluster}[/namespaces/{ns}]/deployments and
-// /apis/kpanda.io/v1alpha1/clusters/{cluster}/gvr/{group}/{version}[/namespaces/{ns}]/{resource}
-// ({group} "core" for the legacy group), with {"items", "pagination"}.
-func (p *Proxy) ServeKpanda(w http.ResponseWriter, r *http.Request) {
-	if err := p.serveKpanda(w, r); err != nil {
-		writeListError(w, err)
-	}
-}
-
-func (p *Proxy) serveKpanda(w http.ResponseWriter, r *http.Request) error {
-	if filters.Identity(r.Context()) == nil {
-		return kubegate.Errorf(kubegate.EUnauthorized, "authentication required: send Authorization: Bearer <token>")
-	}
-	name := r.PathValue("cluster")
-	path, err := kpandaPath(r.PathValue("rest"))
-	if err != nil {
-		return err
-	}
-	query := r.URL.Query()
-	upstream := url.Values{}
-	for k, vs := range query {
-		switch k {
-		case "labelSelector", "fieldSelector":
-			upstream[k] = vs
-		case "page", "pageSize", "name", "fuzzyName", "sortBy", "sortDir":
-		default:
-			return kubegate.Errorf(kubegate.EInvalid, "unknown parameter %q; allowed: page, pageSize, name, fuzzyName, labelSelector, fieldSelector, sortBy, sortDir", k)
-		}
-	}
-	q, err := listquery.ParseDCE(query, p.opts.MaxPageSize)
-	if err != nil {
-		return err
-	}
-	target, err := p.targets.Target(name)
-	if err != nil {
-		return err
-	}
-	res, err := p.list(r.Context(), target, path, upstream, q, "application/json")
-	if err != nil {
-		return err
-	}
-	pages := 0
-	if q.PageSize > 0 {
-		pages = (res.total + q.PageSize - 1) / q.PageSize
-	} else if res.total > 0 {
-		pages = 1
-	}
-	return writeJSON(w, map[string]any{
-		"items":      nonNil(res.items),
-		"pagination": map[string]int{"page": q.PageNum, "pageSize": q.PageSize, "total": res.total, "pages": pages},
-	})
-}
-
-// kpandaPath maps the part after /clusters/{cluster}/ to a Kubernetes path.
-func kpandaPath(rest string) (string, error) {
-	segs := strings.Split(strings.Trim(rest, "/"), "/")
-	bad := kubegate.Errorf(kubegate.ENotFound, "unknown kpanda path %q: use deployments, namespaces/{ns}/deployments or gvr/{group}/{version}[/namespaces/{ns}]/{resource}", rest)
-	for _, s := range segs {
-		if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "\\?#%") {
-			return "", bad
-		}
-	}
-	switch {
-	case len(segs) == 1 && segs[0] == "deployments":
-		return "/apis/apps/v1/deployments", nil
-	case len(segs) == 3 && segs[0] == "namespaces" && segs[2] == "deployments":
-		return "/apis/apps/v1/namespaces/" + segs[1] + "/deployments", nil
-	case len(segs) >= 4 && segs[0] == "gvr":
-		group, version, tail := segs[1], segs[2], segs[3:]
-		if len(tail) != 1 && (len(tail) != 3 || tail[0] != "namespaces") {
-			return "", bad
-		}
-		prefix := "/apis/" + group + "/" + version
-		if group == "core" {
-			prefix = "/api/" + version
-		}
-		return prefix + "/" + strings.Join(tail, "/"), nil
-	}
-	return "", bad
 }

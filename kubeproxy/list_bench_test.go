@@ -119,7 +119,7 @@ func BenchmarkListQuery(b *testing.B) {
 			for b.Loop() {
 				peak = max(peak, peakHeap(func() {
 					c := listquery.NewCollector(q, 5000)
-					if _, err := decodeChunk(bytes.NewReader(list), &listResult{}, c); err != nil {
+					if _, err := decodeChunk(bytes.NewReader(list), &ListResult{}, c); err != nil {
 						b.Fatal(err)
 					}
 					page, err := c.Page()

@@ -1,5 +1,5 @@
 // Package kubeproxy forwards /api/v1/cube/proxy/clusters/{cluster}/{kubernetes path}
-// to the named cluster as the caller: the gateway's own credentials plus
+// (filters.ProxyPrefix) to the named cluster as the caller: the gateway's own credentials plus
 // Kubernetes impersonation, so that each cluster's RBAC decides. Bodies stream both
 // ways, watches flush as events arrive, and upgraded connections (exec, attach,
 // port-forward) are carried through.
@@ -13,25 +13,16 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/internal/httpapi"
 	"github.com/kubegate/kubegate/internal/httperr"
 	"github.com/kubegate/kubegate/listquery"
 )
-
-// Prefix is where the proxy is mounted.
-const Prefix = "/api/v1/cube/proxy/clusters/"
-
-// allowedRoots are the Kubernetes API paths the proxy forwards; nothing else of a
-// cluster (or of the gateway) is reachable through it.
-var allowedRoots = map[string]bool{ //nolint:gochecknoglobals // a constant set.
-	"api": true, "apis": true, "version": true, "openapi": true, "healthz": true, "readyz": true, "livez": true,
-}
 
 // Targets resolves a cluster name to how to reach it.
 type Targets interface {
@@ -42,9 +33,6 @@ type Targets interface {
 type Options struct {
 	// MaxPageSize bounds pageSize, and what pageSize=0 may return.
 	MaxPageSize int
-	// Observe, when set, is told the outcome of every request that reached a
-	// registered cluster.
-	Observe func(cluster string, code int)
 }
 
 // Proxy is the proxy handler.
@@ -82,91 +70,46 @@ func New(targets Targets, logger *slog.Logger, opts Options) *Proxy {
 	return p
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP serves ProxyPrefix + {cluster}/{kubernetes path}, as
+// filters.WithRequestInfo classified it.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rw := filters.NewResponseWriter(w)
-	cluster, err := p.serve(rw, r)
-	if err != nil {
-		writeListError(rw, err)
-	}
-	if cluster != "" && p.opts.Observe != nil {
-		p.opts.Observe(cluster, rw.Status())
+	if err := p.serve(w, r); err != nil {
+		httpapi.WriteError(w, r, err)
 	}
 }
 
-// serve proxies the request and returns the cluster it reached, if any.
-func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) (string, error) {
-	if filters.Identity(r.Context()) == nil {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="kubegate"`)
-		return "", kubegate.Errorf(kubegate.EUnauthorized, "authentication required: send Authorization: Bearer <token>")
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
+	if _, err := httpapi.RequireIdentity(w, r); err != nil {
+		return err
 	}
 	for name := range r.Header {
 		if strings.HasPrefix(http.CanonicalHeaderKey(name), "Impersonate-") {
-			return "", kubegate.Errorf(kubegate.EForbidden, "header %s is not allowed: the gateway acts as the authenticated user", name)
+			return kubegate.Errorf(kubegate.EForbidden, "header %s is not allowed: the gateway acts as the authenticated user", name)
 		}
 	}
-	clusterName, rawPath, path, err := SplitPath(r.URL.EscapedPath())
-	if err != nil {
-		return "", err
+	info := filters.Info(r.Context())
+	if info.Class != filters.ClassProxy {
+		return kubegate.Errorf(kubegate.ENotFound, "not a proxy path")
 	}
-	target, err := p.targets.Target(clusterName)
+	if info.PathErr != nil {
+		return info.PathErr
+	}
+	target, err := p.targets.Target(info.Cluster)
 	if err != nil {
-		return "", err
+		return err
 	}
 
 	// List extension parameters on a collection: the gateway filters, sorts and
 	// pages. Everything else passes through untouched.
-	if query := r.URL.Query(); r.Method == http.MethodGet && listquery.Present(query) && isCollection(path) {
-		if isWatch(query) {
-			if _, ok := query["selector"]; ok {
-				return target.Name, p.serveWatch(w, r, target, path)
-			}
+	if query := r.URL.Query(); (info.Verb == "list" || info.Verb == "watch") && r.Method == http.MethodGet && info.IsCollection() && listquery.Present(query) {
+		if _, ok := query["selector"]; ok && info.Verb == "watch" {
+			return p.serveWatch(w, r, target, info.Path)
 		}
-		return target.Name, p.serveKubeCubeList(w, r, target, path)
+		return p.serveKubeCubeList(w, r, target, info.Path)
 	}
-	ctx := context.WithValue(r.Context(), upstreamKey, &upstream{target: target, path: path, rawPath: rawPath})
+	ctx := context.WithValue(r.Context(), upstreamKey, &upstream{target: target, path: info.Path, rawPath: info.RawPath})
 	p.proxy.ServeHTTP(w, r.WithContext(ctx))
-	return target.Name, nil
-}
-
-// SplitPath takes the escaped request path and returns the cluster and the
-// Kubernetes path, refusing anything that could leave the cluster's API: encoded
-// slashes or backslashes, "." and ".." segments in any encoding, empty segments, and
-// paths outside the Kubernetes API roots.
-func SplitPath(escaped string) (clusterName, rawPath, path string, err error) {
-	rest, ok := strings.CutPrefix(escaped, Prefix)
-	if !ok {
-		return "", "", "", kubegate.Errorf(kubegate.ENotFound, "not a proxy path")
-	}
-	clusterName, rawPath, _ = strings.Cut(rest, "/")
-	if err := cluster.ValidateName(clusterName); err != nil {
-		return "", "", "", kubegate.Errorf(kubegate.EInvalid, "invalid proxy path: %s", kubegate.ErrorMessage(err))
-	}
-	rawPath = "/" + rawPath
-	lower := strings.ToLower(rawPath)
-	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(rawPath, "\\") {
-		return "", "", "", kubegate.Errorf(kubegate.EInvalid, "invalid proxy path: encoded slashes and backslashes are not allowed")
-	}
-	path, err = url.PathUnescape(rawPath)
-	if err != nil {
-		return "", "", "", kubegate.Errorf(kubegate.EInvalid, "invalid proxy path: %v", err)
-	}
-	segments := strings.Split(path[1:], "/")
-	for i, s := range segments {
-		switch {
-		case s == "." || s == "..":
-			return "", "", "", kubegate.Errorf(kubegate.EInvalid, "invalid proxy path: %q segments are not allowed", s)
-		case s == "" && i != len(segments)-1:
-			return "", "", "", kubegate.Errorf(kubegate.EInvalid, "invalid proxy path: empty segments are not allowed")
-		case strings.ContainsAny(s, "\x00\r\n"):
-			return "", "", "", kubegate.Errorf(kubegate.EInvalid, "invalid proxy path: control characters are not allowed")
-		}
-	}
-	if !allowedRoots[segments[0]] {
-		return "", "", "", kubegate.Errorf(kubegate.ENotFound,
-			"the proxy forwards only Kubernetes API paths (/api, /apis, /version, /openapi, /healthz, /readyz, /livez), not %q", path)
-	}
-	return clusterName, rawPath, path, nil
+	return nil
 }
 
 // rewrite points the outgoing request at the cluster and strips every header that
@@ -217,21 +160,10 @@ func (transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Header.Add("Impersonate-Group", g)
 	}
 	rt := up.target.Transport
-	if isUpgrade(req) {
-		rt = up.target.Upgrade
+	if filters.Info(req.Context()).Upgrade {
+		rt = up.target.Upgrade // connection upgrades need HTTP/1.1
 	}
 	return rt.RoundTrip(req)
-}
-
-func isUpgrade(r *http.Request) bool {
-	for _, v := range r.Header.Values("Connection") {
-		for _, tok := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {

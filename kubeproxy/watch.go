@@ -45,7 +45,7 @@ func (p *Proxy) serveWatch(w http.ResponseWriter, r *http.Request, target *clust
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	u.RawQuery = params.Encode()
 	ctx := withUpstream(r.Context(), target, path)
-	// The host is a cluster an admin registered; the path passed SplitPath.
+	// The host is a cluster an admin registered; the path passed the request classification.
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil) //nolint:gosec // see above.
 	if err != nil {
 		return err

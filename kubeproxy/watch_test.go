@@ -63,10 +63,10 @@ func TestWatchSelectorTransitions(t *testing.T) {
 	p := kubeproxy.New(oneTarget{&cluster.Target{Name: "c1", Server: u, Transport: http.DefaultTransport, Upgrade: http.DefaultTransport}},
 		slog.New(slog.DiscardHandler), kubeproxy.Options{})
 
-	req := httptest.NewRequest(http.MethodGet, kubeproxy.Prefix+"c1/api/v1/namespaces/x/configmaps?watch=true&selector=metadata.labels.team=blue", nil)
+	req := httptest.NewRequest(http.MethodGet, filters.ProxyPrefix+"c1/api/v1/namespaces/x/configmaps?watch=true&selector=metadata.labels.team=blue", nil)
 	req = req.WithContext(filters.WithIdentityContext(req.Context(), &kubegate.Identity{Name: "alice", Groups: []string{"kubegate:users"}}))
 	rec := httptest.NewRecorder()
-	p.ServeHTTP(rec, req)
+	filters.WithRequestInfo(p).ServeHTTP(rec, req)
 
 	var got []string
 	sc := bufio.NewScanner(rec.Body)

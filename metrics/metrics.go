@@ -5,14 +5,14 @@ package metrics
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Metrics are the gateway's metrics.
+// Metrics are the gateway's metrics. Route labels are the request classes of
+// filters.RequestInfo.
 type Metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -32,7 +32,7 @@ func New() *Metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route"}),
 		proxied: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "kubegate_proxy_requests_total", Help: "Requests proxied to registered clusters, by cluster and status code.",
+			Name: "kubegate_proxy_requests_total", Help: "Requests addressed to registered clusters (the proxy and dialect lists), by cluster and status code.",
 		}, []string{"cluster", "code"}),
 	}
 	m.registry.MustRegister(m.requests, m.duration, m.proxied,
@@ -43,27 +43,6 @@ func New() *Metrics {
 // Handler serves the metrics in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
-}
-
-// Route classifies a path into a small, fixed set of labels, so that clients
-// cannot grow the label space.
-func Route(path string) string {
-	switch {
-	case strings.HasPrefix(path, "/api/v1/cube/proxy/"):
-		return "proxy"
-	case strings.HasPrefix(path, "/api/v1/cube/key/token"), strings.HasPrefix(path, "/apis/ghippo.io/v1alpha1/token"):
-		return "token"
-	case strings.HasPrefix(path, "/apis/kpanda.io/"):
-		return "kpanda"
-	case strings.HasPrefix(path, "/api/v1/cube/"), strings.HasPrefix(path, "/apis/ghippo.io/"), strings.HasPrefix(path, "/.well-known/"):
-		return "api"
-	case strings.HasPrefix(path, "/swagger/"):
-		return "swagger"
-	case path == "/healthz" || path == "/readyz" || path == "/livez" || path == "/metrics":
-		return "operations"
-	default:
-		return "other"
-	}
 }
 
 // ObserveRequest counts a finished request; long-running ones (watches, upgrades)

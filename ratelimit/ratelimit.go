@@ -4,8 +4,11 @@
 package ratelimit
 
 import (
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/kubegate/kubegate"
 )
 
 // window is the span failures are counted over.
@@ -87,4 +90,38 @@ func (f *Failures) sweep(now time.Time) {
 			delete(f.keys, k)
 		}
 	}
+}
+
+// Guard limits failed credential checks (logins, access key exchanges) per client
+// address and per account: one guard serves every kind of check, each naming its
+// account with a prefix ("user:", "ak:").
+type Guard struct {
+	perAddr *Failures
+	perKey  *Failures
+}
+
+// NewGuard returns a guard allowing perAddr failures per client address and perKey
+// per account in any minute (0: no limit).
+func NewGuard(perAddr, perKey int, now func() time.Time) *Guard {
+	return &Guard{perAddr: NewFailures(perAddr, now), perKey: NewFailures(perKey, now)}
+}
+
+// Check refuses, with a 429 error saying how long to wait, an attempt from addr for
+// key when either has failed too often.
+func (g *Guard) Check(addr, key string) error {
+	wait, blocked := g.perAddr.Blocked(addr)
+	if !blocked {
+		wait, blocked = g.perKey.Blocked(key)
+	}
+	if !blocked {
+		return nil
+	}
+	return &kubegate.Error{Code: kubegate.ETooManyRequests, RetryAfter: wait,
+		Message: fmt.Sprintf("too many failed attempts; retry after %d seconds", int((wait+time.Second-1)/time.Second))}
+}
+
+// Fail records a failed attempt from addr for key.
+func (g *Guard) Fail(addr, key string) {
+	g.perAddr.Fail(addr)
+	g.perKey.Fail(key)
 }

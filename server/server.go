@@ -18,6 +18,7 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/internal/httpapi"
 	"github.com/kubegate/kubegate/internal/httperr"
 	"github.com/kubegate/kubegate/metrics"
 )
@@ -45,6 +46,9 @@ type Options struct {
 	Audit filters.AuditSink
 	// Metrics, when set, counts requests and is served at /metrics.
 	Metrics *metrics.Metrics
+	// KnownCluster says whether a cluster name is registered: only those become
+	// metric labels.
+	KnownCluster func(name string) bool
 	// Routes registers the application's handlers on the mux.
 	Routes func(mux *http.ServeMux)
 	// Prefixes are served before the mux sees the request, so that ServeMux's path
@@ -123,8 +127,8 @@ func (s *Server) URL() string {
 
 // BuildHandlerChain wraps the application handler in every filter. It is the one
 // place the chain is assembled; wrapping goes inside out, so a request meets the
-// filters bottom-up: request ID, access log, metrics, panic recovery, client IP,
-// authentication, audit.
+// filters bottom-up: request ID, request classification, access log, metrics,
+// panic recovery, client IP, authentication, audit.
 func (s *Server) BuildHandlerChain(h http.Handler) http.Handler {
 	if s.opts.Audit != nil {
 		h = filters.WithAudit(h, s.opts.Audit, s.opts.Now)
@@ -135,20 +139,21 @@ func (s *Server) BuildHandlerChain(h http.Handler) http.Handler {
 	h = filters.WithClientIP(h, s.opts.TrustedProxies)
 	h = filters.WithPanicRecovery(h, s.opts.Logger)
 	if s.opts.Metrics != nil {
-		h = filters.WithMetrics(h, s.opts.Metrics, s.opts.Now)
+		h = filters.WithMetrics(h, s.opts.Metrics, s.opts.Now, s.opts.KnownCluster)
 	}
 	h = filters.WithLogging(h, s.opts.Logger, s.opts.Now)
+	h = filters.WithRequestInfo(h)
 	h = filters.WithRequestID(h)
 	return h
 }
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/healthz", Methods{http.MethodGet: http.HandlerFunc(s.healthz)})
-	mux.Handle("/livez", Methods{http.MethodGet: http.HandlerFunc(s.healthz)})
-	mux.Handle("/readyz", Methods{http.MethodGet: http.HandlerFunc(s.readyz)})
+	mux.Handle("/healthz", httpapi.Methods{http.MethodGet: http.HandlerFunc(s.healthz)})
+	mux.Handle("/livez", httpapi.Methods{http.MethodGet: http.HandlerFunc(s.healthz)})
+	mux.Handle("/readyz", httpapi.Methods{http.MethodGet: http.HandlerFunc(s.readyz)})
 	if s.opts.Metrics != nil {
-		mux.Handle("/metrics", Methods{http.MethodGet: s.opts.Metrics.Handler()})
+		mux.Handle("/metrics", httpapi.Methods{http.MethodGet: s.opts.Metrics.Handler()})
 	}
 	if s.opts.Routes != nil {
 		s.opts.Routes(mux)
@@ -250,26 +255,4 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.opts.Logger.Info("stopped")
 	return nil
-}
-
-// Methods routes a request by its method and answers any other method with a 405
-// Status that lists the allowed ones.
-type Methods map[string]http.Handler
-
-func (m Methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h, ok := m[r.Method]; ok {
-		h.ServeHTTP(w, r)
-		return
-	}
-	if h, ok := m[http.MethodGet]; ok && r.Method == http.MethodHead {
-		h.ServeHTTP(w, r)
-		return
-	}
-	allowed := make([]string, 0, len(m))
-	for k := range m {
-		allowed = append(allowed, k)
-	}
-	sort.Strings(allowed)
-	w.Header().Set("Allow", strings.Join(allowed, ", "))
-	httperr.Write(w, kubegate.Errorf(kubegate.EMethod, "method %s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.Join(allowed, ", ")))
 }

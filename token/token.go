@@ -1,7 +1,9 @@
 // Package token issues and verifies kubegate's bearer tokens: JWTs signed with keys
 // kept (encrypted) in the store, shared by every replica, rotatable, and published
-// as a JWKS. It checks signatures and claims; whether the access key and user are
-// still valid is the caller's second check (account.Service.Check).
+// as a JWKS. It owns token policy (default and maximum lifetimes) and revocation
+// (a token refused before it expires, on every replica). It checks signatures,
+// claims and revocation; whether the access key and user are still valid is
+// authn's second check.
 package token
 
 import (
@@ -46,6 +48,8 @@ type Options struct {
 	Audience   string
 	// Leeway is the clock skew tolerated on exp, nbf and iat.
 	Leeway time.Duration
+	// DefaultTTL is the lifetime of a token when the caller asks for none.
+	DefaultTTL time.Duration
 	// MaxTTL bounds token lifetimes; retired signing keys are deleted once every
 	// token they signed has expired.
 	MaxTTL time.Duration
@@ -104,6 +108,9 @@ type Service struct {
 
 	cacheMu sync.RWMutex
 	cache   map[[32]byte]cacheEntry
+
+	revokedMu sync.RWMutex
+	revoked   map[string]time.Time // token ID → when it expires anyway
 }
 
 // New loads the signing keys from the store, generating one on first start.
@@ -123,6 +130,12 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if opts.CacheSize == 0 {
 		opts.CacheSize = 100_000
 	}
+	if opts.MaxTTL == 0 {
+		opts.MaxTTL = 7 * 24 * time.Hour
+	}
+	if opts.DefaultTTL == 0 {
+		opts.DefaultTTL = min(time.Hour, opts.MaxTTL)
+	}
 	switch opts.Algorithm {
 	case ES256, RS256:
 	case HS256:
@@ -133,8 +146,9 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		return nil, fmt.Errorf("unsupported signing algorithm %q", opts.Algorithm)
 	}
 	s := &Service{
-		opts:  opts,
-		cache: map[[32]byte]cacheEntry{},
+		opts:    opts,
+		cache:   map[[32]byte]cacheEntry{},
+		revoked: map[string]time.Time{},
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{opts.Algorithm}), // no "none", no HS/RS confusion
 			jwt.WithIssuer(opts.Issuer),
@@ -145,7 +159,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 			jwt.WithTimeFunc(opts.Now),
 		),
 	}
-	if err := s.Reload(ctx); err != nil {
+	if err := s.loadKeys(ctx); err != nil {
 		return nil, err
 	}
 	if s.signKID == "" {
@@ -156,22 +170,36 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	return s, nil
 }
 
-// Load reads the signing keys (New has already; this is for the change consumer).
-func (s *Service) Load(ctx context.Context) error { return s.Reload(ctx) }
+// Load reads the signing keys and the revoked tokens; it implements
+// kubegate.Mirror with Apply.
+func (s *Service) Load(ctx context.Context) error {
+	if err := s.loadKeys(ctx); err != nil {
+		return err
+	}
+	return s.loadRevoked(ctx)
+}
 
-// Handle follows signing key changes made by other replicas.
-func (s *Service) Handle(ctx context.Context, c kubegate.Change) {
-	if c.Kind != kubegate.ChangeSigningKey && c.Kind != kubegate.ChangeResync {
+// Apply follows signing key and revocation changes made by any replica.
+func (s *Service) Apply(ctx context.Context, c kubegate.Change) {
+	var err error
+	switch c.Kind {
+	case kubegate.ChangeResync:
+		err = s.Load(ctx)
+	case kubegate.ChangeSigningKey:
+		err = s.loadKeys(ctx)
+	case kubegate.ChangeToken:
+		err = s.loadRevoked(ctx)
+	default:
 		return
 	}
-	if err := s.Reload(ctx); err != nil && ctx.Err() == nil {
-		s.opts.Logger.Warn("reloading signing keys failed", "err", err)
+	if err != nil && ctx.Err() == nil {
+		s.opts.Logger.Warn("reloading token state failed", "change", c.Kind, "err", err)
 	}
 }
 
-// Reload reads the signing keys from the store: the newest unretired key of the
+// loadKeys reads the signing keys from the store: the newest unretired key of the
 // configured algorithm signs; every key of that algorithm verifies.
-func (s *Service) Reload(ctx context.Context) error {
+func (s *Service) loadKeys(ctx context.Context) error {
 	if s.opts.Algorithm == HS256 {
 		sum := sha256.Sum256(s.opts.HMACSecret)
 		kid := "hs-" + hex.EncodeToString(sum[:6])
@@ -243,7 +271,7 @@ func (s *Service) generate(ctx context.Context) error {
 		return err
 	}
 	s.opts.Logger.Info("generated a token signing key", "kid", k.KID, "alg", k.Algorithm)
-	return s.Reload(ctx)
+	return s.loadKeys(ctx)
 }
 
 // Rotate retires the current signing key and starts signing with a new one. The
@@ -276,7 +304,27 @@ func (s *Service) Rotate(ctx context.Context) error {
 	return s.generate(ctx)
 }
 
-// Issue signs a token for id, valid for ttl.
+// Lifetime applies the token policy to a requested lifetime: 0 asks for fallback
+// (a dialect's own default), or DefaultTTL when fallback is 0 too; anything above
+// MaxTTL is clamped to it, and clamped says so.
+func (s *Service) Lifetime(requested, fallback time.Duration) (ttl time.Duration, clamped bool) {
+	ttl = requested
+	if ttl <= 0 {
+		ttl = fallback
+	}
+	if ttl <= 0 {
+		ttl = s.opts.DefaultTTL
+	}
+	if ttl > s.opts.MaxTTL {
+		return s.opts.MaxTTL, true
+	}
+	return ttl, false
+}
+
+// MaxTTL is the longest lifetime a token may have.
+func (s *Service) MaxTTL() time.Duration { return s.opts.MaxTTL }
+
+// Issue signs a token for id, valid for ttl (which callers take from Lifetime).
 func (s *Service) Issue(id kubegate.Identity, ttl time.Duration) (Issued, error) {
 	now := s.opts.Now().UTC().Truncate(time.Second)
 	exp := now.Add(ttl)
@@ -316,10 +364,22 @@ func (s *Service) Issue(id kubegate.Identity, ttl time.Duration) (Issued, error)
 	return Issued{Token: signed, IssuedAt: now, ExpiresAt: exp}, nil
 }
 
-// Verify checks a token's signature (configured algorithm, known kid) and claims
-// (iss, aud, exp, nbf, iat). Verified tokens are cached until they expire, keyed by
-// their hash, so a token seen before costs a map lookup.
+// Verify checks a token's signature (configured algorithm, known kid), claims
+// (iss, aud, exp, nbf, iat) and that it was not revoked. Verified tokens are cached
+// until they expire, keyed by their hash, so a token seen before costs two map
+// lookups; revocation is checked on every call.
 func (s *Service) Verify(raw string) (*Claims, error) {
+	claims, err := s.verify(raw)
+	if err != nil {
+		return nil, err
+	}
+	if s.isRevoked(claims.ID) {
+		return nil, kubegate.Errorf(kubegate.EUnauthorized, "token revoked: logged out")
+	}
+	return claims, nil
+}
+
+func (s *Service) verify(raw string) (*Claims, error) {
 	sum := sha256.Sum256([]byte(raw))
 	now := s.opts.Now()
 	s.cacheMu.RLock()
@@ -432,3 +492,41 @@ func toJWK(kid, alg string, pub crypto.PublicKey) jwk {
 
 // Issuer is the iss claim of issued tokens.
 func (s *Service) Issuer() string { return s.opts.Issuer }
+
+// Revoke refuses the token with this ID from now on, on every replica, until it
+// would have expired anyway.
+func (s *Service) Revoke(ctx context.Context, tokenID string, expiresAt time.Time) error {
+	if tokenID == "" {
+		return nil
+	}
+	if err := s.opts.Store.RevokeToken(ctx, kubegate.RevokedToken{ID: tokenID, ExpiresAt: expiresAt}); err != nil {
+		return err
+	}
+	// This replica refuses it at once, without waiting for its own notification.
+	s.revokedMu.Lock()
+	s.revoked[tokenID] = expiresAt
+	s.revokedMu.Unlock()
+	return nil
+}
+
+func (s *Service) isRevoked(tokenID string) bool {
+	s.revokedMu.RLock()
+	defer s.revokedMu.RUnlock()
+	_, ok := s.revoked[tokenID]
+	return ok
+}
+
+func (s *Service) loadRevoked(ctx context.Context) error {
+	tokens, err := s.opts.Store.ListRevokedTokens(ctx, s.opts.Now())
+	if err != nil {
+		return fmt.Errorf("loading revoked tokens: %w", err)
+	}
+	m := make(map[string]time.Time, len(tokens))
+	for _, t := range tokens {
+		m[t.ID] = t.ExpiresAt
+	}
+	s.revokedMu.Lock()
+	s.revoked = m
+	s.revokedMu.Unlock()
+	return nil
+}

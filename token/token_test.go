@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/internal/seal"
-	"github.com/kubegate/kubegate/store/sqlite"
+	"github.com/kubegate/kubegate/store/sqlite/sqlitetest"
 	"github.com/kubegate/kubegate/token"
 )
 
@@ -24,15 +22,7 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-func newStore(t testing.TB) kubegate.Store {
-	sealer, _ := seal.New(bytes.Repeat([]byte{9}, 32), nil)
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"), sqlite.Options{Sealer: sealer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
+func newStore(t testing.TB) kubegate.Store { return sqlitetest.Open(t) }
 
 func newService(t testing.TB, store kubegate.Store, c *clock, alg string) *token.Service {
 	opts := token.Options{Store: store, Algorithm: alg, Issuer: "kubegate-test", Audience: "kubegate", MaxTTL: 7 * 24 * time.Hour, Now: c.now}
@@ -195,7 +185,7 @@ func TestRotationKeepsOldTokensValidAcrossReplicas(t *testing.T) {
 	if h1["kid"] == h2["kid"] {
 		t.Fatal("rotation did not change the kid")
 	}
-	if err := b.Reload(context.Background()); err != nil {
+	if err := b.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for _, tok := range []string{before.Token, after.Token} {

@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	switch config.Command(cmd) {
 	case config.Demo:
-		err = demo.Run(ctx, cfg, logger, stdout)
+		err = demo.Run(ctx, cfg, logger, stdout, getenv)
 	default:
 		err = serve(ctx, cfg, logger, stdout)
 	}

@@ -10,21 +10,27 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
-	"github.com/kubegate/kubegate"
+	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/rest"
 
+	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/account"
 	"github.com/kubegate/kubegate/api"
+	"github.com/kubegate/kubegate/api/dce"
+	"github.com/kubegate/kubegate/api/kubecube"
 	"github.com/kubegate/kubegate/apidocs"
 	"github.com/kubegate/kubegate/audit"
+	"github.com/kubegate/kubegate/authn"
 	"github.com/kubegate/kubegate/cluster"
+	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/internal/config"
+	"github.com/kubegate/kubegate/internal/httpapi"
 	"github.com/kubegate/kubegate/internal/seal"
 	"github.com/kubegate/kubegate/kubeproxy"
 	"github.com/kubegate/kubegate/metrics"
+	"github.com/kubegate/kubegate/ratelimit"
 	"github.com/kubegate/kubegate/server"
 	"github.com/kubegate/kubegate/store"
 	"github.com/kubegate/kubegate/store/postgres"
@@ -62,9 +68,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		}
 	}()
 	a = &App{cfg: cfg, logger: logger, store: store}
-	a.accounts, err = account.New(account.Options{
-		Store: store, View: account.NewView(store, logger, nil), MaxKeysPerUser: cfg.MaxKeysPerUser, Logger: logger,
-	})
+	a.accounts, err = account.New(account.Options{Store: store, MaxKeysPerUser: cfg.MaxKeysPerUser, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +80,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 	}
 	a.tokens, err = token.New(ctx, token.Options{
 		Store: store, Algorithm: cfg.TokenSigningAlg, HMACSecret: hmacSecret, Issuer: cfg.Issuer, Audience: cfg.Audience,
-		MaxTTL: cfg.TokenMaxTTL, Logger: logger,
+		DefaultTTL: cfg.TokenTTL, MaxTTL: cfg.TokenMaxTTL, Logger: logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("token signing keys: %w", err)
@@ -93,49 +97,46 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 			return nil, fmt.Errorf("--external-ca-file: %w", err)
 		}
 	}
-	m := metrics.New()
-	proxy := kubeproxy.New(a.clusters, logger, kubeproxy.Options{MaxPageSize: cfg.MaxPageSize, Observe: m.ObserveProxied})
-	handlers := api.New(api.Options{
-		Store:          store,
-		ExternalCAData: externalCA,
-		Kpanda:         http.HandlerFunc(proxy.ServeKpanda),
-		Accounts:       a.accounts, Tokens: a.tokens, Clusters: a.clusters, ExternalURL: cfg.ExternalURL,
-		TokenTTL: cfg.TokenTTL, MaxTokenTTL: cfg.TokenMaxTTL, SessionTTL: cfg.SessionTTL,
-		FailuresPerIP: cfg.FailuresPerIP, FailuresPerKey: cfg.FailuresPerKey,
-		SecureCookies: cfg.TLSCertFile != "", Logger: logger,
+	authenticator := authn.New(authn.Options{
+		Tokens: a.tokens, Accounts: a.accounts, SessionTTL: cfg.SessionTTL,
+		Guard: ratelimit.NewGuard(cfg.FailuresPerIP, cfg.FailuresPerKey, nil),
 	})
+	proxy := kubeproxy.New(a.clusters, logger, kubeproxy.Options{MaxPageSize: cfg.MaxPageSize})
 	docs, err := apidocs.Handler()
 	if err != nil {
 		return nil, err
 	}
-	a.audit = audit.New(store, logger)
+	a.audit = audit.New(store, logger, 0)
 	a.srv, err = server.New(ctx, server.Options{
 		Audit:           a.audit,
-		Metrics:         m,
+		Metrics:         metrics.New(),
+		KnownCluster:    a.clusters.Has,
 		Listen:          cfg.Listen,
 		TLSCertFile:     cfg.TLSCertFile,
 		TLSKeyFile:      cfg.TLSKeyFile,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Logger:          logger,
 		ReadyChecks:     []server.ReadyCheck{{Name: "store", Check: store.Ping}},
-		Authenticator:   handlers.Authenticator(),
+		Authenticator:   authenticator,
 		TrustedProxies:  cfg.TrustedProxies,
 		Routes: func(mux *http.ServeMux) {
-			handlers.Register(mux)
-			mux.Handle("/swagger/", server.Methods{http.MethodGet: docs})
+			api.Register(mux, api.Options{
+				Sessions: authenticator, Accounts: a.accounts, Tokens: a.tokens, Clusters: a.clusters, Audit: store,
+				ExternalURL: cfg.ExternalURL, ExternalCAData: externalCA, SecureCookies: cfg.TLSCertFile != "",
+			})
+			kubecube.Register(mux, kubecube.Options{Exchanger: authenticator, MaxTokenTTL: cfg.TokenMaxTTL})
+			dce.Register(mux, dce.Options{
+				Exchanger: authenticator, MaxTokenTTL: cfg.TokenMaxTTL, Users: a.accounts, Clusters: a.clusters,
+				Lister: proxy, MaxPageSize: cfg.MaxPageSize,
+			})
+			mux.Handle(filters.DocsPrefix, httpapi.Methods{http.MethodGet: docs})
 		},
-		Prefixes: []server.Prefix{{Path: kubeproxy.Prefix, Handler: proxy}},
+		Prefixes: []server.Prefix{{Path: filters.ProxyPrefix, Handler: proxy}},
 	})
 	if err != nil {
 		return nil, err
 	}
 	return a, nil
-}
-
-// mirror is an in-memory copy of part of the store, kept fresh by its changes.
-type mirror interface {
-	Load(ctx context.Context) error
-	Handle(ctx context.Context, c kubegate.Change)
 }
 
 // GeneratedAdminPassword is the bootstrap admin's password if this start created
@@ -181,18 +182,14 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (ku
 // pod, the cluster kubegate runs in as "local".
 func (a *App) registerStartupClusters(ctx context.Context) error {
 	for _, f := range a.cfg.Clusters {
-		data, err := os.ReadFile(f.Kubeconfig)
-		if err != nil {
-			return fmt.Errorf("--cluster %s: %w", f.Name, err)
-		}
-		c, err := cluster.FromKubeconfig(f.Name, data, "")
+		c, err := cluster.FromOperatorKubeconfig(f.Name, f.Kubeconfig, "")
 		if err != nil {
 			return fmt.Errorf("--cluster %s: %s", f.Name, kubegate.ErrorMessage(err))
 		}
 		if c, err = a.clusters.Upsert(ctx, c); err != nil {
-			return fmt.Errorf("--cluster %s: %w", f.Name, err)
+			return fmt.Errorf("--cluster %s: %s", f.Name, kubegate.ErrorMessage(err))
 		}
-		a.logger.Info("registered cluster", "cluster", c.Name, "server", c.Server, "health", c.Health.Status)
+		a.logger.Info("registered cluster", "cluster", c.Name, "server", c.Server, "health", a.clusters.Health(c.Name).Status)
 	}
 	if in, err := rest.InClusterConfig(); err == nil {
 		c := kubegate.Cluster{
@@ -205,63 +202,55 @@ func (a *App) registerStartupClusters(ctx context.Context) error {
 			}
 		}
 		if _, err := a.clusters.Upsert(ctx, c); err != nil {
-			return fmt.Errorf("registering the in-cluster config as local: %w", err)
+			return fmt.Errorf("registering the in-cluster config as local: %s", kubegate.ErrorMessage(err))
 		}
 		a.logger.Info("registered the cluster kubegate runs in", "cluster", "local", "server", in.Host)
 	}
 	return nil
 }
 
-// Clusters is the cluster registry, for the demo.
-func (a *App) Clusters() *cluster.Registry { return a.clusters }
-
 // URL is the gateway's base URL.
 func (a *App) URL() string { return a.srv.URL() }
 
-// Store is the app's store, for the demo and tests.
-func (a *App) Store() kubegate.Store { return a.store }
-
-// Run serves until ctx is done, shuts down gracefully, and closes the store.
+// Run serves until ctx is done, shuts down gracefully, and closes the store once
+// every goroutine it started has returned.
 func (a *App) Run(ctx context.Context) error {
-	// The account view, the signing keys and the cluster registry mirror the store
+	// The account view, the token state and the cluster registry mirror the store
 	// and follow its changes through one watch (one poller or LISTEN connection per
 	// replica), opened before they load so that no change falls in between.
-	watchCtx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWatching()
-	changes, err := a.store.Watch(watchCtx)
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	changes, err := a.store.Watch(bg)
 	if err != nil {
 		return errors.Join(fmt.Errorf("watching the store: %w", err), a.store.Close())
 	}
-	mirrors := []mirror{a.accounts.View(), a.tokens, a.clusters}
+	mirrors := []kubegate.Mirror{a.accounts, a.tokens, a.clusters}
 	for _, m := range mirrors {
-		if err := m.Load(watchCtx); err != nil {
+		if err := m.Load(bg); err != nil {
+			stopBackground()
+			for range changes { //nolint:revive // drain until the watch has stopped
+			}
 			return errors.Join(fmt.Errorf("loading from the store: %w", err), a.store.Close())
 		}
 	}
-	go func() {
-		for c := range changes {
+	var g errgroup.Group
+	g.Go(func() error {
+		for c := range changes { // closed when bg is done
 			for _, m := range mirrors {
-				m.Handle(watchCtx, c)
+				m.Apply(bg, c)
 			}
 		}
-	}()
-	go a.clusters.RunHealthChecks(watchCtx)
-	if err := a.registerStartupClusters(ctx); err != nil {
-		return errors.Join(err, a.store.Close())
-	}
-	var flushers sync.WaitGroup
-	flushers.Add(2)
-	go func() {
-		defer flushers.Done()
-		a.accounts.RunUsageFlusher(watchCtx, 5*time.Second)
-	}()
-	go func() {
-		defer flushers.Done()
-		a.audit.Run(watchCtx, time.Second)
-	}()
+		return nil
+	})
+	g.Go(func() error { a.clusters.RunHealthChecks(bg); return nil })
+	g.Go(func() error { a.accounts.Run(bg, 5*time.Second); return nil })
+	g.Go(func() error { a.audit.Run(bg, time.Second); return nil })
 
-	err = a.srv.Run(ctx)
-	stopWatching()
-	flushers.Wait() // the last key uses and audit events are written before the store closes
+	err = a.registerStartupClusters(ctx)
+	if err == nil {
+		err = a.srv.Run(ctx)
+	}
+	stopBackground()
+	_ = g.Wait() // the last key uses and audit events are written before the store closes
 	return errors.Join(err, a.store.Close())
 }

@@ -69,7 +69,8 @@ type Config struct {
 	// gateway, when its certificate is not from a public CA.
 	ExternalCAFile string
 
-	// KubeBinDir holds kube-apiserver, etcd and kubectl for `kubegate demo`.
+	// KubeBinDir holds kube-apiserver, etcd and kubectl for `kubegate demo`; empty
+	// means kubeenv's default.
 	KubeBinDir string
 }
 
@@ -156,8 +157,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&urlValue{&c.ExternalURL}, "external-url", "the gateway's URL as clients reach it, for generated kubeconfigs (default: the request's host)")
 	fs.Var(&pathValue{&c.ExternalCAFile}, "external-ca-file", "CA certificate (PEM) embedded in generated kubeconfigs, for a gateway certificate from a private CA")
 	if cmd == Demo {
-		c.KubeBinDir = DefaultKubeBinDir(getenv)
-		fs.Var(&pathValue{&c.KubeBinDir}, "kube-bin-dir", "directory with kube-apiserver, etcd and kubectl (built when missing)")
+		fs.Var(&pathValue{&c.KubeBinDir}, "kube-bin-dir", "directory with kube-apiserver, etcd and kubectl, built when missing (default: $KUBEGATE_KUBE_BIN, or the kubegate cache directory)")
 	}
 	fs.Usage = func() { printUsage(usage, fs) }
 
@@ -174,7 +174,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	if err := fillUnset(fs, getenv); err != nil {
 		return nil, err
 	}
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -281,7 +281,9 @@ func scalar(v any) (string, error) {
 	}
 }
 
-func (c *Config) validate() error {
+// Validate checks the settings that depend on each other or on files. Parse calls
+// it; a program that derives a Config from another (the demo) calls it again.
+func (c *Config) Validate() error {
 	if c.Store == "postgres" {
 		if c.PostgresDSN == "" {
 			return usagef("--store=postgres needs --postgres-dsn")
@@ -335,25 +337,6 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
-
-// DefaultKubeBinDir is where hack/kube/build.sh puts the Kubernetes binaries.
-func DefaultKubeBinDir(getenv func(string) string) string {
-	if d := getenv("KUBEGATE_KUBE_BIN"); d != "" {
-		return d
-	}
-	cache := getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home := getenv("HOME")
-		if home == "" {
-			home = "."
-		}
-		cache = home + "/.cache"
-	}
-	return cache + "/kubegate/kube-" + KubeVersion
-}
-
-// KubeVersion is the Kubernetes version hack/kube/build.sh builds.
-const KubeVersion = "v1.37.2"
 
 func printUsage(w io.Writer, fs *flag.FlagSet) {
 	if w == nil {

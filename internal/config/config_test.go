@@ -148,20 +148,6 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-func TestKubeBinDirDefault(t *testing.T) {
-	c, err := config.Parse(config.Demo, nil, env("HOME", "/home/u"), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.KubeBinDir != "/home/u/.cache/kubegate/kube-v1.37.2" {
-		t.Fatalf("kube bin dir = %q", c.KubeBinDir)
-	}
-	c, _ = config.Parse(config.Demo, nil, env("KUBEGATE_KUBE_BIN", "/opt/kube"), io.Discard)
-	if c.KubeBinDir != "/opt/kube" {
-		t.Fatalf("KUBEGATE_KUBE_BIN ignored: %q", c.KubeBinDir)
-	}
-}
-
 func TestPostgresDSNIsNeverEchoed(t *testing.T) {
 	_, err := config.Parse(config.Serve, []string{"--store=postgres", "--postgres-dsn=postgres://u:hunter2@[bad"}, env(), io.Discard)
 	if err == nil || strings.Contains(err.Error(), "hunter2") {

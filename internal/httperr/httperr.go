@@ -59,9 +59,22 @@ func Status(err error) *metav1.Status {
 	return st
 }
 
-// Write writes err as a Status with the matching HTTP code. Internal errors are
-// reported to the caller without their cause; the caller's logger has it.
+// Response is an error that is already an HTTP response: a cluster's own error,
+// passed to the client unchanged.
+type Response interface {
+	error
+	WriteResponse(w http.ResponseWriter)
+}
+
+// Write writes err as a Status with the matching HTTP code, or, for a Response,
+// as itself. Internal errors are reported to the caller without their cause; the
+// caller's logger has it.
 func Write(w http.ResponseWriter, err error) {
+	var resp Response
+	if errors.As(err, &resp) {
+		resp.WriteResponse(w)
+		return
+	}
 	st := Status(err)
 	var e *kubegate.Error
 	if errors.As(err, &e) && e.RetryAfter > 0 {

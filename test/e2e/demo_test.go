@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubegate/kubegate/test/kubeenv"
+	"github.com/kubegate/kubegate/kubeenv"
 )
 
 // The demo brings up both clusters and the gateway, and what it prints works when
 // pasted: kubectl against each cluster directly shows the seeded Deployments.
 func TestDemoRunsClustersAndGateway(t *testing.T) {
-	if missing := kubeenv.MissingBinaries(kubeenv.DefaultBinDir()); len(missing) > 0 {
+	if missing := kubeenv.MissingBinaries(kubeenv.DefaultBinDir(os.Getenv)); len(missing) > 0 {
 		t.Fatalf("kube binaries missing (%v): run make kube-bin", missing)
 	}
 	dataDir := t.TempDir()
@@ -65,7 +65,7 @@ func TestDemoRunsClustersAndGateway(t *testing.T) {
 		t.Fatalf("example calls printed %d tokens:\n%s", n, calls)
 	}
 
-	kubectl := filepath.Join(kubeenv.DefaultBinDir(), "kubectl")
+	kubectl := filepath.Join(kubeenv.DefaultBinDir(os.Getenv), "kubectl")
 	for _, cluster := range []string{"pivot-cluster", "member-1"} {
 		m := regexp.MustCompile(`kubectl --kubeconfig (\S+kubeconfig-` + cluster + `) get deployments -n demo`).FindStringSubmatch(out)
 		if m == nil {

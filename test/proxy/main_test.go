@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate/demo"
-	"github.com/kubegate/kubegate/test/kubeenv"
+	"github.com/kubegate/kubegate/kubeenv"
 	"github.com/kubegate/kubegate/test/testhttp"
 )
 

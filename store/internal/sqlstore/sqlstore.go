@@ -461,18 +461,18 @@ func (s *Store) RecordKeyUses(ctx context.Context, uses []kubegate.KeyUse) error
 
 // ---- clusters ----
 
-const clusterColumns = `name, server, ca_data, tls_server_name, insecure_skip_tls_verify, credentials, description, labels, created_at, updated_at, health_status, health_version, health_message, health_checked_at`
+const clusterColumns = `name, server, ca_data, tls_server_name, insecure_skip_tls_verify, credentials, description, labels, created_at, updated_at`
 
 func (s *Store) scanCluster(r scanner) (kubegate.Cluster, error) {
 	var c kubegate.Cluster
 	var sealed []byte
 	var labels string
-	var created, updated, checked int64
+	var created, updated int64
 	if err := r.Scan(&c.Name, &c.Server, &c.CAData, &c.TLSServerName, &c.InsecureSkipTLSVerify, &sealed, &c.Description, &labels,
-		&created, &updated, &c.Health.Status, &c.Health.Version, &c.Health.Message, &checked); err != nil {
+		&created, &updated); err != nil {
 		return c, err
 	}
-	c.CreatedAt, c.UpdatedAt, c.Health.CheckedAt = fromDB(created), fromDB(updated), fromDB(checked)
+	c.CreatedAt, c.UpdatedAt = fromDB(created), fromDB(updated)
 	if labels != "" {
 		if err := json.Unmarshal([]byte(labels), &c.Labels); err != nil {
 			return c, fmt.Errorf("cluster %s: labels: %w", c.Name, err)
@@ -511,7 +511,7 @@ func (s *Store) clusterArgs(c kubegate.Cluster) ([]any, error) {
 		labels = string(b)
 	}
 	return []any{c.Name, c.Server, c.CAData, c.TLSServerName, c.InsecureSkipTLSVerify, sealed, c.Description, labels,
-		toDB(c.CreatedAt), toDB(c.UpdatedAt), c.Health.Status, c.Health.Version, c.Health.Message, toDB(c.Health.CheckedAt)}, nil
+		toDB(c.CreatedAt), toDB(c.UpdatedAt)}, nil
 }
 
 // CreateCluster implements kubegate.Store.
@@ -521,7 +521,7 @@ func (s *Store) CreateCluster(ctx context.Context, c kubegate.Cluster) error {
 		return err
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO clusters (`+clusterColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO clusters (`+clusterColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?)`), args...); err != nil {
 			return s.classify(err, fmt.Sprintf("cluster %q", c.Name))
 		}
 		return s.changed(ctx, tx, kubegate.ChangeCluster, c.Name)
@@ -560,7 +560,7 @@ func (s *Store) UpdateCluster(ctx context.Context, name string, update func(kube
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE clusters SET server=?, ca_data=?, tls_server_name=?, insecure_skip_tls_verify=?, credentials=?, description=?, labels=?, created_at=?, updated_at=?, health_status=?, health_version=?, health_message=?, health_checked_at=? WHERE name = ?`),
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE clusters SET server=?, ca_data=?, tls_server_name=?, insecure_skip_tls_verify=?, credentials=?, description=?, labels=?, created_at=?, updated_at=? WHERE name = ?`),
 			append(args[1:], name)...)
 		if err != nil {
 			return err

@@ -1,4 +1,7 @@
-package kubeenv
+// Package kubeenvtest starts one real cluster for a test binary (TestMain). It is
+// apart from kubeenv so that the production binary, which uses kubeenv for the
+// demo, never links package testing.
+package kubeenvtest
 
 import (
 	"context"
@@ -6,6 +9,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/kubegate/kubegate/kubeenv"
 )
 
 // Main is a TestMain helper: it starts one cluster shared by every test of the
@@ -14,15 +19,15 @@ import (
 // silently (`make test` builds the binaries first).
 //
 //	var cluster *kubeenv.Cluster
-//	func TestMain(m *testing.M) { kubeenv.Main(m, "mypkg", func(c *kubeenv.Cluster) { cluster = c }) }
-func Main(m *testing.M, name string, use func(*Cluster)) {
+//	func TestMain(m *testing.M) { kubeenvtest.Main(m, "mypkg", func(c *kubeenv.Cluster) { cluster = c }) }
+func Main(m *testing.M, name string, use func(*kubeenv.Cluster)) {
 	os.Exit(runMain(m, name, use))
 }
 
-func runMain(m *testing.M, name string, use func(*Cluster)) int {
+func runMain(m *testing.M, name string, use func(*kubeenv.Cluster)) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c, err := Start(ctx, Options{Name: name})
+	c, err := kubeenv.Start(ctx, kubeenv.Options{Name: name})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kubeenv: cannot start the shared test cluster: %v\n", err)
 		return 1

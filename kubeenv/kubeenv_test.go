@@ -18,7 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kubegate/kubegate/test/kubeenv"
+	"github.com/kubegate/kubegate/kubeenv"
+	"github.com/kubegate/kubegate/kubeenv/kubeenvtest"
 )
 
 var shared *kubeenv.Cluster
@@ -30,7 +31,7 @@ func TestMain(m *testing.M) {
 		helperStartAndHang()
 		return
 	}
-	kubeenv.Main(m, "kubeenv-test", func(c *kubeenv.Cluster) { shared = c })
+	kubeenvtest.Main(m, "kubeenv-test", func(c *kubeenv.Cluster) { shared = c })
 }
 
 func TestRealAPIServerServesWorkloads(t *testing.T) {
@@ -279,4 +280,23 @@ func alive(pid int) bool {
 	s := string(stat)
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
+}
+
+func TestDefaultBinDir(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	if got := kubeenv.DefaultBinDir(env("HOME", "/home/u")); got != "/home/u/.cache/kubegate/kube-v1.37.2" {
+		t.Fatalf("kube bin dir = %q", got)
+	}
+	if got := kubeenv.DefaultBinDir(env("HOME", "/home/u", "XDG_CACHE_HOME", "/c")); got != "/c/kubegate/kube-v1.37.2" {
+		t.Fatalf("XDG_CACHE_HOME ignored: %q", got)
+	}
+	if got := kubeenv.DefaultBinDir(env("KUBEGATE_KUBE_BIN", "/opt/kube")); got != "/opt/kube" {
+		t.Fatalf("KUBEGATE_KUBE_BIN ignored: %q", got)
+	}
 }

@@ -1,5 +1,6 @@
 // Package kubeenv runs real Kubernetes control planes (etcd + kube-apiserver, built by
-// hack/kube/build.sh) for tests and for `kubegate demo`. Each cluster gets free
+// hack/kube/build.sh) for tests and for `kubegate demo`, as controller-runtime's
+// envtest does: a library, so the binary never links a test harness. Each cluster gets free
 // loopback ports, etcd data on /dev/shm, its own CA, an admin client certificate in
 // system:masters, a rest.Config and a kubeconfig file.
 //
@@ -15,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -28,20 +28,29 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-
-	"github.com/kubegate/kubegate/internal/config"
 )
 
-// Version is the Kubernetes version the binaries are built at.
-const Version = config.KubeVersion
+// Version is the Kubernetes version hack/kube/build.sh builds the binaries at.
+const Version = "v1.37.2"
 
 // Binaries names the three programs a cluster needs.
 var binaries = [...]string{"etcd", "kube-apiserver", "kubectl"} //nolint:gochecknoglobals // a constant list.
 
 // DefaultBinDir is where hack/kube/build.sh puts the binaries: $KUBEGATE_KUBE_BIN or
-// ~/.cache/kubegate/kube-v1.37.2.
-func DefaultBinDir() string {
-	return config.DefaultKubeBinDir(os.Getenv)
+// $XDG_CACHE_HOME (~/.cache)/kubegate/kube-v1.37.2, read through getenv.
+func DefaultBinDir(getenv func(string) string) string {
+	if d := getenv("KUBEGATE_KUBE_BIN"); d != "" {
+		return d
+	}
+	cache := getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home := getenv("HOME")
+		if home == "" {
+			home = "."
+		}
+		cache = home + "/.cache"
+	}
+	return cache + "/kubegate/kube-" + Version
 }
 
 // MissingBinaries lists the binaries absent from dir.
@@ -59,7 +68,7 @@ func MissingBinaries(dir string) []string {
 type Options struct {
 	// Name identifies the cluster (kubeconfig context, directory prefix).
 	Name string
-	// BinDir holds etcd, kube-apiserver and kubectl; DefaultBinDir() when empty.
+	// BinDir holds etcd, kube-apiserver and kubectl; DefaultBinDir(os.Getenv) when empty.
 	BinDir string
 	// StartTimeout bounds how long Start waits for /readyz; 90s when zero.
 	StartTimeout time.Duration
@@ -86,6 +95,7 @@ type Cluster struct {
 	apiserverArgs []string
 
 	mu        sync.Mutex
+	ports     *portLease
 	etcd      *process
 	apiserver *process
 }
@@ -96,7 +106,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		opts.Name = "kubeenv"
 	}
 	if opts.BinDir == "" {
-		opts.BinDir = DefaultBinDir()
+		opts.BinDir = DefaultBinDir(os.Getenv)
 	}
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 90 * time.Second
@@ -104,10 +114,12 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if missing := MissingBinaries(opts.BinDir); len(missing) > 0 {
 		return nil, fmt.Errorf("kubeenv: %s missing from %s: run `make kube-bin` (or hack/kube/build.sh) first", strings.Join(missing, ", "), opts.BinDir)
 	}
-	// Port collisions with other processes are possible between picking a free port
-	// and the server binding it; a retry picks new ones.
+	// Ports come from a range the kernel never hands out on its own and are locked
+	// across processes (see reservePorts), so test packages starting clusters at
+	// once cannot collide; a program outside kubeenv binding one of them still
+	// could, and a retry then picks new ones.
 	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < 5; attempt++ {
 		c, err := start(ctx, opts)
 		if err == nil {
 			return c, nil
@@ -149,7 +161,7 @@ func StartN(ctx context.Context, n int, prefix string, opts Options) ([]*Cluster
 
 var errPortInUse = errors.New("port in use")
 
-func start(ctx context.Context, opts Options) (c *Cluster, err error) {
+func start(ctx context.Context, opts Options) (*Cluster, error) {
 	base := "/dev/shm"
 	if st, statErr := os.Stat(base); statErr != nil || !st.IsDir() {
 		base = os.TempDir()
@@ -158,21 +170,27 @@ func start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c = &Cluster{Name: opts.Name, Dir: dir, opts: opts, Kubectl: filepath.Join(opts.BinDir, "kubectl")}
-	defer func() {
-		if err != nil {
-			_ = c.Stop()
-		}
-	}()
-
-	ports, err := freePorts(3)
-	if err != nil {
+	c := &Cluster{Name: opts.Name, Dir: dir, opts: opts, Kubectl: filepath.Join(opts.BinDir, "kubectl")}
+	// c, not a named result: a failed start must clean up what it began, whatever
+	// it returns.
+	if err := c.start(ctx); err != nil {
+		_ = c.Stop()
 		return nil, err
 	}
-	etcdClient, etcdPeer, apiPort := ports[0], ports[1], ports[2]
+	return c, nil
+}
+
+func (c *Cluster) start(ctx context.Context) error {
+	opts, dir := c.opts, c.Dir
+	ports, err := reservePorts(3)
+	if err != nil {
+		return err
+	}
+	c.ports = ports
+	etcdClient, etcdPeer, apiPort := ports.ports[0], ports.ports[1], ports.ports[2]
 
 	if err := c.writeCerts(); err != nil {
-		return nil, err
+		return err
 	}
 
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdClient)
@@ -189,12 +207,12 @@ func start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		"--log-level=warn",
 	}, filepath.Join(dir, "etcd.log"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := waitFor(ctx, opts.StartTimeout, c.etcd, func(ctx context.Context) bool {
 		return httpOK(ctx, http.DefaultClient, etcdURL+"/health")
 	}); err != nil {
-		return nil, c.startError("etcd", err, c.etcd)
+		return c.startError("etcd", err, c.etcd)
 	}
 
 	c.URL = "https://127.0.0.1:" + strconv.Itoa(apiPort)
@@ -231,13 +249,10 @@ func start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		Burst: 2000,
 	}
 	if err := c.StartAPIServer(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	c.Kubeconfig = filepath.Join(dir, "kubeconfig")
-	if err := c.writeKubeconfig(c.Kubeconfig); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return c.writeKubeconfig(c.Kubeconfig)
 }
 
 func (c *Cluster) writeCerts() error {
@@ -321,6 +336,8 @@ func (c *Cluster) Stop() error {
 	if c.Dir != "" {
 		errs = append(errs, os.RemoveAll(c.Dir))
 	}
+	c.ports.release()
+	c.ports = nil
 	return errors.Join(errs...)
 }
 
@@ -425,28 +442,6 @@ func httpOK(ctx context.Context, client *http.Client, url string) bool {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode == http.StatusOK
-}
-
-// freePorts reserves n distinct free loopback ports by holding listeners on all of
-// them at once, then releases them for the servers to bind.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			_ = l.Close()
-		}
-	}()
-	lc := net.ListenConfig{}
-	for range n {
-		l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 func tail(path string, n int) string {

@@ -1,0 +1,168 @@
+// Package dce serves DaoCloud DCE 5.0's API shapes: the ghippo.io token exchange
+// and user list, and the kpanda.io cluster and resource lists, answering
+// {"items", "pagination"} as DCE does. Lists of a cluster's resources go through
+// the proxy's list engine, as the caller.
+package dce
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/api/exchange"
+	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/internal/httpapi"
+	"github.com/kubegate/kubegate/kubeproxy"
+	"github.com/kubegate/kubegate/listquery"
+)
+
+// Users lists the gateway's users.
+type Users interface {
+	ListUsers(ctx context.Context, p kubegate.Page) ([]kubegate.User, int, error)
+}
+
+// Clusters is the cluster registry as the kpanda cluster list reads it.
+type Clusters interface {
+	List() []kubegate.Cluster
+	Health(name string) kubegate.ClusterHealth
+}
+
+// Lister lists a cluster's collection as the caller (kubeproxy.Proxy).
+type Lister interface {
+	List(ctx context.Context, cluster, path string, params url.Values, q *listquery.Query, accept string) (*kubeproxy.ListResult, error)
+}
+
+// Options configures the DCE routes.
+type Options struct {
+	Exchanger   exchange.Exchanger
+	MaxTokenTTL time.Duration
+	Users       Users
+	Clusters    Clusters
+	Lister      Lister
+	// MaxPageSize bounds pageSize.
+	MaxPageSize int
+}
+
+type api struct{ o Options }
+
+// Register adds DCE's routes to mux.
+func Register(mux *http.ServeMux, o Options) {
+	a := api{o}
+	// cycle is the lifetime in days, 3 by default, as in DCE.
+	params := exchange.Params{AccessKey: "ak", SecretKey: "sk", Lifetime: "cycle", Unit: 24 * time.Hour, DefaultTTL: 3 * 24 * time.Hour}
+	token := exchange.Handler(o.Exchanger, params, o.MaxTokenTTL)
+	mux.Handle(filters.DCETokenPath, httpapi.Methods{http.MethodGet: token, http.MethodPost: token})
+	mux.Handle(filters.GhippoPrefix+"users", httpapi.Methods{http.MethodGet: httpapi.Admin(a.listUsers)})
+	mux.Handle(filters.KpandaClustersPath, httpapi.Methods{http.MethodGet: httpapi.Authed(a.listClusters)})
+	mux.Handle(filters.KpandaClustersPath+"/{cluster}/{rest...}", httpapi.Methods{http.MethodGet: httpapi.Authed(a.listResources)})
+}
+
+// user is a user as DCE's ghippo API shows it: times are epoch milliseconds as
+// strings, "" for never.
+type user struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Email       string `json:"email"`
+	Description string `json:"description"`
+	FirstName   string `json:"firstname"`
+	LastName    string `json:"lastname"`
+	Source      string `json:"source"`
+	Enabled     bool   `json:"enabled"`
+	CreatedAt   string `json:"createdAt"`
+	UpdatedAt   string `json:"updatedAt"`
+	LastLoginAt string `json:"lastLoginAt"`
+}
+
+func (a api) listUsers(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
+	page, size, p, err := httpapi.PageParams(r)
+	if err != nil {
+		return err
+	}
+	users, total, err := a.o.Users.ListUsers(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	items := make([]user, 0, len(users))
+	for _, u := range users {
+		items = append(items, user{
+			ID: u.ID, Name: u.Name, Email: u.Email, Description: u.Description, FirstName: u.FirstName, LastName: u.LastName,
+			Source: u.Source, Enabled: u.Enabled,
+			CreatedAt: epochMillis(u.CreatedAt), UpdatedAt: epochMillis(u.UpdatedAt), LastLoginAt: epochMillis(u.LastLoginAt),
+		})
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "pagination": httpapi.NewPagination(page, size, total)})
+}
+
+// epochMillis formats t as DCE does: epoch milliseconds in a string, "" for never.
+func epochMillis(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return strconv.FormatInt(t.UnixMilli(), 10)
+}
+
+// cluster is a cluster in kpanda's list.
+type cluster struct {
+	Name              string            `json:"name"`
+	Server            string            `json:"server"`
+	Description       string            `json:"description"`
+	Labels            map[string]string `json:"labels,omitempty"`
+	KubernetesVersion string            `json:"kubernetesVersion"`
+	Status            string            `json:"status"`
+	CreatedAt         string            `json:"createdAt"`
+}
+
+func (a api) listClusters(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
+	page, size, _, err := httpapi.PageParams(r)
+	if err != nil {
+		return err
+	}
+	all := a.o.Clusters.List()
+	start := min((page-1)*size, len(all))
+	end := min(start+size, len(all))
+	items := make([]cluster, 0, end-start)
+	for _, c := range all[start:end] {
+		h := a.o.Clusters.Health(c.Name)
+		items = append(items, cluster{
+			Name: c.Name, Server: c.Server, Description: c.Description, Labels: c.Labels,
+			KubernetesVersion: h.Version, Status: h.Status, CreatedAt: epochMillis(c.CreatedAt),
+		})
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "pagination": httpapi.NewPagination(page, size, len(all))})
+}
+
+// listResources answers /apis/kpanda.io/v1alpha1/clusters/{cluster}[/namespaces/{ns}]/deployments
+// and .../clusters/{cluster}/gvr/{group}/{version}[/namespaces/{ns}]/{resource}: the
+// classification has mapped the path to the Kubernetes collection.
+func (a api) listResources(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
+	info := filters.Info(r.Context())
+	if info.PathErr != nil {
+		return info.PathErr
+	}
+	query := r.URL.Query()
+	upstream := url.Values{}
+	for k, vs := range query {
+		switch k {
+		case "labelSelector", "fieldSelector":
+			upstream[k] = vs
+		case "page", "pageSize", "name", "fuzzyName", "sortBy", "sortDir":
+		default:
+			return kubegate.Errorf(kubegate.EInvalid, "unknown parameter %q; allowed: page, pageSize, name, fuzzyName, labelSelector, fieldSelector, sortBy, sortDir", k)
+		}
+	}
+	q, err := listquery.ParseDCE(query, a.o.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	res, err := a.o.Lister.List(r.Context(), info.Cluster, info.Path, upstream, q, "application/json")
+	if err != nil {
+		return err
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{
+		"items":      res.NonNilItems(),
+		"pagination": httpapi.NewPagination(q.PageNum, q.PageSize, res.Total),
+	})
+}

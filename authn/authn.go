@@ -1,0 +1,174 @@
+// Package authn turns credentials into identities: a bearer token or a console
+// session into the identity a request acts as, and a password or an access key pair
+// into a new token. It keeps authentication apart from the handlers, as the
+// Kubernetes apiserver keeps its authenticators: a token must verify (signature,
+// claims, revocation: package token), and the key and user it names must still be
+// valid (package account), on every request. Failed logins and exchanges are
+// limited per client address and per account by one guard.
+package authn
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/account"
+	"github.com/kubegate/kubegate/ratelimit"
+	"github.com/kubegate/kubegate/token"
+)
+
+// SessionCookie carries the console's token, HttpOnly.
+const SessionCookie = "kubegate_session"
+
+// Tokens is what authentication needs of the token service.
+type Tokens interface {
+	Verify(raw string) (*token.Claims, error)
+	Issue(id kubegate.Identity, ttl time.Duration) (token.Issued, error)
+	Lifetime(requested, fallback time.Duration) (time.Duration, bool)
+	Revoke(ctx context.Context, tokenID string, expiresAt time.Time) error
+}
+
+// Accounts is what authentication needs of the account service.
+type Accounts interface {
+	Check(accessKey, userID string) (kubegate.Identity, error)
+	Login(ctx context.Context, name, password string) (kubegate.User, error)
+	Exchange(ctx context.Context, accessKey, secret string, c account.Client) (kubegate.Identity, error)
+}
+
+// Options configures a Service.
+type Options struct {
+	Tokens   Tokens
+	Accounts Accounts
+	// Guard limits failed logins and exchanges; nil: no limit.
+	Guard *ratelimit.Guard
+	// SessionTTL is the lifetime of a console login.
+	SessionTTL time.Duration
+}
+
+// Service authenticates requests and issues tokens for credentials.
+type Service struct {
+	opts Options
+}
+
+// New returns a Service.
+func New(opts Options) *Service {
+	if opts.Guard == nil {
+		opts.Guard = ratelimit.NewGuard(0, 0, nil)
+	}
+	return &Service{opts: opts}
+}
+
+// Authenticate establishes the identity of a request from its Authorization:
+// Bearer header or, failing that, its session cookie. It returns a nil identity
+// for a request that carries neither, and an error for one whose credential is
+// invalid, expired or revoked. viaCookie says the session cookie was used.
+func (s *Service) Authenticate(r *http.Request) (id *kubegate.Identity, viaCookie bool, err error) {
+	raw := ""
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(rest) == "" {
+			return nil, false, kubegate.Errorf(kubegate.EUnauthorized, "the Authorization header must be \"Bearer <token>\"")
+		}
+		raw = strings.TrimSpace(rest)
+	} else if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		raw, viaCookie = c.Value, true
+	} else {
+		return nil, false, nil
+	}
+	id, err = s.Verify(raw)
+	return id, viaCookie, err
+}
+
+// Verify turns a raw token into the identity it stands for, if it is still valid:
+// the token verifies and is not revoked, and its access key (if any) and user still
+// exist and are enabled.
+func (s *Service) Verify(raw string) (*kubegate.Identity, error) {
+	claims, err := s.opts.Tokens.Verify(raw)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.opts.Accounts.Check(claims.AccessKey, claims.Subject)
+	if err != nil {
+		return nil, kubegate.Errorf(kubegate.EUnauthorized, "token revoked: %s", kubegate.ErrorMessage(err))
+	}
+	id.TokenID = claims.ID
+	if claims.ExpiresAt != nil {
+		id.TokenExpiresAt = claims.ExpiresAt.Time
+	}
+	return &id, nil
+}
+
+// Session is a console login.
+type Session struct {
+	User  kubegate.User
+	Token token.Issued
+}
+
+// Login checks a user name and password from the client address addr and issues
+// a session token. Failures count against the address and the user name.
+func (s *Service) Login(ctx context.Context, name, password, addr string) (Session, error) {
+	key := "user:" + name
+	if err := s.opts.Guard.Check(addr, key); err != nil {
+		return Session{}, err
+	}
+	u, err := s.opts.Accounts.Login(ctx, name, password)
+	if err != nil {
+		if kubegate.ErrorCode(err) == kubegate.EUnauthorized {
+			s.opts.Guard.Fail(addr, key)
+		}
+		return Session{}, err
+	}
+	id := kubegate.Identity{UserID: u.ID, Name: u.Name, Groups: kubegate.GroupsFor(u), Admin: u.Admin}
+	issued, err := s.opts.Tokens.Issue(id, s.opts.SessionTTL)
+	if err != nil {
+		return Session{}, err
+	}
+	return Session{User: u, Token: issued}, nil
+}
+
+// ExchangeRequest is an access key pair presented for a token.
+type ExchangeRequest struct {
+	AccessKey string
+	SecretKey string
+	// TTL is the lifetime asked for; 0 asks for DefaultTTL.
+	TTL time.Duration
+	// DefaultTTL is the dialect's default lifetime; 0 is the token policy's.
+	DefaultTTL time.Duration
+	Client     account.Client
+}
+
+// Exchanged is the outcome of a successful exchange.
+type Exchanged struct {
+	Token token.Issued
+	// Clamped says the lifetime asked for exceeded the maximum and was cut to it.
+	Clamped bool
+}
+
+// Exchange checks an access key pair and issues a token of the lifetime the token
+// policy allows. Failures count against the client address and the access key.
+func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged, error) {
+	key := "ak:" + req.AccessKey
+	if err := s.opts.Guard.Check(req.Client.IP, key); err != nil {
+		return Exchanged{}, err
+	}
+	id, err := s.opts.Accounts.Exchange(ctx, req.AccessKey, req.SecretKey, req.Client)
+	if err != nil {
+		if kubegate.ErrorCode(err) == kubegate.EUnauthorized {
+			s.opts.Guard.Fail(req.Client.IP, key)
+		}
+		return Exchanged{}, err
+	}
+	ttl, clamped := s.opts.Tokens.Lifetime(req.TTL, req.DefaultTTL)
+	issued, err := s.opts.Tokens.Issue(id, ttl)
+	if err != nil {
+		return Exchanged{}, err
+	}
+	return Exchanged{Token: issued, Clamped: clamped}, nil
+}
+
+// Logout revokes the token the identity came with, on every replica.
+func (s *Service) Logout(ctx context.Context, id kubegate.Identity) error {
+	return s.opts.Tokens.Revoke(ctx, id.TokenID, id.TokenExpiresAt)
+}

@@ -1,0 +1,331 @@
+package filters
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/kubegate/kubegate"
+)
+
+// Route prefixes: the one place that knows which paths are which. The dialect
+// packages register their routes under these, and WithRequestInfo classifies by
+// them.
+const (
+	// CubePrefix is the gateway's own API, on KubeCube's paths.
+	CubePrefix = "/api/v1/cube/"
+	// ProxyPrefix is the cluster proxy: ProxyPrefix + {cluster}/{kubernetes path}.
+	ProxyPrefix = CubePrefix + "proxy/clusters/"
+	// KubeCubeTokenPath is KubeCube's access key exchange.
+	KubeCubeTokenPath = CubePrefix + "key/token"
+	// GhippoPrefix is DCE 5.0's user and token API.
+	GhippoPrefix = "/apis/ghippo.io/v1alpha1/"
+	// DCETokenPath is DCE 5.0's access key exchange.
+	DCETokenPath = GhippoPrefix + "token"
+	// KpandaPrefix is DCE 5.0's cluster and resource API.
+	KpandaPrefix = "/apis/kpanda.io/v1alpha1/"
+	// KpandaClustersPath lists clusters; KpandaClustersPath + "/{cluster}/..."
+	// lists a cluster's resources.
+	KpandaClustersPath = KpandaPrefix + "clusters"
+	// DocsPrefix serves Swagger UI and the OpenAPI document.
+	DocsPrefix = "/swagger/"
+	// WellKnownPrefix serves the OpenID configuration and the JWKS.
+	WellKnownPrefix = "/.well-known/"
+)
+
+// RouteClass is the kind of route a request is for. The set is fixed: it labels
+// metrics, so clients cannot grow it.
+type RouteClass string
+
+// Route classes.
+const (
+	ClassProxy   RouteClass = "proxy"   // the cluster proxy
+	ClassAdapter RouteClass = "adapter" // a dialect's view of clusters (DCE kpanda)
+	ClassToken   RouteClass = "token"   // access key exchange, either dialect
+	ClassAPI     RouteClass = "api"     // the gateway's own API, ghippo users, .well-known
+	ClassDocs    RouteClass = "docs"    // Swagger UI
+	ClassHealth  RouteClass = "health"  // /healthz, /livez, /readyz, /metrics
+	ClassOther   RouteClass = "other"   // anything else (a 404)
+)
+
+// Dialect is the platform whose API a route imitates.
+type Dialect string
+
+// Dialects.
+const (
+	DialectNone     Dialect = ""         // the gateway's own
+	DialectKubeCube Dialect = "kubecube" // KubeCube's token exchange and proxy
+	DialectDCE      Dialect = "dce"      // DCE 5.0's ghippo and kpanda APIs
+)
+
+// RequestInfo is what a request is, worked out once by WithRequestInfo, as the
+// Kubernetes apiserver's RequestInfo: audit, metrics, the proxy and the dialect
+// adapters read it instead of parsing paths of their own.
+type RequestInfo struct {
+	Class   RouteClass
+	Dialect Dialect
+
+	// Cluster names the cluster a proxy or adapter route addresses (unchecked
+	// against the registry).
+	Cluster string
+	// Path is the Kubernetes API path the request maps to (decoded), and RawPath
+	// the same as the client escaped it; empty for routes that reach no cluster.
+	Path    string
+	RawPath string
+	// PathErr is why the path of a proxy or adapter route was refused; the handler
+	// answers it.
+	PathErr error
+
+	// Kubernetes attributes of Path, as the apiserver names them.
+	IsResourceRequest bool
+	Verb              string // get, list, watch, create, update, patch, delete, deletecollection; else the lower-case method
+	APIGroup          string
+	APIVersion        string
+	Namespace         string
+	Resource          string
+	Subresource       string
+	Name              string
+
+	// Upgrade says the client asked for a connection upgrade (exec, attach,
+	// port-forward, WebSocket watches).
+	Upgrade bool
+	// LongRunning: watches, followed logs, upgrades and the like, which are kept
+	// out of latency metrics.
+	LongRunning bool
+}
+
+// IsCollection says the request addresses a list of resources, not one.
+func (i *RequestInfo) IsCollection() bool {
+	return i.IsResourceRequest && i.Name == "" && i.Subresource == ""
+}
+
+const requestInfoKey ctxKey = 50
+
+// Info returns the classification of the request ctx belongs to. A request that
+// did not pass WithRequestInfo gets one worked out from nothing: class other.
+func Info(ctx context.Context) *RequestInfo {
+	if i, ok := ctx.Value(requestInfoKey).(*RequestInfo); ok {
+		return i
+	}
+	return &RequestInfo{Class: ClassOther}
+}
+
+// WithInfoContext returns ctx carrying info; tests use it.
+func WithInfoContext(ctx context.Context, info *RequestInfo) context.Context {
+	return context.WithValue(ctx, requestInfoKey, info)
+}
+
+// WithRequestInfo classifies every request once, before any other filter reads
+// what it is for.
+func WithRequestInfo(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(WithInfoContext(r.Context(), Classify(r))))
+	})
+}
+
+// Classify works out what r is for.
+func Classify(r *http.Request) *RequestInfo {
+	info := &RequestInfo{Class: ClassOther, Verb: strings.ToLower(r.Method), Upgrade: isUpgrade(r.Header)}
+	q := r.URL.Query()
+	escaped := r.URL.EscapedPath()
+	switch p := r.URL.Path; {
+	case strings.HasPrefix(escaped, ProxyPrefix):
+		info.Class, info.Dialect = ClassProxy, DialectKubeCube
+		info.Cluster, info.RawPath, info.Path, info.PathErr = SplitProxyPath(escaped)
+		if info.PathErr == nil {
+			info.parseKubernetes(r.Method, q)
+		} else {
+			// Still name the cluster for audit, as far as it is readable.
+			info.Cluster, _, _ = strings.Cut(strings.TrimPrefix(escaped, ProxyPrefix), "/")
+		}
+	case p == KubeCubeTokenPath:
+		info.Class, info.Dialect = ClassToken, DialectKubeCube
+	case p == DCETokenPath:
+		info.Class, info.Dialect = ClassToken, DialectDCE
+	case strings.HasPrefix(p, KpandaClustersPath+"/"):
+		info.Class, info.Dialect = ClassAdapter, DialectDCE
+		rest := strings.TrimPrefix(p, KpandaClustersPath+"/")
+		info.Cluster, rest, _ = strings.Cut(rest, "/")
+		if rest != "" {
+			info.Path, info.PathErr = KpandaPath(rest)
+			info.RawPath = info.Path
+			if info.PathErr == nil {
+				info.parseKubernetes(r.Method, q)
+			}
+		}
+	case strings.HasPrefix(p, KpandaPrefix):
+		info.Class, info.Dialect = ClassAdapter, DialectDCE
+	case strings.HasPrefix(p, GhippoPrefix):
+		info.Class, info.Dialect = ClassAPI, DialectDCE
+	case strings.HasPrefix(p, CubePrefix), strings.HasPrefix(p, WellKnownPrefix):
+		info.Class = ClassAPI
+	case strings.HasPrefix(p, DocsPrefix):
+		info.Class = ClassDocs
+	case p == "/healthz" || p == "/livez" || p == "/readyz" || p == "/metrics":
+		info.Class = ClassHealth
+	}
+	info.LongRunning = info.Upgrade || info.Verb == "watch" || isTrue(q.Get("watch")) || q.Get("follow") == "true" ||
+		info.Subresource == "exec" || info.Subresource == "attach" || info.Subresource == "portforward"
+	return info
+}
+
+// namespaceSubresources are the subresources of a namespace itself, as the
+// apiserver lists them.
+func namespaceSubresource(s string) bool { return s == "status" || s == "finalize" }
+
+// parseKubernetes fills the Kubernetes attributes of info.Path, as the apiserver's
+// RequestInfoFactory does: /api/{version}/... and /apis/{group}/{version}/... are
+// resource requests, anything else is not.
+func (i *RequestInfo) parseKubernetes(method string, q url.Values) {
+	parts := strings.Split(strings.Trim(i.Path, "/"), "/")
+	switch {
+	case len(parts) >= 3 && parts[0] == "api":
+		i.APIVersion, parts = parts[1], parts[2:]
+	case len(parts) >= 4 && parts[0] == "apis":
+		i.APIGroup, i.APIVersion, parts = parts[1], parts[2], parts[3:]
+	default:
+		return // /version, /openapi/v2, /api, /apis/{group}...: not resources
+	}
+	i.IsResourceRequest = true
+	watchPath := false
+	if parts[0] == "watch" && len(parts) > 1 { // the deprecated /watch/ form
+		watchPath, parts = true, parts[1:]
+	}
+	if parts[0] == "namespaces" && len(parts) > 1 {
+		i.Namespace = parts[1]
+		if len(parts) > 2 && !namespaceSubresource(parts[2]) {
+			parts = parts[2:]
+		}
+	}
+	switch {
+	case len(parts) >= 3:
+		i.Subresource = parts[2]
+		fallthrough
+	case len(parts) == 2:
+		i.Name = parts[1]
+		fallthrough
+	default:
+		i.Resource = parts[0]
+	}
+	switch method {
+	case http.MethodGet, http.MethodHead:
+		switch {
+		case watchPath || isTrue(q.Get("watch")):
+			i.Verb = "watch"
+		case i.Name == "":
+			i.Verb = "list"
+		default:
+			i.Verb = "get"
+		}
+	case http.MethodPost:
+		i.Verb = "create"
+	case http.MethodPut:
+		i.Verb = "update"
+	case http.MethodPatch:
+		i.Verb = "patch"
+	case http.MethodDelete:
+		i.Verb = "delete"
+		if i.Name == "" {
+			i.Verb = "deletecollection"
+		}
+	}
+}
+
+func isTrue(v string) bool {
+	v = strings.ToLower(v)
+	return v == "true" || v == "1"
+}
+
+// isUpgrade says whether h asks for a connection upgrade.
+func isUpgrade(h http.Header) bool {
+	for _, v := range h.Values("Connection") {
+		for _, tok := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return true
+			}
+		}
+	}
+	return strings.EqualFold(h.Get("Upgrade"), "websocket")
+}
+
+// allowedRoots are the Kubernetes API paths the proxy forwards; nothing else of a
+// cluster (or of the gateway) is reachable through it.
+func allowedRoot(s string) bool {
+	switch s {
+	case "api", "apis", "version", "openapi", "healthz", "readyz", "livez":
+		return true
+	}
+	return false
+}
+
+// SplitProxyPath takes the escaped request path and returns the cluster and the
+// Kubernetes path, refusing anything that could leave the cluster's API: encoded
+// slashes or backslashes, "." and ".." segments in any encoding, empty segments, and
+// paths outside the Kubernetes API roots.
+func SplitProxyPath(escaped string) (clusterName, rawPath, path string, err error) {
+	rest, ok := strings.CutPrefix(escaped, ProxyPrefix)
+	if !ok {
+		return "", "", "", kubegate.Errorf(kubegate.ENotFound, "not a proxy path")
+	}
+	clusterName, rawPath, _ = strings.Cut(rest, "/")
+	if err := kubegate.ValidateClusterName(clusterName); err != nil {
+		return "", "", "", kubegate.Errorf(kubegate.EInvalid, "invalid proxy path: %s", kubegate.ErrorMessage(err))
+	}
+	rawPath = "/" + rawPath
+	lower := strings.ToLower(rawPath)
+	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(rawPath, "\\") {
+		return "", "", "", kubegate.Errorf(kubegate.EInvalid, "invalid proxy path: encoded slashes and backslashes are not allowed")
+	}
+	path, err = url.PathUnescape(rawPath)
+	if err != nil {
+		return "", "", "", kubegate.Errorf(kubegate.EInvalid, "invalid proxy path: %v", err)
+	}
+	segments := strings.Split(path[1:], "/")
+	for i, s := range segments {
+		switch {
+		case s == "." || s == "..":
+			return "", "", "", kubegate.Errorf(kubegate.EInvalid, "invalid proxy path: %q segments are not allowed", s)
+		case s == "" && i != len(segments)-1:
+			return "", "", "", kubegate.Errorf(kubegate.EInvalid, "invalid proxy path: empty segments are not allowed")
+		case strings.ContainsAny(s, "\x00\r\n"):
+			return "", "", "", kubegate.Errorf(kubegate.EInvalid, "invalid proxy path: control characters are not allowed")
+		}
+	}
+	if !allowedRoot(segments[0]) {
+		return "", "", "", kubegate.Errorf(kubegate.ENotFound,
+			"the proxy forwards only Kubernetes API paths (/api, /apis, /version, /openapi, /healthz, /readyz, /livez), not %q", path)
+	}
+	return clusterName, rawPath, path, nil
+}
+
+// KpandaPath maps the part of a kpanda path after /clusters/{cluster}/ to the
+// Kubernetes path it lists: deployments, namespaces/{ns}/deployments, or
+// gvr/{group}/{version}[/namespaces/{ns}]/{resource} ({group} "core" for the legacy
+// group).
+func KpandaPath(rest string) (string, error) {
+	segs := strings.Split(strings.Trim(rest, "/"), "/")
+	bad := kubegate.Errorf(kubegate.ENotFound, "unknown kpanda path %q: use deployments, namespaces/{ns}/deployments or gvr/{group}/{version}[/namespaces/{ns}]/{resource}", rest)
+	for _, s := range segs {
+		if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "\\?#%\x00\r\n") {
+			return "", bad
+		}
+	}
+	switch {
+	case len(segs) == 1 && segs[0] == "deployments":
+		return "/apis/apps/v1/deployments", nil
+	case len(segs) == 3 && segs[0] == "namespaces" && segs[2] == "deployments":
+		return "/apis/apps/v1/namespaces/" + segs[1] + "/deployments", nil
+	case len(segs) >= 4 && segs[0] == "gvr":
+		group, version, tail := segs[1], segs[2], segs[3:]
+		if len(tail) != 1 && (len(tail) != 3 || tail[0] != "namespaces") {
+			return "", bad
+		}
+		prefix := "/apis/" + group + "/" + version
+		if group == "core" {
+			prefix = "/api/" + version
+		}
+		return prefix + "/" + strings.Join(tail, "/"), nil
+	}
+	return "", bad
+}

@@ -1,0 +1,161 @@
+package filters_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/filters"
+)
+
+func TestSplitProxyPath(t *testing.T) {
+	ok := []struct{ in, cluster, path string }{
+		{"/api/v1/cube/proxy/clusters/pivot-cluster/api/v1/pods", "pivot-cluster", "/api/v1/pods"},
+		{"/api/v1/cube/proxy/clusters/c1/apis/apps/v1/namespaces/ns-a/deployments", "c1", "/apis/apps/v1/namespaces/ns-a/deployments"},
+		{"/api/v1/cube/proxy/clusters/c1/version", "c1", "/version"},
+		{"/api/v1/cube/proxy/clusters/c1/api/", "c1", "/api/"},
+		{"/api/v1/cube/proxy/clusters/c1/api/v1/namespaces/x/configmaps/a%20b", "c1", "/api/v1/namespaces/x/configmaps/a b"},
+	}
+	for _, tc := range ok {
+		c, _, p, err := filters.SplitProxyPath(tc.in)
+		if err != nil || c != tc.cluster || p != tc.path {
+			t.Errorf("SplitPath(%q) = %q %q %v", tc.in, c, p, err)
+		}
+	}
+	bad := map[string]string{
+		"/api/v1/cube/proxy/clusters/c1/../c2/api":       kubegate.EInvalid,
+		"/api/v1/cube/proxy/clusters/c1/%2e%2E/c2/api":   kubegate.EInvalid,
+		"/api/v1/cube/proxy/clusters/c1/api%2Fv1":        kubegate.EInvalid,
+		"/api/v1/cube/proxy/clusters/c1/api%5Cv1":        kubegate.EInvalid,
+		"/api/v1/cube/proxy/clusters/c1//api":            kubegate.EInvalid,
+		"/api/v1/cube/proxy/clusters/c1/api/%zz":         kubegate.EInvalid,
+		"/api/v1/cube/proxy/clusters/c1/api/%0d%0a":      kubegate.EInvalid,
+		"/api/v1/cube/proxy/clusters/C1/api":             kubegate.EInvalid,
+		"/api/v1/cube/proxy/clusters//api":               kubegate.EInvalid,
+		"/api/v1/cube/proxy/clusters/c1/metrics":         kubegate.ENotFound,
+		"/api/v1/cube/proxy/clusters/c1":                 kubegate.ENotFound,
+		"/api/v1/cube/proxy/clusters/c1/apiserver/x":     kubegate.ENotFound,
+		"/api/v1/cube/proxy/clusters/c1/api/v1/../../..": kubegate.EInvalid,
+	}
+	for in, code := range bad {
+		if _, _, _, err := filters.SplitProxyPath(in); kubegate.ErrorCode(err) != code {
+			t.Errorf("SplitPath(%q) = %v, want %s", in, err, code)
+		}
+	}
+}
+
+// FuzzSplitProxyPath: whatever the input, an accepted path stays under a Kubernetes API
+// root of a validly named cluster, with no dot segments in any encoding.
+func FuzzSplitProxyPath(f *testing.F) {
+	for _, s := range []string{"api/v1/pods", "../c2/api", "%2e%2e/x", "api%2f..", "version", "apis//x", "api/%2E/x", "openapi/v3"} {
+		f.Add("c1", s)
+	}
+	f.Fuzz(func(t *testing.T, cluster, rest string) {
+		in := filters.ProxyPrefix + cluster + "/" + rest
+		c, raw, path, err := filters.SplitProxyPath(in)
+		if err != nil {
+			if kubegate.ErrorCode(err) == kubegate.EInternal {
+				t.Fatalf("internal error for %q: %v", in, err)
+			}
+			return
+		}
+		if c != cluster {
+			t.Fatalf("cluster %q from %q", c, in)
+		}
+		if dec, err := url.PathUnescape(raw); err != nil || dec != path {
+			t.Fatalf("raw %q does not decode to %q", raw, path)
+		}
+		segs := strings.Split(path, "/")
+		for i, s := range segs[1:] {
+			if s == "." || s == ".." || (s == "" && i != len(segs)-2) || strings.Contains(s, "\\") {
+				t.Fatalf("accepted %q with segment %q", in, s)
+			}
+		}
+		switch segs[1] {
+		case "api", "apis", "version", "openapi", "healthz", "readyz", "livez":
+		default:
+			t.Fatalf("accepted %q outside the API roots", in)
+		}
+	})
+}
+
+func TestClassify(t *testing.T) {
+	type want struct {
+		class                                        filters.RouteClass
+		dialect                                      filters.Dialect
+		cluster, path, verb, ns, resource, sub, name string
+		longRunning                                  bool
+	}
+	cases := []struct {
+		method, url string
+		header      http.Header
+		want        want
+	}{
+		{"GET", "/api/v1/cube/proxy/clusters/c1/apis/apps/v1/namespaces/ns-a/deployments?pageSize=20", nil,
+			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/apis/apps/v1/namespaces/ns-a/deployments", "list", "ns-a", "deployments", "", "", false}},
+		{"GET", "/api/v1/cube/proxy/clusters/c1/api/v1/namespaces/x/pods/p1/log?follow=true", nil,
+			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/api/v1/namespaces/x/pods/p1/log", "get", "x", "pods", "log", "p1", true}},
+		{"GET", "/api/v1/cube/proxy/clusters/c1/api/v1/configmaps?watch=1", nil,
+			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/api/v1/configmaps", "watch", "", "configmaps", "", "", true}},
+		{"GET", "/api/v1/cube/proxy/clusters/c1/api/v1/watch/namespaces/x/configmaps", nil,
+			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/api/v1/watch/namespaces/x/configmaps", "watch", "x", "configmaps", "", "", true}},
+		{"POST", "/api/v1/cube/proxy/clusters/c1/api/v1/namespaces/x/pods/p1/exec?command=ls", http.Header{"Connection": {"Upgrade"}, "Upgrade": {"SPDY/3.1"}},
+			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/api/v1/namespaces/x/pods/p1/exec", "create", "x", "pods", "exec", "p1", true}},
+		{"DELETE", "/api/v1/cube/proxy/clusters/c1/api/v1/namespaces/x/configmaps", nil,
+			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/api/v1/namespaces/x/configmaps", "deletecollection", "x", "configmaps", "", "", false}},
+		{"PATCH", "/api/v1/cube/proxy/clusters/c1/api/v1/namespaces/x", nil,
+			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/api/v1/namespaces/x", "patch", "x", "namespaces", "", "x", false}},
+		{"PUT", "/api/v1/cube/proxy/clusters/c1/api/v1/namespaces/x/finalize", nil,
+			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/api/v1/namespaces/x/finalize", "update", "x", "namespaces", "finalize", "x", false}},
+		{"GET", "/api/v1/cube/proxy/clusters/c1/version", nil,
+			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/version", "get", "", "", "", "", false}},
+		{"GET", "/apis/kpanda.io/v1alpha1/clusters/member-1/namespaces/demo/deployments?page=2", nil,
+			want{filters.ClassAdapter, filters.DialectDCE, "member-1", "/apis/apps/v1/namespaces/demo/deployments", "list", "demo", "deployments", "", "", false}},
+		{"GET", "/apis/kpanda.io/v1alpha1/clusters/member-1/gvr/core/v1/configmaps", nil,
+			want{filters.ClassAdapter, filters.DialectDCE, "member-1", "/api/v1/configmaps", "list", "", "configmaps", "", "", false}},
+		{"GET", "/apis/kpanda.io/v1alpha1/clusters", nil, want{class: filters.ClassAdapter, dialect: filters.DialectDCE, verb: "get"}},
+		{"GET", "/api/v1/cube/key/token?accessKey=a&secretKey=b", nil, want{class: filters.ClassToken, dialect: filters.DialectKubeCube, verb: "get"}},
+		{"POST", "/apis/ghippo.io/v1alpha1/token", nil, want{class: filters.ClassToken, dialect: filters.DialectDCE, verb: "post"}},
+		{"GET", "/apis/ghippo.io/v1alpha1/users", nil, want{class: filters.ClassAPI, dialect: filters.DialectDCE, verb: "get"}},
+		{"POST", "/api/v1/cube/key/create", nil, want{class: filters.ClassAPI, verb: "post"}},
+		{"GET", "/.well-known/jwks.json", nil, want{class: filters.ClassAPI, verb: "get"}},
+		{"GET", "/swagger/index.html", nil, want{class: filters.ClassDocs, verb: "get"}},
+		{"GET", "/readyz?verbose", nil, want{class: filters.ClassHealth, verb: "get"}},
+		{"BREW", "/coffee", nil, want{class: filters.ClassOther, verb: "brew"}},
+	}
+	for _, tc := range cases {
+		r := httptest.NewRequest(tc.method, tc.url, nil)
+		for k, v := range tc.header {
+			r.Header[k] = v
+		}
+		i := filters.Classify(r)
+		got := want{i.Class, i.Dialect, i.Cluster, i.Path, i.Verb, i.Namespace, i.Resource, i.Subresource, i.Name, i.LongRunning}
+		if got != tc.want || i.PathErr != nil {
+			t.Errorf("%s %s:\n got %+v (err %v)\nwant %+v", tc.method, tc.url, got, i.PathErr, tc.want)
+		}
+	}
+}
+
+func TestClassifyKeepsRefusedPaths(t *testing.T) {
+	for url, code := range map[string]string{
+		"/api/v1/cube/proxy/clusters/c1/../c2/api":                 kubegate.EInvalid,
+		"/api/v1/cube/proxy/clusters/c1/metrics":                   kubegate.ENotFound,
+		"/apis/kpanda.io/v1alpha1/clusters/c1/secrets":             kubegate.ENotFound,
+		"/apis/kpanda.io/v1alpha1/clusters/c1/gvr/apps/v1/a/b/c/d": kubegate.ENotFound,
+	} {
+		i := filters.Classify(httptest.NewRequest("GET", url, nil))
+		if kubegate.ErrorCode(i.PathErr) != code || i.IsResourceRequest || i.Cluster != "c1" {
+			t.Errorf("%s: err %v, resource %v, cluster %q; want %s for cluster c1", url, i.PathErr, i.IsResourceRequest, i.Cluster, code)
+		}
+	}
+}
+
+func TestInfoWithoutClassificationIsOther(t *testing.T) {
+	if i := filters.Info(context.Background()); i.Class != filters.ClassOther || i.Cluster != "" {
+		t.Fatalf("unclassified request = %+v", i)
+	}
+}

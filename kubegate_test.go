@@ -1,0 +1,47 @@
+package kubegate_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/kubegate/kubegate"
+)
+
+func TestErrorCode(t *testing.T) {
+	if got := kubegate.ErrorCode(nil); got != "" {
+		t.Fatalf("ErrorCode(nil) = %q, want \"\"", got)
+	}
+	if got := kubegate.ErrorCode(errors.New("boom")); got != kubegate.EInternal {
+		t.Fatalf("a plain error = %q, want internal", got)
+	}
+	wrapped := fmt.Errorf("context: %w", kubegate.Errorf(kubegate.ENotFound, "gone"))
+	if got := kubegate.ErrorCode(wrapped); got != kubegate.ENotFound {
+		t.Fatalf("a wrapped *Error = %q, want not_found", got)
+	}
+}
+
+func TestClusterValidate(t *testing.T) {
+	ok := kubegate.Cluster{Name: "prod-1", Server: "https://10.0.0.1:6443", Credentials: kubegate.ClusterCredentials{BearerToken: "t"}}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid cluster refused: %v", err)
+	}
+	for what, c := range map[string]func(*kubegate.Cluster){
+		"invalid":                   func(c *kubegate.Cluster) { c.Name = "Prod" },
+		"http(s) URL":               func(c *kubegate.Cluster) { c.Server = "ftp://x" },
+		"with a host":               func(c *kubegate.Cluster) { c.Server = "https://" },
+		"no user, query":            func(c *kubegate.Cluster) { c.Server = "https://u:p@10.0.0.1" },
+		"no credentials":            func(c *kubegate.Cluster) { c.Credentials = kubegate.ClusterCredentials{} },
+		"needs its key":             func(c *kubegate.Cluster) { c.Credentials.ClientCertData = []byte("cert") },
+		"description must be valid": func(c *kubegate.Cluster) { c.Description = strings.Repeat("x", 1025) },
+		"non-empty key":             func(c *kubegate.Cluster) { c.Labels = map[string]string{"": "x"} },
+	} {
+		bad := ok
+		c(&bad)
+		err := bad.Validate()
+		if kubegate.ErrorCode(err) != kubegate.EInvalid || !strings.Contains(err.Error(), what) {
+			t.Errorf("%s: err = %v", what, err)
+		}
+	}
+}
