@@ -3,8 +3,10 @@ package account_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -128,5 +130,51 @@ func TestExchangeAndCheck(t *testing.T) {
 	}
 	if _, err := s.Check(k3.AccessKey, u.ID); err == nil || !strings.Contains(err.Error(), "disabled") {
 		t.Fatalf("disabled user's key checks: %v", err)
+	}
+}
+
+// failingUses fails the next key-use writes.
+type failingUses struct {
+	kubegate.Store
+	failures atomic.Int32
+}
+
+func (f *failingUses) RecordKeyUses(ctx context.Context, uses []kubegate.KeyUse) error {
+	if f.failures.Add(-1) >= 0 {
+		return errors.New("database is down")
+	}
+	return f.Store.RecordKeyUses(ctx, uses)
+}
+
+// A failed write of key uses is retried on the next flush, not dropped.
+func TestKeyUsesSurviveAFailedWrite(t *testing.T) {
+	ctx := context.Background()
+	st := &failingUses{Store: sqlitetest.Open(t)}
+	s, err := account.New(account.Options{Store: st, Password: account.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.CreateUser(ctx, account.NewUser{Name: "dev", Password: "dev-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, secret, err := s.CreateKey(ctx, u.ID, "", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Exchange(ctx, k.AccessKey, secret, account.Client{IP: "10.0.0.7", UserAgent: "ci"}); err != nil {
+		t.Fatal(err)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel() // Run flushes once and returns
+	st.failures.Store(1)
+	s.Run(done, time.Hour)
+	if got, _ := st.GetAccessKey(ctx, k.AccessKey); !got.LastUsedAt.IsZero() {
+		t.Fatalf("a failed write recorded the use: %+v", got)
+	}
+	s.Run(done, time.Hour)
+	got, err := st.GetAccessKey(ctx, k.AccessKey)
+	if err != nil || got.LastUsedAt.IsZero() || got.LastUsedIP != "10.0.0.7" || got.LastUsedUserAgent != "ci" {
+		t.Fatalf("after the retry: %+v, %v", got, err)
 	}
 }

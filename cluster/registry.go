@@ -66,7 +66,7 @@ type Registry struct {
 	health  map[string]kubegate.ClusterHealth
 }
 
-// New returns an empty registry; Start loads it.
+// New returns an empty registry; Load fills it.
 func New(opts Options) *Registry {
 	if opts.Now == nil {
 		opts.Now = time.Now

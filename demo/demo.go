@@ -159,12 +159,12 @@ func ensureBinaries(ctx context.Context, dir string, out io.Writer, getenv func(
 	if src := getenv("KUBEGATE_SOURCE_DIR"); src != "" {
 		script = filepath.Join(src, script)
 	}
-	if _, err := os.Stat(script); err != nil { //nolint:gosec // the operator chose KUBEGATE_SOURCE_DIR.
+	if _, err := os.Stat(script); err != nil {
 		return fmt.Errorf("%s missing from %s and %s not found: run `make kube-bin` in a kubegate checkout (or set KUBEGATE_SOURCE_DIR)", strings.Join(missing, ", "), dir, script)
 	}
 	fmt.Fprintf(out, "Building %s %s into %s (first run only; kube-apiserver takes several minutes)...\n", strings.Join(missing, ", "), kubeenv.Version, dir)
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "bash", script) //nolint:gosec // our own build script.
+	cmd := exec.CommandContext(ctx, "bash", script)
 	cmd.Env = append(os.Environ(), "KUBEGATE_KUBE_BIN="+dir)
 	cmd.Stdout = io.Discard
 	cmd.Stderr = out

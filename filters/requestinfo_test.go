@@ -23,7 +23,7 @@ func TestSplitProxyPath(t *testing.T) {
 	for _, tc := range ok {
 		c, _, p, err := filters.SplitProxyPath(tc.in)
 		if err != nil || c != tc.cluster || p != tc.path {
-			t.Errorf("SplitPath(%q) = %q %q %v", tc.in, c, p, err)
+			t.Errorf("SplitProxyPath(%q) = %q %q %v", tc.in, c, p, err)
 		}
 	}
 	bad := map[string]string{
@@ -43,7 +43,7 @@ func TestSplitProxyPath(t *testing.T) {
 	}
 	for in, code := range bad {
 		if _, _, _, err := filters.SplitProxyPath(in); kubegate.ErrorCode(err) != code {
-			t.Errorf("SplitPath(%q) = %v, want %s", in, err, code)
+			t.Errorf("SplitProxyPath(%q) = %v, want %s", in, err, code)
 		}
 	}
 }

@@ -12,12 +12,6 @@ import (
 	"github.com/kubegate/kubegate/listquery"
 )
 
-// isWatch reports whether a list request is a watch.
-func isWatch(q url.Values) bool {
-	v := strings.ToLower(q.Get("watch"))
-	return v == "true" || v == "1"
-}
-
 // serveWatch streams a watch, forwarding only the events whose object matches the
 // selector. As with a Kubernetes label selector, an object that stops matching is
 // reported DELETED, and one that starts matching ADDED.
@@ -46,7 +40,7 @@ func (p *Proxy) serveWatch(w http.ResponseWriter, r *http.Request, target *clust
 	u.RawQuery = params.Encode()
 	ctx := withUpstream(r.Context(), target, path)
 	// The host is a cluster an admin registered; the path passed the request classification.
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil) //nolint:gosec // see above.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return err
 	}

@@ -243,3 +243,59 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	})
 }
+
+// A revoked token is refused at once by the replica that revoked it, and by
+// another replica once the change reaches it, even when it had verified (and
+// cached) the token before.
+func TestRevocationReachesEveryReplica(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{time.Now()}
+	st := newStore(t)
+	a, b := newService(t, st, c, token.ES256), newService(t, st, c, token.ES256)
+	if err := b.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	issued, err := a.Issue(alice, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := b.Verify(issued.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Revoke(ctx, claims.ID, claims.ExpiresAt.Time); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Verify(issued.Token); kubegate.ErrorCode(err) != kubegate.EUnauthorized || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("the revoking replica: %v", err)
+	}
+	b.Apply(ctx, kubegate.Change{Kind: kubegate.ChangeToken, Key: claims.ID})
+	if _, err := b.Verify(issued.Token); kubegate.ErrorCode(err) != kubegate.EUnauthorized {
+		t.Fatalf("the other replica still accepts a revoked token: %v", err)
+	}
+	other, _ := a.Issue(alice, time.Hour)
+	if _, err := b.Verify(other.Token); err != nil {
+		t.Fatalf("an unrelated token is refused: %v", err)
+	}
+}
+
+func TestLifetimePolicy(t *testing.T) {
+	s, err := token.New(context.Background(), token.Options{Store: newStore(t), Algorithm: token.ES256, DefaultTTL: time.Hour, MaxTTL: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		requested, fallback, want time.Duration
+		clamped                   bool
+	}{
+		{0, 0, time.Hour, false},
+		{0, 3 * time.Hour, 3 * time.Hour, false},
+		{30 * time.Minute, 3 * time.Hour, 30 * time.Minute, false},
+		{48 * time.Hour, 0, 24 * time.Hour, true},
+		{0, 72 * time.Hour, 24 * time.Hour, true},
+	} {
+		if got, clamped := s.Lifetime(tc.requested, tc.fallback); got != tc.want || clamped != tc.clamped {
+			t.Errorf("Lifetime(%s, %s) = %s, %v; want %s, %v", tc.requested, tc.fallback, got, clamped, tc.want, tc.clamped)
+		}
+	}
+}

@@ -368,7 +368,7 @@ func TestNoSecretInLogs(t *testing.T) {
 	want(t, call(t, "GET", url+"/api/v1/cube/whoami", tok, nil), 401)
 	time.Sleep(100 * time.Millisecond)
 
-	logs := p.out.String()
+	logs := p.Output()
 	if !strings.Contains(logs, `"path":"/api/v1/cube/key/token"`) {
 		t.Fatalf("the flow was not logged:\n%s", logs)
 	}

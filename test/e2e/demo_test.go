@@ -25,7 +25,7 @@ func TestDemoRunsClustersAndGateway(t *testing.T) {
 	p := startKubegate(t, "demo", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
 	p.waitLine(t, regexp.MustCompile(`(kubegate demo is running)`), 3*time.Minute)
 	time.Sleep(100 * time.Millisecond) // the rest of the banner follows the first line.
-	out := p.out.String()
+	out := p.Output()
 
 	gw := regexp.MustCompile(`Gateway:\s+(https://\S+)\s+\(CA: (\S+)\)`).FindStringSubmatch(out)
 	if gw == nil {
@@ -88,7 +88,7 @@ func TestDemoRunsClustersAndGateway(t *testing.T) {
 		}
 	}
 
-	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	if code := p.wait(t, time.Minute); code != 0 {

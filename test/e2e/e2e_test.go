@@ -2,7 +2,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kubegate/kubegate/test/testbin"
 )
 
 var binary string
@@ -27,11 +28,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "kubegate")
-	build := exec.Command("go", "build", "-o", binary, "github.com/kubegate/kubegate/cmd/kubegate")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building kubegate:", err)
+	if binary, err = testbin.Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -39,89 +37,41 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// proc is a running kubegate with its output captured line by line.
-type proc struct {
-	cmd   *exec.Cmd
-	lines chan string
-	out   *safeBuffer
-	done  chan struct{}
-}
-
-type safeBuffer struct {
-	mu  chan struct{}
-	buf bytes.Buffer
-}
-
-func (b *safeBuffer) add(s string) {
-	b.mu <- struct{}{}
-	b.buf.WriteString(s + "\n")
-	<-b.mu
-}
-
-func (b *safeBuffer) String() string {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
-	return b.buf.String()
-}
+// proc is a running kubegate, stopped when the test ends.
+type proc struct{ *testbin.Process }
 
 func startKubegate(t *testing.T, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "KUBEGATE_LOG_FORMAT=json")
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
+	p, err := testbin.Start(binary, []string{"KUBEGATE_LOG_FORMAT=json"}, args...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, lines: make(chan string, 1000), out: &safeBuffer{mu: make(chan struct{}, 1)}, done: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			p.out.add(sc.Text())
-			select {
-			case p.lines <- sc.Text():
-			default:
-			}
-		}
-	}()
-	go func() { _ = cmd.Wait(); _ = pw.Close(); close(p.done) }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
+		p.Kill()
 		if t.Failed() {
-			t.Logf("kubegate output:\n%s", p.out.String())
+			t.Logf("kubegate output:\n%s", p.Output())
 		}
 	})
-	return p
+	return &proc{p}
 }
 
 // waitLine returns the first submatch of re in the output.
 func (p *proc) waitLine(t *testing.T, re *regexp.Regexp, timeout time.Duration) string {
 	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case l := <-p.lines:
-			if m := re.FindStringSubmatch(l); m != nil {
-				return m[1]
-			}
-		case <-deadline:
-			t.Fatalf("no line matching %s within %s", re, timeout)
-		case <-p.done:
-			t.Fatalf("kubegate exited (%v) before printing a line matching %s", p.cmd.ProcessState, re)
-		}
+	s, err := p.WaitLine(re, timeout)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return s
 }
 
 func (p *proc) wait(t *testing.T, timeout time.Duration) int {
 	t.Helper()
-	select {
-	case <-p.done:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(timeout):
-		t.Fatalf("kubegate did not exit within %s", timeout)
-		return -1
+	code, err := p.Wait(timeout)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return code
 }
 
 func httpGet(t *testing.T, url string) (int, string) {
@@ -139,7 +89,7 @@ func httpGet(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-var servingURL = regexp.MustCompile(`"msg":"serving".*"url":"([^"]+)"`)
+var servingURL = testbin.ServingURL
 
 func TestServeIsHealthyWithinASecondAndStopsOnSIGTERM(t *testing.T) {
 	start := time.Now()
@@ -166,8 +116,8 @@ func TestServeIsHealthyWithinASecondAndStopsOnSIGTERM(t *testing.T) {
 	if err != nil || keyInfo.Mode().Perm() != 0o600 {
 		t.Fatalf("generated key file: %v, %v", keyInfo, err)
 	}
-	if !strings.Contains(p.out.String(), "generated an encryption key") {
-		t.Fatalf("no log line about the generated key:\n%s", p.out.String())
+	if !strings.Contains(p.Output(), "generated an encryption key") {
+		t.Fatalf("no log line about the generated key:\n%s", p.Output())
 	}
 
 	code, body := httpGet(t, url+"/no-such-thing")
@@ -179,14 +129,14 @@ func TestServeIsHealthyWithinASecondAndStopsOnSIGTERM(t *testing.T) {
 		t.Fatalf("unknown route = %d %s", code, body)
 	}
 
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if code := p.wait(t, 10*time.Second); code != 0 {
 		t.Fatalf("exit code after SIGTERM = %d, want 0", code)
 	}
-	if !strings.Contains(p.out.String(), `"msg":"stopped"`) {
-		t.Fatalf("no clean stop logged:\n%s", p.out.String())
+	if !strings.Contains(p.Output(), `"msg":"stopped"`) {
+		t.Fatalf("no clean stop logged:\n%s", p.Output())
 	}
 }
 

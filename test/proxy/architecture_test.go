@@ -122,7 +122,7 @@ func TestKubeconfigFileReferences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	defer cmd.Kill()
 	tok := testhttp.Call(t, http.DefaultClient, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}).JSON(t)["token"].(string)
 	v := testhttp.Want(t, testhttp.Call(t, http.DefaultClient, "GET", url+"/api/v1/cube/proxy/clusters/from-files/version", tok, nil), 200).JSON(t)
 	if !strings.HasPrefix(v["gitVersion"].(string), "v1.37") {

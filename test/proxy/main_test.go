@@ -3,24 +3,21 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kubegate/kubegate/demo"
 	"github.com/kubegate/kubegate/kubeenv"
+	"github.com/kubegate/kubegate/test/testbin"
 	"github.com/kubegate/kubegate/test/testhttp"
 )
 
@@ -30,7 +27,7 @@ const adminPassword = "proxy-admin-password"
 type env struct {
 	bin      string // directory holding the kubegate binary (on PATH for kubectl)
 	clusters []*kubeenv.Cluster
-	gw       *exec.Cmd
+	gw       *testbin.Process
 	url      string
 	client   *http.Client // trusts the gateway's CA
 	caFile   string
@@ -52,10 +49,8 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	shared.bin = dir
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "kubegate"), "github.com/kubegate/kubegate/cmd/kubegate")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building kubegate:", err)
+	if _, err := testbin.Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	// kubectl finds the exec credential plugin on PATH, as users' kubectl would.
@@ -109,38 +104,23 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer func() { _ = shared.gw.Process.Kill(); _ = shared.gw.Wait() }()
+	defer shared.gw.Kill()
 	return m.Run()
 }
 
 // startGateway runs the kubegate binary with args and the test's admin password,
-// and returns it with its URL once it serves. Its output is drained (a full pipe
-// would block it).
-func startGateway(args ...string) (*exec.Cmd, string, error) {
-	cmd := exec.Command(filepath.Join(shared.bin, "kubegate"), args...)
-	cmd.Env = append(os.Environ(), "KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD="+adminPassword)
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
+// and returns it with its URL once it serves.
+func startGateway(args ...string) (*testbin.Process, string, error) {
+	p, err := testbin.Start(filepath.Join(shared.bin, "kubegate"), []string{"KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD=" + adminPassword}, args...)
+	if err != nil {
 		return nil, "", err
 	}
-	urls := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`"msg":"serving".*"url":"([^"]+)"`)
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-	}()
-	select {
-	case url := <-urls:
-		return cmd, url, nil
-	case <-time.After(time.Minute):
-		_ = cmd.Process.Kill()
-		return nil, "", errors.New("kubegate did not start within a minute")
+	url, err := p.WaitURL(time.Minute)
+	if err != nil {
+		p.Kill()
+		return nil, "", fmt.Errorf("%w\n%s", err, p.Output())
 	}
+	return p, url, nil
 }
 
 type reply = testhttp.Reply

@@ -37,7 +37,7 @@ func TestSIGTERMLetsASlowRequestFinish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill() }()
+	defer cmd.Kill()
 	token := testhttp.Call(t, http.DefaultClient, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}).JSON(t)["token"].(string)
 
 	type result struct {
@@ -59,21 +59,14 @@ func TestSIGTERMLetsASlowRequestFinish(t *testing.T) {
 		res <- result{resp.StatusCode, string(b), err}
 	}()
 	<-entered
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := cmd.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	r := <-res
 	if r.err != nil || r.code != 200 || r.body != `{"kind":"PodList","items":[]}` {
 		t.Fatalf("in-flight request after SIGTERM = %d %q %v", r.code, r.body, r.err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v, want 0", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("kubegate did not exit after SIGTERM")
+	if code, err := cmd.Wait(20 * time.Second); err != nil || code != 0 {
+		t.Fatalf("exit after SIGTERM: code %d, %v; want 0", code, err)
 	}
 }
