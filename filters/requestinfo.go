@@ -111,16 +111,11 @@ func Info(ctx context.Context) *RequestInfo {
 	return &RequestInfo{Class: ClassOther}
 }
 
-// WithInfoContext returns ctx carrying info; tests use it.
-func WithInfoContext(ctx context.Context, info *RequestInfo) context.Context {
-	return context.WithValue(ctx, requestInfoKey, info)
-}
-
 // WithRequestInfo classifies every request once, before any other filter reads
 // what it is for.
 func WithRequestInfo(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(WithInfoContext(r.Context(), Classify(r))))
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey, Classify(r))))
 	})
 }
 

@@ -300,3 +300,33 @@ func TestDefaultBinDir(t *testing.T) {
 		t.Fatalf("KUBEGATE_KUBE_BIN ignored: %q", got)
 	}
 }
+
+// Clusters started at once, here and in other test processes, each get ports of
+// their own: every one becomes ready, on a distinct port.
+func TestConcurrentStartsGetDistinctPorts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	clusters, err := kubeenv.StartN(ctx, 4, "concurrent", kubeenv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{shared.URL: true}
+	for _, c := range clusters {
+		if seen[c.URL] {
+			t.Errorf("two clusters on %s", c.URL)
+		}
+		seen[c.URL] = true
+		cs, err := c.Clientset()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cs.Discovery().ServerVersion(); err != nil {
+			t.Errorf("%s: %v", c.Name, err)
+		}
+	}
+	for _, c := range clusters {
+		if err := c.Stop(); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -103,7 +103,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 }
 
 // listen holds a connection in LISTEN and signals the returned channel on every
-// notification, reconnecting after failures until ctx is done.
+// notification, reconnecting after failures until ctx is done; it closes the
+// channel when it has stopped.
 func listen(ctx context.Context, pool *pgxpool.Pool, channel string, opts store.Options) <-chan struct{} {
 	wake := make(chan struct{}, 1)
 	signal := func() {
@@ -113,6 +114,7 @@ func listen(ctx context.Context, pool *pgxpool.Pool, channel string, opts store.
 		}
 	}
 	go func() {
+		defer close(wake)
 		for ctx.Err() == nil {
 			err := func() error {
 				conn, err := pool.Acquire(ctx)

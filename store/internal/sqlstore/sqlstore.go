@@ -29,7 +29,8 @@ type Dialect struct {
 	// pg_notify, delivered at commit).
 	AfterChange func(ctx context.Context, tx *sql.Tx) error
 	// Wake, when set, signals that another instance recorded changes; watchers then
-	// poll at once instead of waiting for PollInterval.
+	// poll at once instead of waiting for PollInterval. It closes the channel once
+	// it has stopped, after ctx is done, so the watch can wait for it.
 	Wake func(ctx context.Context) <-chan struct{}
 }
 

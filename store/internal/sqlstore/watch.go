@@ -38,6 +38,13 @@ func (s *Store) Watch(ctx context.Context) (<-chan kubegate.Change, error) {
 	out := make(chan kubegate.Change, 256)
 	go func() {
 		defer close(out)
+		// Closing out says the watch has stopped, its helpers (a LISTEN loop) too.
+		defer func() {
+			if wake != nil {
+				for range wake { //nolint:revive // draining until the helper has stopped and closed it
+				}
+			}
+		}()
 		tick := time.NewTicker(s.opts.PollInterval)
 		defer tick.Stop()
 		failing := false
