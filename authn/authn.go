@@ -61,10 +61,11 @@ func New(opts Options) *Service {
 }
 
 // Authenticate establishes the identity of a request from its Authorization:
-// Bearer header or, failing that, its session cookie. It returns a nil identity
-// for a request that carries neither, and an error for one whose credential is
-// invalid, expired or revoked. viaCookie says the session cookie was used.
-func (s *Service) Authenticate(r *http.Request) (id *kubegate.Identity, viaCookie bool, err error) {
+// Bearer header or, failing that and when sessions allows it, its session cookie.
+// It returns a nil identity for a request that carries neither, and an error for
+// one whose credential is invalid, expired or revoked. viaCookie says the session
+// cookie was used.
+func (s *Service) Authenticate(r *http.Request, sessions bool) (id *kubegate.Identity, viaCookie bool, err error) {
 	raw := ""
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, rest, _ := strings.Cut(h, " ")
@@ -72,7 +73,7 @@ func (s *Service) Authenticate(r *http.Request) (id *kubegate.Identity, viaCooki
 			return nil, false, kubegate.Errorf(kubegate.EUnauthorized, "the Authorization header must be \"Bearer <token>\"")
 		}
 		raw = strings.TrimSpace(rest)
-	} else if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+	} else if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && sessions {
 		raw, viaCookie = c.Value, true
 	} else {
 		return nil, false, nil

@@ -88,9 +88,9 @@ func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
 // session cookie (authn.Service). It returns a nil identity for a request that
 // carries neither, and an error for one whose credential is invalid or revoked;
 // viaCookie says the session cookie was used, which makes state-changing requests
-// need the CSRF header.
+// need the CSRF header. With sessions false the session cookie is ignored.
 type Authenticator interface {
-	Authenticate(r *http.Request) (id *kubegate.Identity, viaCookie bool, err error)
+	Authenticate(r *http.Request, sessions bool) (id *kubegate.Identity, viaCookie bool, err error)
 }
 
 // CSRFCookie and CSRFHeader implement the double-submit check for cookie sessions.
@@ -106,7 +106,9 @@ const (
 // X-CSRF-Token header (the double-submit pattern).
 func WithAuthentication(h http.Handler, authn Authenticator) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, viaCookie, err := authn.Authenticate(r)
+		// Routes that serve clusters' content take bearer tokens only: a tenant's page
+		// proxied onto the gateway's origin must not act with the console's cookie.
+		id, viaCookie, err := authn.Authenticate(r, !Info(r.Context()).BearerOnly())
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kubegate"`)
 			httperr.Write(w, err)

@@ -95,6 +95,12 @@ type RequestInfo struct {
 	LongRunning bool
 }
 
+// BearerOnly says the route serves a cluster's content (the proxy, the dialect
+// lists), so it takes Authorization: Bearer alone, never the console's cookie.
+func (i *RequestInfo) BearerOnly() bool {
+	return i.Class == ClassProxy || i.Class == ClassAdapter
+}
+
 // IsCollection says the request addresses a list of resources, not one.
 func (i *RequestInfo) IsCollection() bool {
 	return i.IsResourceRequest && i.Name == "" && i.Subresource == ""

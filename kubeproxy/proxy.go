@@ -61,11 +61,12 @@ func New(targets Targets, logger *slog.Logger, opts Options) *Proxy {
 	}
 	p := &Proxy{targets: targets, logger: logger, opts: opts}
 	p.proxy = &httputil.ReverseProxy{
-		Rewrite:      rewrite,
-		Transport:    transport{},
-		BufferPool:   &bufferPool{},
-		ErrorHandler: p.errorHandler,
-		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		Rewrite:        rewrite,
+		ModifyResponse: sandboxUpstream,
+		Transport:      transport{},
+		BufferPool:     &bufferPool{},
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return p
 }
@@ -79,6 +80,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
+	sandbox(w.Header())
 	if _, err := httpapi.RequireIdentity(w, r); err != nil {
 		return err
 	}
@@ -128,6 +130,25 @@ func rewrite(pr *httputil.ProxyRequest) {
 	out.URL.RawQuery = pr.In.URL.RawQuery
 	out.Host = ""
 	stripIdentity(out.Header)
+}
+
+// sandbox marks everything the proxy answers as untrusted content: the proxy
+// serves tenants' pages (a Service's or Pod's .../proxy/) on the gateway's
+// origin, so a browser must run them in an opaque origin, without the console's
+// cookies or storage, and never sniff a type.
+func sandbox(h http.Header) {
+	h.Set("Content-Security-Policy", "sandbox")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
+// sandboxUpstream drops what a cluster's response could set on the gateway's
+// origin (cookies) and its own versions of the sandbox headers, which serve has
+// set already.
+func sandboxUpstream(resp *http.Response) error {
+	for _, name := range []string{"Set-Cookie", "Set-Cookie2", "Content-Security-Policy", "Content-Security-Policy-Report-Only", "X-Content-Type-Options"} {
+		resp.Header.Del(name)
+	}
+	return nil
 }
 
 // stripIdentity removes client credentials and identity claims from h.

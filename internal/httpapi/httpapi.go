@@ -148,6 +148,7 @@ func WriteJSON(w http.ResponseWriter, code int, v any) error {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	_, err = w.Write(append(body, '\n'))
 	return err

@@ -50,6 +50,12 @@ func (s *spy) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("line 2\n"))
 	case r.URL.Path == "/version":
 		_, _ = w.Write([]byte(`{"gitVersion":"v1.37.2-spy"}`))
+	case strings.HasSuffix(r.URL.Path, "/services/web/proxy/"):
+		// A tenant's page: script that would act as whoever views it.
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Set-Cookie", "kubegate_session=planted; Path=/")
+		w.Header().Set("Content-Security-Policy", "script-src *")
+		_, _ = w.Write([]byte(`<script>fetch("/api/v1/cube/key/create",{method:"POST"})</script>`))
 	case websocket.IsWebSocketUpgrade(r):
 		up := websocket.Upgrader{Subprotocols: []string{"v5.channel.k8s.io"}}
 		conn, err := up.Upgrade(w, r, nil)
@@ -345,5 +351,43 @@ func TestFollowedLogsAreStreamed(t *testing.T) {
 	rest, err := io.ReadAll(resp.Body)
 	if err != nil || string(rest) != "line 2\n" {
 		t.Fatalf("rest = %q, %v", rest, err)
+	}
+}
+
+// A tenant's page served through the proxy cannot act as the console user who
+// opens it: the proxy ignores the session cookie, and what it serves is sandboxed
+// and sets no cookie on the gateway's origin.
+func TestProxiedPagesAreSandboxedAndCookiesIgnored(t *testing.T) {
+	a, _ := spyPair(t)
+	r := want(t, call(t, "POST", shared.url+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}), 200)
+	session := r.JSON(t)["token"].(string)
+	cookie := "kubegate_session=" + session
+	page := proxyURL("spy-a", "/api/v1/namespaces/x/services/web/proxy/")
+
+	for _, u := range []string{page, proxyURL("spy-a", "/api/v1/pods"), shared.url + "/apis/kpanda.io/v1alpha1/clusters/spy-a/deployments",
+		shared.url + "/apis/kpanda.io/v1alpha1/clusters"} {
+		want(t, call(t, "GET", u, "", nil, "Cookie", cookie), 401)
+	}
+	// A cookie-authenticated WebSocket upgrade is refused like any other request.
+	want(t, call(t, "GET", proxyURL("spy-a", "/api/v1/namespaces/x/pods/p/exec?command=sh"), "", nil,
+		"Cookie", cookie, "Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), 401)
+	if n := len(a.requests()); n != 0 {
+		t.Fatalf("cookie-only requests reached the cluster: %d", n)
+	}
+
+	r = want(t, call(t, "GET", page, session, nil), 200)
+	if !strings.Contains(string(r.Body), "<script>") {
+		t.Fatalf("page not proxied: %s", r.Body)
+	}
+	if got := r.Header.Values("Content-Security-Policy"); len(got) != 1 || got[0] != "sandbox" {
+		t.Fatalf("Content-Security-Policy = %q, want exactly sandbox", got)
+	}
+	if r.Header.Get("X-Content-Type-Options") != "nosniff" || len(r.Header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("headers = %v", r.Header)
+	}
+	// The gateway's own answers on those routes are sandboxed too.
+	r = want(t, call(t, "GET", proxyURL("no-such-cluster", "/version"), session, nil), 404)
+	if r.Header.Get("Content-Security-Policy") != "sandbox" {
+		t.Fatalf("a proxy error without the sandbox: %v", r.Header)
 	}
 }
