@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"runtime"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -29,7 +30,10 @@ type Options struct {
 	Rand           io.Reader
 	MaxKeysPerUser int
 	Password       PasswordParams
-	Logger         *slog.Logger
+	// PasswordSlots bounds password hashes running at once (default: the number of
+	// CPUs, at least 2); as many again may wait, the rest get a 429.
+	PasswordSlots int
+	Logger        *slog.Logger
 }
 
 // Service is the account logic.
@@ -37,6 +41,7 @@ type Service struct {
 	opts  Options
 	view  *view
 	usage *usageRecorder
+	kdf   *kdfLimiter
 	// dummyHash is checked against when a login names no user, so that an unknown
 	// name takes as long as a wrong password. Run makes it off the start-up path.
 	dummyOnce sync.Once
@@ -57,7 +62,13 @@ func New(opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{opts: opts, view: newView(opts.Store, opts.Logger), usage: newUsageRecorder(opts.Store, opts.Logger)}
+	if opts.PasswordSlots <= 0 {
+		opts.PasswordSlots = max(2, runtime.GOMAXPROCS(0))
+	}
+	s := &Service{
+		opts: opts, view: newView(opts.Store, opts.Logger), usage: newUsageRecorder(opts.Store, opts.Logger),
+		kdf: newKDFLimiter(opts.PasswordSlots, opts.PasswordSlots),
+	}
 	return s, nil
 }
 
@@ -174,7 +185,7 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (kubegate.User, er
 	if err := validateDescription(nu.Description); err != nil {
 		return kubegate.User{}, err
 	}
-	hash, err := hashPassword(nu.Password, s.opts.Password, s.opts.Rand)
+	hash, err := s.hash(ctx, nu.Password)
 	if err != nil {
 		return kubegate.User{}, err
 	}
@@ -203,10 +214,15 @@ func (s *Service) Login(ctx context.Context, name, password string) (kubegate.Us
 		if kubegate.ErrorCode(err) != kubegate.ENotFound {
 			return kubegate.User{}, err
 		}
-		_, _ = checkPassword(s.dummy(), password)
+		if _, err := s.check(ctx, s.dummy(), password); kubegate.ErrorCode(err) == kubegate.ETooManyRequests {
+			return kubegate.User{}, err
+		}
 		return kubegate.User{}, fail
 	}
-	ok, err := checkPassword(u.PasswordHash, password)
+	ok, err := s.check(ctx, u.PasswordHash, password)
+	if kubegate.ErrorCode(err) == kubegate.ETooManyRequests || kubegate.ErrorCode(err) == kubegate.EUnavailable {
+		return kubegate.User{}, err
+	}
 	if err != nil || !ok {
 		return kubegate.User{}, fail
 	}
@@ -230,14 +246,18 @@ func (s *Service) ChangePassword(ctx context.Context, userID, oldPassword, newPa
 	if err != nil {
 		return err
 	}
-	if ok, err := checkPassword(u.PasswordHash, oldPassword); err != nil || !ok {
+	ok, err := s.check(ctx, u.PasswordHash, oldPassword)
+	if kubegate.ErrorCode(err) == kubegate.ETooManyRequests || kubegate.ErrorCode(err) == kubegate.EUnavailable {
+		return err
+	}
+	if err != nil || !ok {
 		return kubegate.Errorf(kubegate.EForbidden, "the current password is wrong")
 	}
 	return s.setPassword(ctx, userID, newPassword)
 }
 
 func (s *Service) setPassword(ctx context.Context, userID, password string) error {
-	hash, err := hashPassword(password, s.opts.Password, s.opts.Rand)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return err
 	}

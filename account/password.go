@@ -1,14 +1,19 @@
 package account
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/kubegate/kubegate"
 )
 
 // PasswordParams are argon2id's cost parameters. The defaults follow OWASP's
@@ -22,6 +27,63 @@ type PasswordParams struct {
 // DefaultPasswordParams is the production cost.
 func DefaultPasswordParams() PasswordParams {
 	return PasswordParams{MemoryKiB: 19 * 1024, Time: 2, Threads: 1}
+}
+
+// kdfLimiter bounds the memory password hashing may take: at most `slots` hashes
+// run at once, at most `queue` more wait, and the rest are refused at once with a
+// 429, so a burst of logins cannot exhaust memory (each argon2id hash takes
+// MemoryKiB).
+type kdfLimiter struct {
+	slots   chan struct{}
+	waiting atomic.Int32
+	queue   int32
+}
+
+func newKDFLimiter(slots, queue int) *kdfLimiter {
+	return &kdfLimiter{slots: make(chan struct{}, slots), queue: int32(queue)} //nolint:gosec // small configured numbers.
+}
+
+// do runs f when a slot is free.
+func (l *kdfLimiter) do(ctx context.Context, f func()) error {
+	select {
+	case l.slots <- struct{}{}:
+	default:
+		if l.waiting.Add(1) > l.queue {
+			l.waiting.Add(-1)
+			return &kubegate.Error{Code: kubegate.ETooManyRequests, RetryAfter: time.Second,
+				Message: "too many password checks in progress; retry after 1 second"}
+		}
+		select {
+		case l.slots <- struct{}{}:
+			l.waiting.Add(-1)
+		case <-ctx.Done():
+			l.waiting.Add(-1)
+			return kubegate.Errorf(kubegate.EUnavailable, "gave up waiting to check the password: %v", ctx.Err())
+		}
+	}
+	defer func() { <-l.slots }()
+	f()
+	return nil
+}
+
+// hash hashes a password within the service's KDF bound.
+func (s *Service) hash(ctx context.Context, password string) (string, error) {
+	var h string
+	var err error
+	if lerr := s.kdf.do(ctx, func() { h, err = hashPassword(password, s.opts.Password, s.opts.Rand) }); lerr != nil {
+		return "", lerr
+	}
+	return h, err
+}
+
+// check checks a password within the service's KDF bound.
+func (s *Service) check(ctx context.Context, encoded, password string) (bool, error) {
+	var ok bool
+	var err error
+	if lerr := s.kdf.do(ctx, func() { ok, err = checkPassword(encoded, password) }); lerr != nil {
+		return false, lerr
+	}
+	return ok, err
 }
 
 // hashPassword encodes an argon2id hash in the PHC string format.

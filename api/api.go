@@ -22,11 +22,11 @@ import (
 type Sessions interface {
 	Login(ctx context.Context, name, password, addr string) (authn.Session, error)
 	Logout(ctx context.Context, id kubegate.Identity) error
+	ChangePassword(ctx context.Context, id kubegate.Identity, oldPassword, newPassword, addr string) error
 }
 
 // Accounts manages users and access keys (account.Service).
 type Accounts interface {
-	ChangePassword(ctx context.Context, userID, oldPassword, newPassword string) error
 	ListUsers(ctx context.Context, p kubegate.Page) ([]kubegate.User, int, error)
 	CreateUser(ctx context.Context, nu account.NewUser) (kubegate.User, error)
 	GetUser(ctx context.Context, name string) (kubegate.User, error)

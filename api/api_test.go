@@ -300,3 +300,10 @@ func TestExternalURLs(t *testing.T) {
 		t.Fatalf("openid configuration = %v", m)
 	}
 }
+
+func (s *sessions) ChangePassword(_ context.Context, _ kubegate.Identity, oldPassword, _, _ string) error {
+	if oldPassword != "right" {
+		return kubegate.Errorf(kubegate.EForbidden, "the current password is wrong")
+	}
+	return nil
+}

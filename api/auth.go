@@ -93,7 +93,7 @@ func (a api) changePassword(w http.ResponseWriter, r *http.Request, id *kubegate
 	if req.OldPassword == "" || req.NewPassword == "" {
 		return kubegate.Errorf(kubegate.EInvalid, "oldPassword and newPassword are required")
 	}
-	if err := a.o.Accounts.ChangePassword(r.Context(), id.UserID, req.OldPassword, req.NewPassword); err != nil {
+	if err := a.o.Sessions.ChangePassword(r.Context(), *id, req.OldPassword, req.NewPassword, filters.ClientIP(r.Context())); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

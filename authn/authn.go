@@ -34,6 +34,7 @@ type Tokens interface {
 type Accounts interface {
 	Check(accessKey, userID string) (kubegate.Identity, error)
 	Login(ctx context.Context, name, password string) (kubegate.User, error)
+	ChangePassword(ctx context.Context, userID, oldPassword, newPassword string) error
 	Exchange(ctx context.Context, accessKey, secret string, c account.Client) (kubegate.Identity, error)
 }
 
@@ -109,16 +110,19 @@ type Session struct {
 
 // Login checks a user name and password from the client address addr and issues
 // a session token. Failures count against the address and the user name.
+//
+// Every attempt counts before the password is hashed, so a burst of attempts at
+// once is limited like a sequence (and the hashing itself is bounded by account).
+// Failures per user name can lock its owner out for a minute: passwords can be
+// guessed, so the limit per account is kept.
 func (s *Service) Login(ctx context.Context, name, password, addr string) (Session, error) {
-	key := "user:" + name
-	if err := s.opts.Guard.Check(addr, key); err != nil {
+	done, err := s.opts.Guard.Begin(addr, "user:"+name)
+	if err != nil {
 		return Session{}, err
 	}
 	u, err := s.opts.Accounts.Login(ctx, name, password)
+	done(err == nil)
 	if err != nil {
-		if kubegate.ErrorCode(err) == kubegate.EUnauthorized {
-			s.opts.Guard.Fail(addr, key)
-		}
 		return Session{}, err
 	}
 	id := kubegate.Identity{UserID: u.ID, Name: u.Name, Groups: kubegate.GroupsFor(u), Admin: u.Admin}
@@ -148,17 +152,21 @@ type Exchanged struct {
 }
 
 // Exchange checks an access key pair and issues a token of the lifetime the token
-// policy allows. Failures count against the client address and the access key.
+// policy allows. Failures count against the client address, and against the
+// access key from that address: access keys are not secret (every token names
+// its key), so failures from elsewhere must never block the owner's right secret,
+// and secret keys carry 160 random bits, so guessing one is hopeless anyway.
 func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged, error) {
-	key := "ak:" + req.AccessKey
-	if err := s.opts.Guard.Check(req.Client.IP, key); err != nil {
+	if err := ValidateAccessKey(req.AccessKey); err != nil {
+		return Exchanged{}, err // before the limiter: garbage costs no one's budget
+	}
+	done, err := s.opts.Guard.Begin(req.Client.IP, "ak:"+req.AccessKey+"@"+req.Client.IP)
+	if err != nil {
 		return Exchanged{}, err
 	}
 	id, err := s.opts.Accounts.Exchange(ctx, req.AccessKey, req.SecretKey, req.Client)
+	done(err == nil)
 	if err != nil {
-		if kubegate.ErrorCode(err) == kubegate.EUnauthorized {
-			s.opts.Guard.Fail(req.Client.IP, key)
-		}
 		return Exchanged{}, err
 	}
 	ttl, clamped := s.opts.Tokens.Lifetime(req.TTL, req.DefaultTTL)
@@ -167,6 +175,32 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged,
 		return Exchanged{}, err
 	}
 	return Exchanged{Token: issued, Clamped: clamped}, nil
+}
+
+// ValidateAccessKey refuses what cannot be an access key: 8 to 128 letters,
+// digits, '.', '_' or '-' (kubegate's are 32 hex digits; imported ones vary).
+func ValidateAccessKey(ak string) error {
+	ok := len(ak) >= 8 && len(ak) <= 128
+	for i := 0; ok && i < len(ak); i++ {
+		c := ak[i]
+		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+	}
+	if !ok {
+		return kubegate.Errorf(kubegate.EInvalid, "malformed access key: use the 8 to 128 letters, digits, '.', '_' or '-' shown when the key was created")
+	}
+	return nil
+}
+
+// ChangePassword changes the caller's password after checking the old one;
+// attempts are limited as logins are.
+func (s *Service) ChangePassword(ctx context.Context, id kubegate.Identity, oldPassword, newPassword, addr string) error {
+	done, err := s.opts.Guard.Begin(addr, "password:"+id.UserID)
+	if err != nil {
+		return err
+	}
+	err = s.opts.Accounts.ChangePassword(ctx, id.UserID, oldPassword, newPassword)
+	done(kubegate.ErrorCode(err) != kubegate.EForbidden) // only a wrong old password counts
+	return err
 }
 
 // Logout revokes the token the identity came with, on every replica.

@@ -182,10 +182,14 @@ func TestExchangeErrors(t *testing.T) {
 	}
 
 	// Unknown key and wrong secret: the same 401.
-	_, unknown := status(want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey=nope&secretKey="+sk, "", nil), 401))
+	_, unknown := status(want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey=0123456789abcdef0123456789abcdef&secretKey="+sk, "", nil), 401))
 	_, wrong := status(want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey=wrong", "", nil), 401))
 	if unknown != wrong {
 		t.Fatalf("unknown key %q and wrong secret %q must read the same", unknown, wrong)
+	}
+	// What cannot be an access key is refused before it costs any rate limit.
+	if _, msg := status(want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey=no%20pe&secretKey="+sk, "", nil), 400)); !strings.Contains(msg, "malformed access key") {
+		t.Fatalf("malformed key: %q", msg)
 	}
 	// Inactive and expired keys say so.
 	want(t, call(t, "PATCH", url+"/api/v1/cube/key?accessKey="+ak, admin, map[string]string{"status": "Inactive"}), 200)
