@@ -1,9 +1,11 @@
 package ratelimit_test
 
 import (
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/ratelimit"
 )
 
@@ -46,5 +48,47 @@ func TestZeroDisables(t *testing.T) {
 	}
 	if _, blocked := f.Blocked("x"); blocked {
 		t.Fatal("a disabled limiter blocked")
+	}
+}
+
+// Attempts made at once are counted as they begin: a burst cannot all pass a
+// limit that only finished failures would trip. Right credentials are forgiven.
+func TestGuardCountsAttemptsBeforeTheyAreChecked(t *testing.T) {
+	g := ratelimit.NewGuard(100, 10, nil)
+	var mu sync.Mutex
+	var admitted []func(bool)
+	var wg sync.WaitGroup
+	for range 150 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if done, err := g.Begin("10.0.0.1", "user:alice"); err == nil {
+				mu.Lock()
+				admitted = append(admitted, done)
+				mu.Unlock()
+			} else if kubegate.ErrorCode(err) != kubegate.ETooManyRequests {
+				t.Errorf("refusal = %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(admitted) != 10 {
+		t.Fatalf("%d of 150 simultaneous attempts admitted, want 10", len(admitted))
+	}
+	for _, done := range admitted {
+		done(true) // all right after all: none counts
+	}
+	for i := range 10 {
+		done, err := g.Begin("10.0.0.1", "user:alice")
+		if err != nil {
+			t.Fatalf("attempt %d after forgiven ones: %v", i, err)
+		}
+		done(false)
+	}
+	if _, err := g.Begin("10.0.0.1", "user:alice"); kubegate.ErrorCode(err) != kubegate.ETooManyRequests {
+		t.Fatalf("eleventh failure: %v", err)
+	}
+	if _, err := g.Begin("10.0.0.2", "user:bob"); err != nil {
+		t.Fatalf("another account from another address: %v", err)
 	}
 }
