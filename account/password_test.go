@@ -33,7 +33,16 @@ func TestKDFLimiterBoundsRunningAndWaiting(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	err := l.do(context.Background(), func() { t.Error("a call past the queue ran") })
+	// A call past the queue must be refused at once, not wait.
+	fifth := make(chan error, 1)
+	go func() { fifth <- l.do(context.Background(), func() { t.Error("a call past the queue ran") }) }()
+	var err error
+	select {
+	case err = <-fifth:
+	case <-time.After(5 * time.Second):
+		close(release)
+		t.Fatal("a call past the queue waited instead of being refused")
+	}
 	var e *kubegate.Error
 	if kubegate.ErrorCode(err) != kubegate.ETooManyRequests || !asError(err, &e) || e.RetryAfter <= 0 {
 		t.Fatalf("fifth call: %v, want a 429 with Retry-After", err)
