@@ -29,6 +29,8 @@ const (
 	EUnavailable     = "unavailable"       // a dependency is down: 503
 	ETimeout         = "timeout"           // a dependency did not answer in time: 504
 	ETooLarge        = "request_too_large" // body over the limit: 413
+	EMediaType       = "media_type"        // a body of a type the route does not take: 415
+	EURITooLong      = "uri_too_long"      // a request URI over the limit: 414
 )
 
 // Error is an application error with a code and a message safe to show to the

@@ -83,7 +83,7 @@ type api struct{ o Options }
 func Register(mux *http.ServeMux, o Options) {
 	a := api{o}
 	type m = httpapi.Methods
-	authed, admin := httpapi.Authed, httpapi.Admin
+	authed, admin, session := httpapi.Authed, httpapi.Admin, httpapi.Session
 	p := filters.CubePrefix
 	mux.Handle(p+"login", m{http.MethodPost: httpapi.Handler(a.login)})
 	mux.Handle(p+"logout", m{http.MethodPost: httpapi.Handler(a.logout)})
@@ -93,9 +93,9 @@ func Register(mux *http.ServeMux, o Options) {
 	mux.Handle(p+"users", m{http.MethodGet: admin(a.listUsers), http.MethodPost: admin(a.createUser)})
 	mux.Handle(p+"users/{name}", m{http.MethodGet: admin(a.getUser), http.MethodPatch: admin(a.updateUser), http.MethodDelete: admin(a.deleteUser)})
 
-	mux.Handle(p+"key/create", m{http.MethodPost: authed(a.createKey)})
-	mux.Handle(p+"key", m{http.MethodGet: authed(a.listKeys), http.MethodPatch: authed(a.updateKey), http.MethodDelete: authed(a.deleteKey)})
-	mux.Handle(p+"signing-keys/rotate", m{http.MethodPost: admin(a.rotateSigningKey)})
+	mux.Handle(p+"key/create", m{http.MethodPost: session(a.createKey)})
+	mux.Handle(p+"key", m{http.MethodGet: authed(a.listKeys), http.MethodPatch: session(a.updateKey), http.MethodDelete: session(a.deleteKey)})
+	mux.Handle(p+"signing-keys/rotate", m{http.MethodPost: httpapi.AdminSession(a.rotateSigningKey)})
 
 	mux.Handle(p+"clusters", m{http.MethodGet: authed(a.listClusters), http.MethodPost: admin(a.registerCluster)})
 	mux.Handle(p+"clusters/{name}", m{http.MethodGet: authed(a.getCluster), http.MethodDelete: admin(a.deleteCluster)})

@@ -135,6 +135,9 @@ func (f *fixture) do(t *testing.T, method, path, user, body string) *httptest.Re
 		rd = strings.NewReader(body)
 	}
 	r := httptest.NewRequest(method, path, rd)
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
 	if user != "" {
 		r.Header.Set("X-Test-User", user)
 	}
@@ -306,4 +309,52 @@ func (s *sessions) ChangePassword(_ context.Context, _ kubegate.Identity, oldPas
 		return kubegate.Errorf(kubegate.EForbidden, "the current password is wrong")
 	}
 	return nil
+}
+
+// A token exchanged from an access key cannot manage keys: a leaked hour-long
+// token must not become a permanent credential.
+func TestKeyManagementNeedsALoginSession(t *testing.T) {
+	f := newFixture()
+	minted := func(method, path, body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, path, strings.NewReader(body))
+		id := &kubegate.Identity{UserID: "id-alice", Name: "alice", AccessKey: "AK-leaked", Admin: true}
+		w := httptest.NewRecorder()
+		inner := http.NewServeMux()
+		api.Register(inner, api.Options{Sessions: f.sessions, Accounts: f.accounts, Tokens: tokens{}, Clusters: f.clusters})
+		inner.ServeHTTP(w, r.WithContext(filters.WithIdentityContext(r.Context(), id)))
+		return w
+	}
+	for _, tc := range []struct{ method, path string }{
+		{"POST", "/api/v1/cube/key/create"}, {"PATCH", "/api/v1/cube/key?accessKey=AK-id-alice"},
+		{"DELETE", "/api/v1/cube/key?accessKey=AK-id-alice"}, {"POST", "/api/v1/cube/signing-keys/rotate"},
+	} {
+		m := status(t, minted(tc.method, tc.path, `{"status":"Inactive"}`), 403)
+		if !strings.Contains(m["message"].(string), "login session") {
+			t.Fatalf("%s %s: %v", tc.method, tc.path, m["message"])
+		}
+	}
+	status(t, minted("GET", "/api/v1/cube/key", ""), 200) // reading stays open
+	status(t, f.do(t, "POST", "/api/v1/cube/key/create", "alice", ""), 200)
+}
+
+// Login takes JSON from the gateway's own origin only: a cross-site form or
+// text/plain post cannot log a browser in as someone else.
+func TestLoginRefusesCrossSiteRequests(t *testing.T) {
+	f := newFixture()
+	post := func(contentType, origin string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "https://gw.example.com/api/v1/cube/login", strings.NewReader(`{"name":"alice","password":"right"}`))
+		r.Header.Set("Content-Type", contentType)
+		if origin != "" {
+			r.Header.Set("Origin", origin)
+		}
+		w := httptest.NewRecorder()
+		f.handler.ServeHTTP(w, r)
+		return w
+	}
+	status(t, post("text/plain", ""), 415)
+	status(t, post("application/x-www-form-urlencoded", ""), 415)
+	status(t, post("application/json", "https://evil.example"), 403)
+	status(t, post("application/json", "http://gw.example.com"), 403) // another scheme is another origin
+	status(t, post("application/json; charset=utf-8", "https://gw.example.com"), 200)
+	status(t, post("application/json", ""), 200) // scripts send no Origin
 }

@@ -3,7 +3,10 @@ package api
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"mime"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/authn"
@@ -22,7 +25,16 @@ type userInfo struct {
 	Admin  bool     `json:"admin"`
 }
 
+// login: a JSON body only, and from the gateway's own origin when the browser
+// says where it comes from. A form or text/plain body could be posted cross-site
+// without a preflight and log the victim's browser in as the attacker (login CSRF).
 func (a api) login(w http.ResponseWriter, r *http.Request) error {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		return kubegate.Errorf(kubegate.EMediaType, "login takes a JSON body: send Content-Type: application/json, not %q", r.Header.Get("Content-Type"))
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && !a.sameOrigin(r, origin) {
+		return kubegate.Errorf(kubegate.EForbidden, "cross-origin login from %q refused", origin)
+	}
 	var req loginRequest
 	if err := httpapi.DecodeJSON(w, r, &req, false); err != nil {
 		return err
@@ -56,6 +68,16 @@ func (a api) login(w http.ResponseWriter, r *http.Request) error {
 		"token": s.Token.Token, "expiresAt": httpapi.TimeString(s.Token.ExpiresAt),
 		"user": userInfo{Name: s.User.Name, Groups: kubegate.GroupsFor(s.User), Admin: s.User.Admin},
 	})
+}
+
+// sameOrigin says whether a browser's Origin header names the gateway itself.
+func (a api) sameOrigin(r *http.Request, origin string) bool {
+	o, err := url.Parse(origin)
+	if err != nil || o.Host == "" {
+		return false
+	}
+	self, err := url.Parse(httpapi.ExternalURL(a.o.ExternalURL, r))
+	return err == nil && strings.EqualFold(o.Scheme, self.Scheme) && strings.EqualFold(o.Host, self.Host)
 }
 
 // logout revokes the token the request came with (session cookie or bearer), on

@@ -4,9 +4,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/metrics"
 )
 
 func TestClientIPTrustsOnlyConfiguredProxies(t *testing.T) {
@@ -42,5 +45,24 @@ func TestClientIPTrustsOnlyConfiguredProxies(t *testing.T) {
 				t.Fatalf("client IP = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// Methods a client invents never become label values.
+func TestMetricsMethodLabelsAreBounded(t *testing.T) {
+	m := metrics.New()
+	h := filters.WithRequestInfo(filters.WithMetrics(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), m, time.Now, nil))
+	for _, method := range []string{"GET", "BREW", "X" + strings.Repeat("Y", 200), "PROPFIND"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(method, "/healthz", nil))
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	if !strings.Contains(body, `kubegate_http_requests_total{code="200",method="other",route="health"} 3`) ||
+		!strings.Contains(body, `kubegate_http_requests_total{code="200",method="GET",route="health"} 1`) {
+		t.Fatalf("method labels:\n%s", body)
+	}
+	if strings.Contains(body, "BREW") || strings.Contains(body, "PROPFIND") || strings.Contains(body, "YYYY") {
+		t.Fatal("a client-chosen method became a label")
 	}
 }

@@ -66,13 +66,35 @@ func Authed(f IdentityHandler) Handler {
 }
 
 // Admin refuses requests of anyone but an admin.
-func Admin(f IdentityHandler) Handler {
-	return Authed(func(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
+func Admin(f IdentityHandler) Handler { return Authed(admin(f)) }
+
+// Session refuses requests that do not come from a login session (the console's
+// cookie, or a token from the login endpoint): credentials minted from a
+// credential cannot mint credentials, so a leaked hour-long token exchanged from
+// an access key cannot become a permanent key.
+func Session(f IdentityHandler) Handler { return Authed(session(f)) }
+
+// AdminSession refuses anyone but an admin in a login session.
+func AdminSession(f IdentityHandler) Handler { return Authed(admin(session(f))) }
+
+func admin(f IdentityHandler) IdentityHandler {
+	return func(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
 		if !id.Admin {
 			return kubegate.Errorf(kubegate.EForbidden, "user %s is not an administrator", id.Name)
 		}
 		return f(w, r, id)
-	})
+	}
+}
+
+func session(f IdentityHandler) IdentityHandler {
+	return func(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
+		if id.AccessKey != "" {
+			return kubegate.Errorf(kubegate.EForbidden,
+				"managing access keys and tokens needs a login session (the console, or a token from %slogin), not a token exchanged from access key %s",
+				filters.CubePrefix, id.AccessKey)
+		}
+		return f(w, r, id)
+	}
 }
 
 // Methods routes a request by its method and answers any other method with a 405

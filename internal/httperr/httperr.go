@@ -31,6 +31,10 @@ func codes(code string) (int, metav1.StatusReason) {
 		return http.StatusConflict, metav1.StatusReasonConflict
 	case kubegate.ETooLarge:
 		return http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge
+	case kubegate.EMediaType:
+		return http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType
+	case kubegate.EURITooLong:
+		return http.StatusRequestURITooLong, metav1.StatusReasonBadRequest
 	case kubegate.ETooManyRequests:
 		return http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests
 	case kubegate.EUnavailable:
