@@ -90,6 +90,9 @@ type Identity struct {
 	// that logging out can revoke exactly it.
 	TokenID        string
 	TokenExpiresAt time.Time
+	// TokenEpoch is the user's token epoch when the identity was established;
+	// tokens issued for it carry it (see User.TokenEpoch).
+	TokenEpoch int64
 }
 
 // GroupsFor returns the groups of a user: everyone is in GroupUsers, admins also in

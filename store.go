@@ -17,6 +17,9 @@ type User struct {
 	Enabled      bool
 	Admin        bool
 	Source       string // where the account comes from: "local", or an identity provider
+	// TokenEpoch rises when the password changes or the user is disabled: tokens
+	// carry the epoch they were issued in, and older ones are refused.
+	TokenEpoch int64
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	LastLoginAt  time.Time // zero: never

@@ -263,10 +263,15 @@ func (s *Service) setPassword(ctx context.Context, userID, password string) erro
 	}
 	_, err = s.opts.Store.UpdateUser(ctx, userID, func(u kubegate.User) (kubegate.User, error) {
 		u.PasswordHash = hash
+		u.TokenEpoch++ // every session and token of the old password ends
 		u.UpdatedAt = s.opts.Now().UTC().Truncate(time.Microsecond)
 		return u, nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	s.view.apply(ctx, kubegate.Change{Kind: kubegate.ChangeUser, Key: userID})
+	return nil
 }
 
 // ListUsers lists users by name.
@@ -315,6 +320,9 @@ func (s *Service) UpdateUser(ctx context.Context, actor kubegate.Identity, name 
 		}
 	}
 	u, err = s.opts.Store.UpdateUser(ctx, u.ID, func(x kubegate.User) (kubegate.User, error) {
+		if x.Enabled && p.Enabled != nil && !*p.Enabled {
+			x.TokenEpoch++ // re-enabling must not bring the old tokens back
+		}
 		set(&x.Enabled, p.Enabled)
 		set(&x.Admin, p.Admin)
 		set(&x.Email, p.Email)
@@ -478,7 +486,11 @@ func (s *Service) Exchange(ctx context.Context, accessKey, secret string, c Clie
 	if !found || !match {
 		return kubegate.Identity{}, fail
 	}
-	id, err := s.Check(accessKey, k.UserID)
+	u, ok := s.view.user(k.UserID)
+	if !ok {
+		return kubegate.Identity{}, fail
+	}
+	id, err := s.Check(accessKey, k.UserID, u.TokenEpoch)
 	if err != nil {
 		return kubegate.Identity{}, err
 	}
@@ -487,9 +499,11 @@ func (s *Service) Exchange(ctx context.Context, accessKey, secret string, c Clie
 }
 
 // Check says whether an identity minted from accessKey (or, for a console
-// session, with accessKey "") for userID is still valid: the key exists, is Active
-// and unexpired, and the user exists and is enabled. It reads only memory.
-func (s *Service) Check(accessKey, userID string) (kubegate.Identity, error) {
+// session, with accessKey "") for userID in the user's token epoch `epoch` is
+// still valid: the key exists, is Active and unexpired, and the user exists, is
+// enabled, and has not changed their password or been disabled since (their
+// epoch is not newer). It reads only memory.
+func (s *Service) Check(accessKey, userID string, epoch int64) (kubegate.Identity, error) {
 	if accessKey != "" {
 		k, ok := s.view.key(accessKey)
 		if !ok || k.UserID != userID {
@@ -509,7 +523,11 @@ func (s *Service) Check(accessKey, userID string) (kubegate.Identity, error) {
 	if !u.Enabled {
 		return kubegate.Identity{}, kubegate.Errorf(kubegate.EUnauthorized, "user %s is disabled", u.Name)
 	}
-	return kubegate.Identity{UserID: u.ID, Name: u.Name, Groups: kubegate.GroupsFor(u), Admin: u.Admin, AccessKey: accessKey}, nil
+	if epoch < u.TokenEpoch {
+		return kubegate.Identity{}, kubegate.Errorf(kubegate.EUnauthorized,
+			"issued before %s's password changed or the user was disabled: log in or exchange the key again", u.Name)
+	}
+	return kubegate.Identity{UserID: u.ID, Name: u.Name, Groups: kubegate.GroupsFor(u), Admin: u.Admin, AccessKey: accessKey, TokenEpoch: u.TokenEpoch}, nil
 }
 
 func truncate(s string, n int) string {

@@ -101,7 +101,7 @@ func TestExchangeAndCheck(t *testing.T) {
 	if _, err := s.Exchange(ctx, k.AccessKey, secret, account.Client{}); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("expired key exchanged: %v", err)
 	}
-	if _, err := s.Check(k.AccessKey, u.ID); err == nil {
+	if _, err := s.Check(k.AccessKey, u.ID, 0); err == nil {
 		t.Fatal("expired key still checks")
 	}
 
@@ -111,7 +111,7 @@ func TestExchangeAndCheck(t *testing.T) {
 	if _, err := s.UpdateKey(ctx, u.ID, k2.AccessKey, account.KeyPatch{Status: &inactive}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Check(k2.AccessKey, u.ID); err == nil || !strings.Contains(err.Error(), "inactive") {
+	if _, err := s.Check(k2.AccessKey, u.ID, 0); err == nil || !strings.Contains(err.Error(), "inactive") {
 		t.Fatalf("inactive key checks: %v", err)
 	}
 	if _, err := s.UpdateKey(ctx, "someone-else", k2.AccessKey, account.KeyPatch{Status: &inactive}); kubegate.ErrorCode(err) != kubegate.ENotFound {
@@ -128,7 +128,7 @@ func TestExchangeAndCheck(t *testing.T) {
 	if _, err := s.UpdateUser(ctx, kubegate.Identity{UserID: "the-admin"}, "dev", account.UserPatch{Enabled: &disabled}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Check(k3.AccessKey, u.ID); err == nil || !strings.Contains(err.Error(), "disabled") {
+	if _, err := s.Check(k3.AccessKey, u.ID, 0); err == nil || !strings.Contains(err.Error(), "disabled") {
 		t.Fatalf("disabled user's key checks: %v", err)
 	}
 }

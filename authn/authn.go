@@ -32,7 +32,7 @@ type Tokens interface {
 
 // Accounts is what authentication needs of the account service.
 type Accounts interface {
-	Check(accessKey, userID string) (kubegate.Identity, error)
+	Check(accessKey, userID string, epoch int64) (kubegate.Identity, error)
 	Login(ctx context.Context, name, password string) (kubegate.User, error)
 	ChangePassword(ctx context.Context, userID, oldPassword, newPassword string) error
 	Exchange(ctx context.Context, accessKey, secret string, c account.Client) (kubegate.Identity, error)
@@ -91,7 +91,7 @@ func (s *Service) Verify(raw string) (*kubegate.Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := s.opts.Accounts.Check(claims.AccessKey, claims.Subject)
+	id, err := s.opts.Accounts.Check(claims.AccessKey, claims.Subject, claims.Epoch)
 	if err != nil {
 		return nil, kubegate.Errorf(kubegate.EUnauthorized, "token revoked: %s", kubegate.ErrorMessage(err))
 	}
@@ -125,7 +125,7 @@ func (s *Service) Login(ctx context.Context, name, password, addr string) (Sessi
 	if err != nil {
 		return Session{}, err
 	}
-	id := kubegate.Identity{UserID: u.ID, Name: u.Name, Groups: kubegate.GroupsFor(u), Admin: u.Admin}
+	id := kubegate.Identity{UserID: u.ID, Name: u.Name, Groups: kubegate.GroupsFor(u), Admin: u.Admin, TokenEpoch: u.TokenEpoch}
 	issued, err := s.opts.Tokens.Issue(id, s.opts.SessionTTL)
 	if err != nil {
 		return Session{}, err

@@ -76,6 +76,9 @@ type Claims struct {
 	// deleting or disabling that key revokes the token.
 	AccessKey string   `json:"ak,omitempty"`
 	UserInfo  UserInfo `json:"UserInfo"`
+	// Epoch is the user's token epoch at issue: a password change, reset or
+	// disable raises it, refusing the token.
+	Epoch int64 `json:"kep,omitempty"`
 }
 
 // Issued is a freshly signed token.
@@ -347,6 +350,7 @@ func (s *Service) Issue(id kubegate.Identity, ttl time.Duration) (Issued, error)
 		Groups:            groups,
 		AccessKey:         id.AccessKey,
 		UserInfo:          UserInfo{Username: id.Name, Groups: groups},
+		Epoch:             id.TokenEpoch,
 	}
 	s.mu.RLock()
 	kid, signer := s.signKID, s.signKey

@@ -79,7 +79,7 @@ func NewUser(name string) kubegate.User {
 	return kubegate.User{
 		ID: "id-" + name, Name: name, Email: name + "@example.com", FirstName: "First " + name, LastName: "Last",
 		Description: "user " + name, PasswordHash: "$argon2id$hash-of-" + name, Enabled: true, Source: "local",
-		CreatedAt: now, UpdatedAt: now,
+		CreatedAt: now, UpdatedAt: now, TokenEpoch: 3,
 	}
 }
 

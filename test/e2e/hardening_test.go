@@ -75,3 +75,58 @@ func TestOthersFailuresNeverLockAKeyOut(t *testing.T) {
 	want(t, from("203.0.113.66", "wrong"), 429)
 	want(t, from("198.51.100.7", sk), 200)
 }
+
+// A password change, an admin's reset and a disable end every session and token
+// issued before, including tokens exchanged from the user's keys; the keys
+// themselves keep working.
+func TestPasswordChangesEndEarlierTokens(t *testing.T) {
+	_, url := gateway(t)
+	admin := login(t, url, "admin", adminPassword)
+	want(t, call(t, "POST", url+"/api/v1/cube/users", admin, map[string]any{"name": "dev", "password": "dev-password-1"}), 201)
+	session := login(t, url, "dev", "dev-password-1")
+	ak, sk := createKey(t, url, session)
+	exchange := func() string {
+		return want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 200).JSON(t)["token"].(string)
+	}
+	endsAll := func(what string, change func(), tokens ...string) {
+		t.Helper()
+		for _, tok := range tokens {
+			want(t, call(t, "GET", url+"/api/v1/cube/whoami", tok, nil), 200)
+		}
+		change()
+		for _, tok := range tokens {
+			if r := call(t, "GET", url+"/api/v1/cube/whoami", tok, nil); r.Code != 401 {
+				t.Fatalf("after %s a token issued before still works: %d %s", what, r.Code, r.Body)
+			}
+		}
+	}
+
+	minted := exchange()
+	endsAll("a password change", func() {
+		want(t, call(t, "PUT", url+"/api/v1/cube/user/password", session, map[string]string{"oldPassword": "dev-password-1", "newPassword": "dev-password-2"}), 204)
+	}, session, minted)
+
+	session, minted = login(t, url, "dev", "dev-password-2"), exchange()
+	endsAll("an admin's reset", func() {
+		want(t, call(t, "PATCH", url+"/api/v1/cube/users/dev", admin, map[string]any{"password": "dev-password-3"}), 200)
+	}, session, minted)
+
+	session, minted = login(t, url, "dev", "dev-password-3"), exchange()
+	endsAll("a disable and enable", func() {
+		want(t, call(t, "PATCH", url+"/api/v1/cube/users/dev", admin, map[string]any{"enabled": false}), 200)
+		want(t, call(t, "PATCH", url+"/api/v1/cube/users/dev", admin, map[string]any{"enabled": true}), 200)
+	}, session, minted)
+	want(t, call(t, "GET", url+"/api/v1/cube/whoami", login(t, url, "dev", "dev-password-3"), nil), 200)
+	want(t, call(t, "GET", url+"/api/v1/cube/whoami", exchange(), nil), 200)
+}
+
+// Tokens exchanged from access keys cannot create keys.
+func TestExchangedTokensCannotMintKeys(t *testing.T) {
+	_, url := gateway(t)
+	admin := login(t, url, "admin", adminPassword)
+	ak, sk := createKey(t, url, admin)
+	tok := want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 200).JSON(t)["token"].(string)
+	want(t, call(t, "POST", url+"/api/v1/cube/key/create", tok, nil), 403)
+	want(t, call(t, "DELETE", url+"/api/v1/cube/key?accessKey="+ak, tok, nil), 403)
+	want(t, call(t, "GET", url+"/api/v1/cube/key", tok, nil), 200)
+}

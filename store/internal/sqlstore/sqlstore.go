@@ -175,20 +175,20 @@ func limitClause(p kubegate.Page) (string, error) {
 
 // ---- users ----
 
-const userColumns = `id, name, email, first_name, last_name, description, password_hash, enabled, admin, source, created_at, updated_at, last_login_at`
+const userColumns = `id, name, email, first_name, last_name, description, password_hash, enabled, admin, source, created_at, updated_at, last_login_at, token_epoch`
 
 func scanUser(r scanner) (kubegate.User, error) {
 	var u kubegate.User
 	var created, updated, lastLogin int64
 	err := r.Scan(&u.ID, &u.Name, &u.Email, &u.FirstName, &u.LastName, &u.Description, &u.PasswordHash,
-		&u.Enabled, &u.Admin, &u.Source, &created, &updated, &lastLogin)
+		&u.Enabled, &u.Admin, &u.Source, &created, &updated, &lastLogin, &u.TokenEpoch)
 	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = fromDB(created), fromDB(updated), fromDB(lastLogin)
 	return u, err
 }
 
 func userArgs(u kubegate.User) []any {
 	return []any{u.ID, u.Name, u.Email, u.FirstName, u.LastName, u.Description, u.PasswordHash,
-		u.Enabled, u.Admin, u.Source, toDB(u.CreatedAt), toDB(u.UpdatedAt), toDB(u.LastLoginAt)}
+		u.Enabled, u.Admin, u.Source, toDB(u.CreatedAt), toDB(u.UpdatedAt), toDB(u.LastLoginAt), u.TokenEpoch}
 }
 
 func validUser(u kubegate.User) error {
@@ -204,7 +204,7 @@ func (s *Store) CreateUser(ctx context.Context, u kubegate.User) error {
 		return err
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO users (`+userColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`), userArgs(u)...)
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO users (`+userColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`), userArgs(u)...)
 		if err != nil {
 			return s.classify(err, fmt.Sprintf("user %q", u.Name))
 		}
@@ -259,7 +259,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(kubegate.
 			return err
 		}
 		args := append(userArgs(u)[1:], id)
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE users SET name=?, email=?, first_name=?, last_name=?, description=?, password_hash=?, enabled=?, admin=?, source=?, created_at=?, updated_at=?, last_login_at=? WHERE id = ?`), args...)
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE users SET name=?, email=?, first_name=?, last_name=?, description=?, password_hash=?, enabled=?, admin=?, source=?, created_at=?, updated_at=?, last_login_at=?, token_epoch=? WHERE id = ?`), args...)
 		if err != nil {
 			return s.classify(err, fmt.Sprintf("user %q", u.Name))
 		}
