@@ -25,14 +25,17 @@ func (q *Query) Match(obj map[string]any) bool {
 }
 
 func (c Cond) match(vals []string) bool {
+	fuzzy := c.Op == Fuzzy || c.Op == NotFuzzy
 	hit := false
 	for _, v := range vals {
+		if fuzzy {
+			v = strings.ToLower(v) // once per value, not once per alternative
+		}
 		for _, want := range c.Values {
-			switch c.Op {
-			case Eq, NotEq:
+			if fuzzy {
+				hit = strings.Contains(v, want)
+			} else {
 				hit = v == want
-			case Fuzzy, NotFuzzy:
-				hit = strings.Contains(strings.ToLower(v), want)
 			}
 			if hit {
 				break

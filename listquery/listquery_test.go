@@ -416,3 +416,29 @@ func FuzzParsePath(f *testing.F) {
 		}
 	})
 }
+
+// Selectors are bounded: each limit is a 400 that names it.
+func TestSelectorLimits(t *testing.T) {
+	many := func(n int, sep string, f func(int) string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = f(i)
+		}
+		return strings.Join(parts, sep)
+	}
+	for sel, want := range map[string]string{
+		"metadata.name~" + strings.Repeat("a", listquery.MaxSelectorBytes):                          "bytes long; the limit is 8192",
+		many(listquery.MaxConditions+1, ",", func(i int) string { return fmt.Sprintf("k%d=v", i) }): "33 conditions; the limit is 32",
+		"metadata.name=" + many(listquery.MaxAlternatives+1, "|", strconv.Itoa):                     "65 alternatives; the limit is 64",
+		many(5, ",", func(int) string { return "a=" + many(60, "|", strconv.Itoa) }):                "more than 256 alternatives",
+		many(300000, "|", strconv.Itoa):                                                             "the limit is 8192",
+	} {
+		_, err := listquery.ParseSelector(sel)
+		if kubegate.ErrorCode(err) != kubegate.EInvalid || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "selector") {
+			t.Errorf("selector of %d bytes: %v, want a 400 saying %q", len(sel), err, want)
+		}
+	}
+	if _, err := listquery.ParseSelector(many(listquery.MaxConditions, ",", func(i int) string { return fmt.Sprintf("k%d=%s", i, many(8, "|", strconv.Itoa)) })); err != nil {
+		t.Fatalf("a selector at the limits: %v", err)
+	}
+}

@@ -154,16 +154,39 @@ func ParseKubeCube(q url.Values, maxPageSize int) (*Query, error) {
 	return out, nil
 }
 
+// Bounds of a selector: every condition is evaluated against every item of a
+// list and every event of a watch, so what a request may ask for is capped.
+const (
+	MaxSelectorBytes   = 8 << 10
+	MaxConditions      = 32
+	MaxAlternatives    = 64  // per condition ("a|b|c")
+	MaxAlternativesAll = 256 // over the whole selector
+)
+
 // ParseSelector parses "k1=v1,k2~v2|v3,k3!=v4,metadata.labels[app.kubernetes.io/name]=web".
 func ParseSelector(s string) ([]Cond, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, invalid("selector", "is empty")
 	}
+	if len(s) > MaxSelectorBytes {
+		return nil, invalid("selector", "is %d bytes long; the limit is %d", len(s), MaxSelectorBytes)
+	}
+	parts := splitTop(s, ',')
+	if len(parts) > MaxConditions {
+		return nil, invalid("selector", "has %d conditions; the limit is %d", len(parts), MaxConditions)
+	}
 	var conds []Cond
-	for _, part := range splitTop(s, ',') {
+	alternatives := 0
+	for _, part := range parts {
 		c, err := parseCond(part)
 		if err != nil {
 			return nil, err
+		}
+		if len(c.Values) > MaxAlternatives {
+			return nil, invalid("selector", "condition on %s has %d alternatives; the limit is %d", strings.Join(c.Path, "."), len(c.Values), MaxAlternatives)
+		}
+		if alternatives += len(c.Values); alternatives > MaxAlternativesAll {
+			return nil, invalid("selector", "has more than %d alternatives in all", MaxAlternativesAll)
 		}
 		conds = append(conds, c)
 	}
