@@ -31,6 +31,7 @@ const (
 	ETooLarge        = "request_too_large" // body over the limit: 413
 	EMediaType       = "media_type"        // a body of a type the route does not take: 415
 	EURITooLong      = "uri_too_long"      // a request URI over the limit: 414
+	ERequestTimeout  = "request_timeout"   // the client did not send the request in time: 408
 )
 
 // Error is an application error with a code and a message safe to show to the

@@ -19,10 +19,10 @@ type User struct {
 	Source       string // where the account comes from: "local", or an identity provider
 	// TokenEpoch rises when the password changes or the user is disabled: tokens
 	// carry the epoch they were issued in, and older ones are refused.
-	TokenEpoch int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	LastLoginAt  time.Time // zero: never
+	TokenEpoch  int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	LastLoginAt time.Time // zero: never
 }
 
 // KeyStatus says whether an access key can be exchanged for tokens.

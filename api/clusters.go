@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
@@ -58,6 +59,9 @@ func (a api) registerCluster(w http.ResponseWriter, r *http.Request, _ *kubegate
 	c, err = a.o.Clusters.Register(r.Context(), c)
 	if err != nil {
 		return err
+	}
+	if strings.HasPrefix(c.Server, "http://") {
+		w.Header().Add("Warning", `299 - "cluster `+c.Name+` is reached over plain HTTP: the gateway's credentials for it cross the network in clear"`)
 	}
 	return httpapi.WriteJSON(w, http.StatusCreated, a.clusterView(c))
 }

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -212,6 +213,9 @@ func (r *Registry) Register(ctx context.Context, c kubegate.Cluster) (kubegate.C
 		return c, err
 	}
 	r.put(c)
+	if strings.HasPrefix(c.Server, "http://") {
+		r.opts.Logger.Warn("cluster is reached over plain HTTP: the gateway's credentials for it cross the network in clear", "cluster", c.Name, "server", c.Server)
+	}
 	r.Check(ctx, c.Name)
 	return c, nil
 }

@@ -145,9 +145,8 @@ func (f *Failures) sweep(now time.Time) {
 	// Still full: forget the half whose last failure is oldest, so a flood of
 	// fresh keys costs a sweep per maxKeys/2 failures, not one per failure.
 	if len(f.keys) >= f.maxKeys {
-		cutoff := now
 		for limit := window / 2; len(f.keys) >= f.maxKeys/2 && limit > 0; limit /= 2 {
-			cutoff = now.Add(-limit)
+			cutoff := now.Add(-limit)
 			for k, times := range f.keys {
 				if times[len(times)-1].Before(cutoff) {
 					delete(f.keys, k)

@@ -44,6 +44,8 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Audit, when set, receives one event per authenticated request.
 	Audit filters.AuditSink
+	// Limits bound each request's URI and body reading.
+	Limits filters.Limits
 	// Metrics, when set, counts requests and is served at /metrics.
 	Metrics *metrics.Metrics
 	// KnownCluster says whether a cluster name is registered: only those become
@@ -97,11 +99,15 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
+	} else if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() { //nolint:forcetypeassert // a TCP listener.
+		opts.Logger.Warn("serving plain HTTP on a non-loopback address: passwords, secret keys and tokens cross the network in clear; "+
+			"set --tls-cert-file/--tls-key-file, or terminate TLS in front of kubegate and set --external-url https://...", "addr", ln.Addr().String())
 	}
 	s.listener = ln
 	s.http = &http.Server{
 		Handler:           s.BuildHandlerChain(s.routes()),
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10, // a 431 past it
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
@@ -127,8 +133,8 @@ func (s *Server) URL() string {
 
 // BuildHandlerChain wraps the application handler in every filter. It is the one
 // place the chain is assembled; wrapping goes inside out, so a request meets the
-// filters bottom-up: request ID, request classification, access log, metrics,
-// panic recovery, client IP, authentication, audit.
+// filters bottom-up: request ID, request classification, request limits, access
+// log, metrics, panic recovery, client IP, authentication, audit.
 func (s *Server) BuildHandlerChain(h http.Handler) http.Handler {
 	if s.opts.Audit != nil {
 		h = filters.WithAudit(h, s.opts.Audit, s.opts.Now)
@@ -142,6 +148,7 @@ func (s *Server) BuildHandlerChain(h http.Handler) http.Handler {
 		h = filters.WithMetrics(h, s.opts.Metrics, s.opts.Now, s.opts.KnownCluster)
 	}
 	h = filters.WithLogging(h, s.opts.Logger, s.opts.Now)
+	h = filters.WithRequestLimits(h, s.opts.Limits)
 	h = filters.WithRequestInfo(h)
 	h = filters.WithRequestID(h)
 	return h

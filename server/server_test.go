@@ -1,11 +1,13 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/server"
 )
 
@@ -240,5 +243,60 @@ func BenchmarkHandlerChain(b *testing.B) {
 				bc.h.ServeHTTP(httptest.NewRecorder(), req)
 			}
 		})
+	}
+}
+
+// Over-long URIs and headers are refused before any handler; a body trickled in
+// slowly is cut off at the body deadline, and a body read in time leaves the
+// response free to take as long as it needs.
+func TestRequestLimits(t *testing.T) {
+	slowHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			http.Error(w, "body: "+err.Error(), http.StatusRequestTimeout)
+			return
+		}
+		time.Sleep(500 * time.Millisecond) // longer than the body deadline
+		_, _ = w.Write([]byte("done"))
+	})
+	srv, _, _ := start(t, server.Options{
+		Limits: filters.Limits{MaxURIBytes: 2048, BodyTimeout: 200 * time.Millisecond},
+		Routes: func(mux *http.ServeMux) { mux.Handle("/slow", slowHandler) },
+	})
+	r, body := get(t, srv.URL()+"/healthz?q="+strings.Repeat("a", 4096))
+	if r.StatusCode != http.StatusRequestURITooLong || !strings.Contains(string(body), "the limit is 2048") {
+		t.Fatalf("long URI: %d %s", r.StatusCode, body)
+	}
+	r, _ = get(t, srv.URL()+"/healthz", "X-Big", strings.Repeat("b", 200<<10))
+	if r.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("huge header: %d", r.StatusCode)
+	}
+
+	// A body read at once: the response may outlast the body deadline.
+	resp, err := http.Post(srv.URL()+"/slow", "text/plain", strings.NewReader("quick body"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "done" {
+		t.Fatalf("a quick body then a slow answer: %d %s", resp.StatusCode, b)
+	}
+
+	// A body that never finishes: cut off.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = io.WriteString(conn, "POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly a few bytes")
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	cut, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("a trickled body was not cut off: %v", err)
+	}
+	defer cut.Body.Close()
+	answer, _ := io.ReadAll(cut.Body)
+	if cut.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(answer), "did not arrive within 200ms") {
+		t.Fatalf("a trickled body: %d %q", cut.StatusCode, answer)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -110,6 +111,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 	a.srv, err = server.New(ctx, server.Options{
 		Audit:           a.audit,
 		Metrics:         metrics.New(),
+		Limits:          filters.Limits{MaxURIBytes: 16 << 10, BodyTimeout: 5 * time.Minute},
 		KnownCluster:    a.clusters.Has,
 		Listen:          cfg.Listen,
 		TLSCertFile:     cfg.TLSCertFile,
@@ -122,7 +124,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		Routes: func(mux *http.ServeMux) {
 			api.Register(mux, api.Options{
 				Sessions: authenticator, Accounts: a.accounts, Tokens: a.tokens, Clusters: a.clusters, Audit: store,
-				ExternalURL: cfg.ExternalURL, ExternalCAData: externalCA, SecureCookies: cfg.TLSCertFile != "",
+				ExternalURL: cfg.ExternalURL, ExternalCAData: externalCA,
+				// Secure when clients reach the gateway over HTTPS, TLS terminated here or in front.
+				SecureCookies: cfg.TLSCertFile != "" || strings.HasPrefix(cfg.ExternalURL, "https://"),
 			})
 			kubecube.Register(mux, kubecube.Options{Exchanger: authenticator, MaxTokenTTL: cfg.TokenMaxTTL})
 			dce.Register(mux, dce.Options{

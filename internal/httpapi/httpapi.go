@@ -132,6 +132,9 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 		if errors.As(err, &tooBig) {
 			return kubegate.Errorf(kubegate.ETooLarge, "request body exceeds %d bytes", MaxBody)
 		}
+		if kubegate.ErrorCode(err) != kubegate.EInternal {
+			return err // already says what went wrong (a body that came too slowly)
+		}
 		return kubegate.Errorf(kubegate.EInvalid, "reading request body: %v", err)
 	}
 	if len(strings.TrimSpace(string(data))) == 0 {

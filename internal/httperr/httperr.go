@@ -33,6 +33,8 @@ func codes(code string) (int, metav1.StatusReason) {
 		return http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge
 	case kubegate.EMediaType:
 		return http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType
+	case kubegate.ERequestTimeout:
+		return http.StatusRequestTimeout, metav1.StatusReasonTimeout
 	case kubegate.EURITooLong:
 		return http.StatusRequestURITooLong, metav1.StatusReasonBadRequest
 	case kubegate.ETooManyRequests:

@@ -478,7 +478,8 @@ func TestUserAdministration(t *testing.T) {
 	want(t, call(t, "POST", url+"/api/v1/cube/user/password", ops, map[string]string{"oldPassword": "wrong-one", "newPassword": "new-ops-password"}), 403)
 	want(t, call(t, "POST", url+"/api/v1/cube/user/password", ops, map[string]string{"oldPassword": "ops-password", "newPassword": "new-ops-password"}), 204)
 	want(t, call(t, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": "ops", "password": "ops-password"}), 401)
-	login(t, url, "ops", "new-ops-password")
+	want(t, call(t, "GET", url+"/api/v1/cube/whoami", ops, nil), 401) // the session of the old password ended
+	ops = login(t, url, "ops", "new-ops-password")
 
 	// An admin cannot lock themself out; deleting a user removes their keys.
 	want(t, call(t, "PATCH", url+"/api/v1/cube/users/admin", admin, map[string]any{"enabled": false}), 403)

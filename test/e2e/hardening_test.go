@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kubegate/kubegate/test/testhttp"
 )
@@ -129,4 +130,32 @@ func TestExchangedTokensCannotMintKeys(t *testing.T) {
 	want(t, call(t, "POST", url+"/api/v1/cube/key/create", tok, nil), 403)
 	want(t, call(t, "DELETE", url+"/api/v1/cube/key?accessKey="+ak, tok, nil), 403)
 	want(t, call(t, "GET", url+"/api/v1/cube/key", tok, nil), 200)
+}
+
+// Plain HTTP on a non-loopback address is warned about at start-up; behind a
+// TLS-terminating proxy (an https external URL) the session cookies are Secure.
+func TestTransportDefaults(t *testing.T) {
+	p := startKubegate(t, "serve", "--listen", "0.0.0.0:0", "--data-dir", t.TempDir(), "--external-url", "https://gw.example.com")
+	p.waitLine(t, servingURL, 10*time.Second)
+	if !strings.Contains(p.Output(), "serving plain HTTP on a non-loopback address") {
+		t.Fatalf("no warning about plain HTTP:\n%s", p.Output())
+	}
+
+	_, url := gateway(t, "--external-url", "https://gw.example.com")
+	r := want(t, call(t, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}), 200)
+	cookies := r.Header.Values("Set-Cookie")
+	if len(cookies) != 2 {
+		t.Fatalf("cookies = %q", cookies)
+	}
+	for _, c := range cookies {
+		if !strings.Contains(c, "; Secure") {
+			t.Fatalf("cookie without Secure behind an https external URL: %s", c)
+		}
+	}
+	_, plain := gateway(t)
+	for _, c := range want(t, call(t, "POST", plain+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}), 200).Header.Values("Set-Cookie") {
+		if strings.Contains(c, "; Secure") {
+			t.Fatalf("a Secure cookie over plain HTTP would never come back: %s", c)
+		}
+	}
 }

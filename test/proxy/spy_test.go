@@ -110,6 +110,9 @@ func registerSpy(t *testing.T, name string, s *spy) {
 	if r.Code != 201 && r.Code != 409 {
 		t.Fatalf("registering %s: %d %s", name, r.Code, r.Body)
 	}
+	if r.Code == 201 && !strings.Contains(r.Header.Get("Warning"), "plain HTTP") {
+		t.Fatalf("registering %s over http:// gave no warning: %v", name, r.Header)
+	}
 }
 
 // spies are shared by the package's tests, made once.
