@@ -218,6 +218,8 @@ type Store interface {
 	AppendAudit(ctx context.Context, events []AuditEvent) error
 	// ListAudit returns matching events newest first, and the total before paging.
 	ListAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditEvent, int, error)
+	// PruneAudit deletes events older than before and says how many went.
+	PruneAudit(ctx context.Context, before time.Time) (int64, error)
 
 	// Watch streams changes made from now on, by any store instance on the same
 	// database, until ctx is done; the channel is then closed.

@@ -89,6 +89,30 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	return err
 }
 
+// RunRetention deletes the events older than retention now and every hour until
+// ctx is done; with retention 0 it keeps everything and returns.
+func (r *Recorder) RunRetention(ctx context.Context, retention time.Duration, now func() time.Time) {
+	if retention <= 0 {
+		return
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := r.store.PruneAudit(ctx, now().Add(-retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			r.logger.Warn("deleting old audit events failed", "err", err)
+		case n > 0:
+			r.logger.Info("deleted audit events past their retention", "events", n, "retention", retention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // Run flushes every interval until ctx is done, then once more.
 func (r *Recorder) Run(ctx context.Context, interval time.Duration) {
 	batch.FlushEvery(ctx, interval, r.Flush, r.logger, "writing audit events")

@@ -80,3 +80,31 @@ func TestBufferIsBoundedByBytes(t *testing.T) {
 		t.Fatalf("a 1000-byte buffer kept %d of 100 events", total)
 	}
 }
+
+func TestRetentionDeletesOldEvents(t *testing.T) {
+	ctx := context.Background()
+	st := sqlitetest.Open(t)
+	now := time.Unix(1_700_000_000, 0).UTC()
+	old, recent := event(1), event(2)
+	old.Time, recent.Time = now.Add(-40*24*time.Hour), now.Add(-time.Hour)
+	if err := st.AppendAudit(ctx, []kubegate.AuditEvent{old, recent}); err != nil {
+		t.Fatal(err)
+	}
+	r := audit.New(st, slog.New(slog.DiscardHandler), 0)
+	run, stop := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { r.RunRetention(run, 30*24*time.Hour, func() time.Time { return now }); close(stopped) }()
+	defer func() { stop(); <-stopped }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		got, total, err := st.ListAudit(ctx, kubegate.AuditFilter{}, kubegate.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total == 1 && got[0].RequestID == "r2" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after retention: %+v", got)
+		}
+	}
+}

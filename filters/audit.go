@@ -4,9 +4,26 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kubegate/kubegate"
 )
+
+// MaxAuditPath bounds the path an audit event keeps: clients choose paths, and
+// the audit log must not become their storage.
+const MaxAuditPath = 1024
+
+// truncate cuts s to at most n bytes, at a character boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	n -= len("…")
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
 
 // AuditSink takes audit events.
 type AuditSink interface {
@@ -33,7 +50,7 @@ func WithAudit(h http.Handler, sink AuditSink, now func() time.Time) http.Handle
 			sink.Record(kubegate.AuditEvent{
 				Time: start.UTC().Truncate(time.Microsecond), RequestID: RequestID(r.Context()),
 				User: id.Name, AccessKey: id.AccessKey, Cluster: Info(r.Context()).Cluster,
-				Verb: strings.ToLower(r.Method), Path: r.URL.Path, StatusCode: status,
+				Verb: truncate(strings.ToLower(r.Method), 16), Path: truncate(r.URL.Path, MaxAuditPath), StatusCode: status,
 				Latency: now().Sub(start), SourceIP: ClientIP(r.Context()),
 			})
 		}()

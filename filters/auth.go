@@ -106,6 +106,10 @@ const (
 // X-CSRF-Token header (the double-submit pattern).
 func WithAuthentication(h http.Handler, authn Authenticator) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if Info(r.Context()).Class == ClassHealth {
+			h.ServeHTTP(w, r) // probes and scrapers carry no user's credential
+			return
+		}
 		// Routes that serve clusters' content take bearer tokens only: a tenant's page
 		// proxied onto the gateway's origin must not act with the console's cookie.
 		id, viaCookie, err := authn.Authenticate(r, !Info(r.Context()).BearerOnly())

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/metrics"
 )
@@ -64,5 +66,22 @@ func TestMetricsMethodLabelsAreBounded(t *testing.T) {
 	}
 	if strings.Contains(body, "BREW") || strings.Contains(body, "PROPFIND") || strings.Contains(body, "YYYY") {
 		t.Fatal("a client-chosen method became a label")
+	}
+}
+
+type sink struct{ events []kubegate.AuditEvent }
+
+func (s *sink) Record(e kubegate.AuditEvent) { s.events = append(s.events, e) }
+
+// Audit events keep bounded paths and verbs, whatever the client sends.
+func TestAuditBoundsWhatClientsChoose(t *testing.T) {
+	s := &sink{}
+	h := filters.WithAudit(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), s, time.Now)
+	r := httptest.NewRequest("GET", "/api/v1/cube/proxy/clusters/c1/api/v1/namespaces/"+strings.Repeat("é", 5000), nil)
+	r.Method = strings.Repeat("M", 100)
+	h.ServeHTTP(httptest.NewRecorder(), r.WithContext(filters.WithIdentityContext(r.Context(), &kubegate.Identity{Name: "alice"})))
+	e := s.events[0]
+	if len(e.Path) > filters.MaxAuditPath || !utf8.ValidString(e.Path) || !strings.HasSuffix(e.Path, "…") || len(e.Verb) > 16 {
+		t.Fatalf("stored path of %d bytes (valid UTF-8: %v), verb of %d", len(e.Path), utf8.ValidString(e.Path), len(e.Verb))
 	}
 }

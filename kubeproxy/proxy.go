@@ -85,7 +85,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for name := range r.Header {
-		if strings.HasPrefix(http.CanonicalHeaderKey(name), "Impersonate-") {
+		if claimsImpersonation(name) {
 			return kubegate.Errorf(kubegate.EForbidden, "header %s is not allowed: the gateway acts as the authenticated user", name)
 		}
 	}
@@ -151,16 +151,43 @@ func sandboxUpstream(resp *http.Response) error {
 	return nil
 }
 
+// Headers are compared as an authenticating proxy in front of a cluster might
+// read them: case-insensitively, and with '_' taken for '-' (nginx and others can
+// map X_Remote_User onto X-Remote-User).
+func normalHeader(name string) string {
+	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
+}
+
+// claimsImpersonation says a header asks to act as someone: refused, never dropped
+// silently, so a client learns the gateway acts only as the authenticated user.
+func claimsImpersonation(name string) bool {
+	return strings.HasPrefix(normalHeader(name), "impersonate-")
+}
+
+// identityHeader says a header carries a credential, or an identity that the
+// authenticating proxies found in front of clusters trust (front-proxy X-Remote-*,
+// oauth2-proxy's X-Forwarded-User/X-Auth-Request-*, Grafana-style X-WebAuth-*).
+func identityHeader(name string) bool {
+	n := normalHeader(name)
+	switch n {
+	case "authorization", "proxy-authorization", "cookie", "x-csrf-token", "remote-user",
+		"x-forwarded-user", "x-forwarded-email", "x-forwarded-groups", "x-forwarded-preferred-username", "x-forwarded-access-token":
+		return true
+	}
+	for _, prefix := range []string{"impersonate-", "x-remote-", "x-auth-request-", "x-webauth-"} {
+		if strings.HasPrefix(n, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
 // stripIdentity removes client credentials and identity claims from h.
 func stripIdentity(h http.Header) {
 	for name := range h {
-		c := http.CanonicalHeaderKey(name)
-		if strings.HasPrefix(c, "Impersonate-") || strings.HasPrefix(c, "X-Remote-") {
+		if identityHeader(name) {
 			delete(h, name)
 		}
-	}
-	for _, name := range []string{"Authorization", "Proxy-Authorization", "Cookie", "X-Csrf-Token"} {
-		h.Del(name)
 	}
 }
 

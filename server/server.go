@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -46,8 +47,12 @@ type Options struct {
 	Audit filters.AuditSink
 	// Limits bound each request's URI and body reading.
 	Limits filters.Limits
-	// Metrics, when set, counts requests and is served at /metrics.
-	Metrics *metrics.Metrics
+	// Metrics, when set, counts requests and is served at /metrics: on
+	// MetricsListen alone when that is set, and only to requests bearing
+	// MetricsToken when that is set.
+	Metrics       *metrics.Metrics
+	MetricsListen string
+	MetricsToken  string
 	// KnownCluster says whether a cluster name is registered: only those become
 	// metric labels.
 	KnownCluster func(name string) bool
@@ -70,6 +75,9 @@ type Server struct {
 	listener net.Listener
 	http     *http.Server
 	draining atomic.Bool
+	// metricsListener and metricsHTTP serve /metrics apart, with MetricsListen.
+	metricsListener net.Listener
+	metricsHTTP     *http.Server
 }
 
 // New listens on opts.Listen (so the bound address is known before serving, which
@@ -104,6 +112,18 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			"set --tls-cert-file/--tls-key-file, or terminate TLS in front of kubegate and set --external-url https://...", "addr", ln.Addr().String())
 	}
 	s.listener = ln
+	if opts.Metrics != nil && opts.MetricsListen != "" {
+		mln, err := lc.Listen(ctx, "tcp", opts.MetricsListen)
+		if err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("listening on %s for metrics: %w", opts.MetricsListen, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", s.metricsHandler())
+		s.metricsListener = mln
+		s.metricsHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10,
+			ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn)}
+	}
 	s.http = &http.Server{
 		Handler:           s.BuildHandlerChain(s.routes()),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -159,8 +179,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/healthz", httpapi.Methods{http.MethodGet: http.HandlerFunc(s.healthz)})
 	mux.Handle("/livez", httpapi.Methods{http.MethodGet: http.HandlerFunc(s.healthz)})
 	mux.Handle("/readyz", httpapi.Methods{http.MethodGet: http.HandlerFunc(s.readyz)})
-	if s.opts.Metrics != nil {
-		mux.Handle("/metrics", httpapi.Methods{http.MethodGet: s.opts.Metrics.Handler()})
+	if s.opts.Metrics != nil && s.opts.MetricsListen == "" {
+		mux.Handle("/metrics", s.metricsHandler())
 	}
 	if s.opts.Routes != nil {
 		s.opts.Routes(mux)
@@ -182,6 +202,32 @@ func (s *Server) routes() http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// metricsHandler serves the metrics, to holders of MetricsToken when it is set.
+func (s *Server) metricsHandler() http.Handler {
+	h := s.opts.Metrics.Handler()
+	if s.opts.MetricsToken != "" {
+		want := []byte("Bearer " + s.opts.MetricsToken)
+		next := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="kubegate-metrics"`)
+				httperr.Write(w, kubegate.Errorf(kubegate.EUnauthorized, "/metrics needs the metrics bearer token (--metrics-token-file)"))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	return httpapi.Methods{http.MethodGet: h}
+}
+
+// MetricsURL is the base URL /metrics is served under apart, or "".
+func (s *Server) MetricsURL() string {
+	if s.metricsListener == nil {
+		return ""
+	}
+	return "http://" + s.metricsListener.Addr().String()
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -243,6 +289,11 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.listener) }()
 	s.opts.Logger.Info("serving", "url", s.URL(), "addr", s.Addr().String())
+	if s.metricsHTTP != nil {
+		go func() { _ = s.metricsHTTP.Serve(s.metricsListener) }()
+		defer func() { _ = s.metricsHTTP.Close() }()
+		s.opts.Logger.Info("serving metrics", "url", s.MetricsURL()+"/metrics")
+	}
 
 	select {
 	case err := <-errc:

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/metrics"
 	"github.com/kubegate/kubegate/server"
 )
 
@@ -298,5 +299,28 @@ func TestRequestLimits(t *testing.T) {
 	answer, _ := io.ReadAll(cut.Body)
 	if cut.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(answer), "did not arrive within 200ms") {
 		t.Fatalf("a trickled body: %d %q", cut.StatusCode, answer)
+	}
+}
+
+// /metrics can require a bearer token of its own, and can live on an address of
+// its own (and then not on the main one).
+func TestMetricsAccess(t *testing.T) {
+	srv, _, _ := start(t, server.Options{Metrics: metrics.New(), MetricsToken: "scrape-token-0123456789"})
+	if r, _ := get(t, srv.URL()+"/metrics"); r.StatusCode != 401 {
+		t.Fatalf("/metrics without the token: %d", r.StatusCode)
+	}
+	if r, _ := get(t, srv.URL()+"/metrics", "Authorization", "Bearer wrong"); r.StatusCode != 401 {
+		t.Fatalf("/metrics with a wrong token: %d", r.StatusCode)
+	}
+	if r, body := get(t, srv.URL()+"/metrics", "Authorization", "Bearer scrape-token-0123456789"); r.StatusCode != 200 || !strings.Contains(string(body), "go_goroutines") {
+		t.Fatalf("/metrics with the token: %d", r.StatusCode)
+	}
+
+	apart, _, _ := start(t, server.Options{Metrics: metrics.New(), MetricsListen: "127.0.0.1:0"})
+	if r, _ := get(t, apart.URL()+"/metrics"); r.StatusCode != 404 {
+		t.Fatalf("/metrics on the main address with a metrics address: %d", r.StatusCode)
+	}
+	if r, body := get(t, apart.MetricsURL()+"/metrics"); r.StatusCode != 200 || !strings.Contains(string(body), "kubegate_http_requests_total") {
+		t.Fatalf("/metrics on its own address: %d", r.StatusCode)
 	}
 }

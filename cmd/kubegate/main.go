@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/kubegate/kubegate"
@@ -94,11 +95,31 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 		return err
 	}
 	if pw := a.GeneratedAdminPassword(); pw != "" {
-		// Shown once on the terminal, never in the logs.
-		fmt.Fprintf(stdout, "kubegate: created the administrator \"admin\" with password %s\n"+
-			"kubegate: it is shown only now; log in and change it, or set KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD before the first start.\n", pw)
+		if err := showAdminPassword(cfg.DataDir, pw, stdout, logger); err != nil {
+			return err
+		}
 	}
 	return a.Run(ctx)
+}
+
+// showAdminPassword shows a generated administrator password once: on the
+// terminal, or, when stdout is not one (a container's log, a journal), in a file
+// only the gateway's user can read, whose path is logged. It never enters a log.
+func showAdminPassword(dataDir, pw string, stdout io.Writer, logger *slog.Logger) error {
+	if f, ok := stdout.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			fmt.Fprintf(stdout, "kubegate: created the administrator \"admin\" with password %s\n"+
+				"kubegate: it is shown only now; log in and change it, or set KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD before the first start.\n", pw)
+			return nil
+		}
+	}
+	path := filepath.Join(dataDir, "initial-admin-password")
+	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
+		return fmt.Errorf("saving the generated administrator password: %w", err)
+	}
+	logger.Warn("created the administrator \"admin\" with a generated password, saved in a file only kubegate's user can read: "+
+		"log in, change the password and delete the file (or set KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD before the first start)", "path", path)
+	return nil
 }
 
 // tokenCommand runs `kubegate token`, the exec credential plugin.

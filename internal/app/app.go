@@ -108,9 +108,17 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		return nil, err
 	}
 	a.audit = audit.New(store, logger, 0)
+	var metricsToken []byte
+	if cfg.MetricsTokenFile != "" {
+		if metricsToken, err = os.ReadFile(cfg.MetricsTokenFile); err != nil {
+			return nil, fmt.Errorf("--metrics-token-file: %w", err)
+		}
+	}
 	a.srv, err = server.New(ctx, server.Options{
 		Audit:           a.audit,
 		Metrics:         metrics.New(),
+		MetricsListen:   cfg.MetricsListen,
+		MetricsToken:    strings.TrimSpace(string(metricsToken)),
 		Limits:          filters.Limits{MaxURIBytes: 16 << 10, BodyTimeout: 5 * time.Minute},
 		KnownCluster:    a.clusters.Has,
 		Listen:          cfg.Listen,
@@ -249,6 +257,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { a.clusters.RunHealthChecks(bg); return nil })
 	g.Go(func() error { a.accounts.Run(bg, 5*time.Second); return nil })
 	g.Go(func() error { a.audit.Run(bg, time.Second); return nil })
+	g.Go(func() error { a.audit.RunRetention(bg, a.cfg.AuditRetention, time.Now); return nil })
 
 	err = a.registerStartupClusters(ctx)
 	if err == nil {

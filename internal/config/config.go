@@ -69,6 +69,13 @@ type Config struct {
 	// gateway, when its certificate is not from a public CA.
 	ExternalCAFile string
 
+	// MetricsListen, when set, serves /metrics on its own address instead of the
+	// main one; MetricsTokenFile, when set, holds a bearer token /metrics requires.
+	MetricsListen    string
+	MetricsTokenFile string
+	// AuditRetention is how long audit events are kept; 0 keeps them for ever.
+	AuditRetention time.Duration
+
 	// KubeBinDir holds kube-apiserver, etcd and kubectl for `kubegate demo`; empty
 	// means kubeenv's default.
 	KubeBinDir string
@@ -124,6 +131,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 		ClusterDialTimeout:    5 * time.Second,
 		ClusterHealthInterval: 30 * time.Second,
 		MaxPageSize:           5000,
+		AuditRetention:        30 * 24 * time.Hour,
 	}
 	c.BootstrapAdminPassword = getenv("KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD")
 	fs := flag.NewFlagSet("kubegate "+string(cmd), flag.ContinueOnError)
@@ -155,6 +163,9 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&durationValue{p: &c.ClusterHealthInterval, min: time.Second}, "cluster-health-interval", "how often each cluster's /version is checked")
 	fs.Var(&intValue{p: &c.MaxPageSize, min: 1, max: 1_000_000}, "max-page-size", "largest list page (pageSize), and the most items pageSize=0 may return")
 	fs.Var(&urlValue{&c.ExternalURL}, "external-url", "the gateway's URL as clients reach it, for generated kubeconfigs (default: the request's host)")
+	fs.Var(&listenValue{&c.MetricsListen}, "metrics-listen", "serve /metrics on this host:port only, e.g. an address the monitoring network alone reaches (default: the main address)")
+	fs.Var(&pathValue{&c.MetricsTokenFile}, "metrics-token-file", "file holding a bearer token that /metrics requires (default: /metrics is open)")
+	fs.Var(&durationValue{p: &c.AuditRetention}, "audit-retention", "how long audit events are kept (0: for ever)")
 	fs.Var(&pathValue{&c.ExternalCAFile}, "external-ca-file", "CA certificate (PEM) embedded in generated kubeconfigs, for a gateway certificate from a private CA")
 	if cmd == Demo {
 		fs.Var(&pathValue{&c.KubeBinDir}, "kube-bin-dir", "directory with kube-apiserver, etcd and kubectl, built when missing (default: $KUBEGATE_KUBE_BIN, or the kubegate cache directory)")
@@ -310,6 +321,16 @@ func (c *Config) Validate() error {
 			return usagef("invalid value %q for --token-hmac-secret-file: %v", c.TokenHMACSecretFile, err)
 		} else if st.Size() < 32 {
 			return usagef("invalid value %q for --token-hmac-secret-file: the secret must be at least 32 bytes", c.TokenHMACSecretFile)
+		}
+	}
+	if c.AuditRetention != 0 && c.AuditRetention < time.Hour {
+		return usagef("--audit-retention (%s) must be 0 (keep for ever) or at least 1h", c.AuditRetention)
+	}
+	if c.MetricsTokenFile != "" {
+		if b, err := os.ReadFile(c.MetricsTokenFile); err != nil {
+			return usagef("invalid value %q for --metrics-token-file: %v", c.MetricsTokenFile, err)
+		} else if len(strings.TrimSpace(string(b))) < 16 {
+			return usagef("invalid value %q for --metrics-token-file: the token must be at least 16 characters", c.MetricsTokenFile)
 		}
 	}
 	if c.ExternalCAFile != "" {

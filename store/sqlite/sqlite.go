@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -32,6 +33,9 @@ type Store = sqlstore.Store
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Sealer == nil {
 		return nil, errors.New("sqlite: a sealer for secrets at rest is required")
+	}
+	if err := ownerOnly(path); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
@@ -60,6 +64,25 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: migrating %s: %w", path, err)
 	}
 	return sqlstore.New(db, sqlstore.Dialect{IsUnique: isUnique}, opts), nil
+}
+
+// ownerOnly creates the database file readable by its owner alone, or narrows an
+// existing one (and its WAL files) to that: it holds password hashes and sealed
+// credentials. SQLite gives the WAL and shared-memory files the database's mode.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600) //nolint:gosec // the operator's --data-dir.
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 func code(err error) int {

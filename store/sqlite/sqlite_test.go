@@ -188,3 +188,33 @@ func TestCrashHelper(t *testing.T) {
 		fmt.Println("CREATED " + ak)
 	}
 }
+
+// The database and its WAL files are readable by their owner alone, also when an
+// older version left them wider.
+func TestFilesAreOwnerOnly(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kubegate.db")
+	s := open(t, path)
+	if err := s.CreateUser(context.Background(), storetest.NewUser("perm")); err != nil {
+		t.Fatal(err)
+	}
+	check := func() {
+		t.Helper()
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			st, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Mode().Perm() != 0o600 {
+				t.Fatalf("%s has mode %v, want 0600", p, st.Mode().Perm())
+			}
+		}
+	}
+	check()
+	_ = s.Close()
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	open(t, path)
+	check()
+}

@@ -477,6 +477,15 @@ func testAudit(t *testing.T, open func(*testing.T) kubegate.Store) {
 	if total != 2 || len(got) != 2 || got[0].RequestID != "req-7" || got[1].RequestID != "req-5" {
 		t.Fatalf("filtered = %+v (total %d)", got, total)
 	}
+
+	// Retention: events before the cutoff go, the rest stay.
+	n, err := s.PruneAudit(ctx(), base.Add(3*time.Second))
+	must(t, err)
+	_, total, err = s.ListAudit(ctx(), kubegate.AuditFilter{}, kubegate.Page{})
+	must(t, err)
+	if n != 3 || total != 7 {
+		t.Fatalf("pruned %d, %d left; want 3 pruned, 7 left", n, total)
+	}
 }
 
 func testRevokedTokens(t *testing.T, open func(*testing.T) kubegate.Store) {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -158,4 +159,23 @@ func TestTransportDefaults(t *testing.T) {
 			t.Fatalf("a Secure cookie over plain HTTP would never come back: %s", c)
 		}
 	}
+}
+
+// A generated administrator password never enters a log: with stdout not a
+// terminal (a container), it goes to an owner-only file whose path is logged.
+func TestGeneratedAdminPasswordStaysOutOfLogs(t *testing.T) {
+	dir := t.TempDir()
+	p := startKubegate(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir)
+	url := p.waitLine(t, servingURL, 10*time.Second)
+	path := filepath.Join(dir, "initial-admin-password")
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("password file: %v, %v", st, err)
+	}
+	pw, _ := os.ReadFile(path)
+	password := strings.TrimSpace(string(pw))
+	if len(password) < 16 || strings.Contains(p.Output(), password) || !strings.Contains(p.Output(), path) {
+		t.Fatalf("the password (%d chars) is in the output, or the file's path is not:\n%s", len(password), p.Output())
+	}
+	login(t, url, "admin", password)
 }

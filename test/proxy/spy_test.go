@@ -144,7 +144,7 @@ func newSpyShared() *spy {
 func TestClientIdentityHeadersNeverReachTheCluster(t *testing.T) {
 	a, _ := spyPair(t)
 	token, _, _ := newUser(t, "mallory")
-	for _, h := range []string{"Impersonate-User", "Impersonate-Group", "Impersonate-Uid", "impersonate-extra-scopes", "IMPERSONATE-USER"} {
+	for _, h := range []string{"Impersonate-User", "Impersonate-Group", "Impersonate-Uid", "impersonate-extra-scopes", "IMPERSONATE-USER", "Impersonate_User", "impersonate_group"} {
 		r := want(t, call(t, "GET", proxyURL("spy-a", "/api/v1/pods"), token, nil, h, "admin"), 403)
 		if !strings.Contains(string(r.Body), `"kind":"Status"`) {
 			t.Fatalf("%s: not a Status: %s", h, r.Body)
@@ -156,6 +156,8 @@ func TestClientIdentityHeadersNeverReachTheCluster(t *testing.T) {
 
 	want(t, call(t, "GET", proxyURL("spy-a", "/api/v1/pods"), token, nil,
 		"Cookie", "kubegate_session=stolen", "Proxy-Authorization", "Basic eDp5", "X-Remote-User", "admin", "X-Remote-Group", "system:masters",
+		"X_Remote_Extra_Scopes", "all", "X-Forwarded-User", "admin", "X-Forwarded-Groups", "system:masters", "X-Forwarded-Email", "a@b",
+		"X-Auth-Request-User", "admin", "X-Auth-Request-Groups", "system:masters", "X-WebAuth-User", "admin", "Remote-User", "admin",
 		"Connection", "X-Custom", "X-Custom", "v"), 200)
 	got := a.requests()
 	if len(got) != 1 {
@@ -168,9 +170,15 @@ func TestClientIdentityHeadersNeverReachTheCluster(t *testing.T) {
 	if h.Get("Impersonate-User") != "mallory" || strings.Join(h.Values("Impersonate-Group"), ",") != "kubegate:users" {
 		t.Fatalf("impersonation at the cluster = %q %q", h.Get("Impersonate-User"), h.Values("Impersonate-Group"))
 	}
-	for _, name := range []string{"Cookie", "Proxy-Authorization", "X-Remote-User", "X-Remote-Group", "X-Custom"} {
+	for _, name := range []string{"Cookie", "Proxy-Authorization", "X-Remote-User", "X-Remote-Group", "X-Custom", "X-Forwarded-User",
+		"X-Forwarded-Groups", "X-Forwarded-Email", "X-Auth-Request-User", "X-Auth-Request-Groups", "X-Webauth-User", "Remote-User"} {
 		if v := h.Get(name); v != "" {
 			t.Fatalf("header %s reached the cluster: %q", name, v)
+		}
+	}
+	for name := range h {
+		if n := strings.ToLower(name); strings.Contains(n, "remote") || strings.Contains(n, "impersonate_") {
+			t.Fatalf("header %s reached the cluster", name)
 		}
 	}
 }

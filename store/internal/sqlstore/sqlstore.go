@@ -724,6 +724,15 @@ func (s *Store) AppendAudit(ctx context.Context, events []kubegate.AuditEvent) e
 	})
 }
 
+// PruneAudit implements kubegate.Store.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM audit_events WHERE time < ?`), toDB(before))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // ListAudit implements kubegate.Store.
 func (s *Store) ListAudit(ctx context.Context, f kubegate.AuditFilter, p kubegate.Page) ([]kubegate.AuditEvent, int, error) {
 	lim, err := limitClause(p)
