@@ -37,8 +37,9 @@ test: deps kube-bin ## install what is missing, then vet and run every test
 	$(GO) test $(TEST_FLAGS) ./...
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## run golangci-lint with .golangci.yml
+lint: $(GOLANGCI_LINT) ## run golangci-lint with .golangci.yml, then govulncheck
 	$(GOLANGCI_LINT) run ./...
+	bash hack/vulncheck.sh
 
 $(GOLANGCI_LINT):
 	GOBIN=$(dir $(GOLANGCI_LINT)) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
