@@ -31,8 +31,16 @@ demo: build kube-bin ## run two local clusters and the gateway (Ctrl-C stops eve
 deps: ## install the Debian packages the tests use, when missing
 	@bash hack/deps.sh
 
+.PHONY: helm-bin
+helm-bin: ## build helm into the cache (only when missing)
+	@bash hack/helm.sh >/dev/null
+
+.PHONY: manifests
+manifests: helm-bin ## render deploy/kubernetes/kubegate.yaml from the Helm chart
+	@bash hack/manifests.sh
+
 .PHONY: test
-test: deps kube-bin ## install what is missing, then vet and run every test
+test: deps kube-bin helm-bin ## install what is missing, then vet and run every test
 	$(GO) vet ./...
 	$(GO) test $(TEST_FLAGS) ./...
 
