@@ -114,7 +114,7 @@ func showAdminPassword(dataDir, pw string, stdout io.Writer, logger *slog.Logger
 		}
 	}
 	path := filepath.Join(dataDir, "initial-admin-password")
-	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil { //nolint:gosec // in the operator's --data-dir.
 		return fmt.Errorf("saving the generated administrator password: %w", err)
 	}
 	logger.Warn("created the administrator \"admin\" with a generated password, saved in a file only kubegate's user can read: "+
