@@ -31,6 +31,10 @@ demo: build kube-bin ## run two local clusters and the gateway (Ctrl-C stops eve
 deps: ## install the Debian packages the tests use, when missing
 	@bash hack/deps.sh
 
+.PHONY: image
+image: ## build the OCI image tarball bin/kubegate-image.tar, without a container daemon
+	@bash hack/image.sh
+
 .PHONY: helm-bin
 helm-bin: ## build helm into the cache (only when missing)
 	@bash hack/helm.sh >/dev/null

@@ -5,8 +5,12 @@
 package deploy_test
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -195,4 +199,111 @@ func TestServerSideDryRun(t *testing.T) {
 			}
 		}
 	}
+}
+
+// make image writes an OCI image without a daemon: the test loads the tarball,
+// checks its config, and runs the binary inside.
+func TestImage(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command("bash", "../hack/image.sh", dir)
+	cmd.Env = append(os.Environ(), "VERSION=v9.8.7")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make image: %v\n%s", err, out)
+	}
+	img := readImage(t, filepath.Join(dir, "kubegate-image.tar"))
+	if img.tag != "ghcr.io/kubegate/kubegate:v9.8.7" {
+		t.Fatalf("tag = %q", img.tag)
+	}
+	c := img.config.Config
+	if c.User != "65532:65532" || strings.Join(c.Entrypoint, " ") != "/kubegate" || img.config.OS != "linux" ||
+		c.Labels["org.opencontainers.image.version"] != "v9.8.7" {
+		t.Fatalf("image config = %+v", img.config)
+	}
+	bin, ok := img.files["kubegate"]
+	if !ok || img.modes["kubegate"]&0o111 == 0 {
+		t.Fatalf("no executable /kubegate in the image: %v", img.modes)
+	}
+	if _, ok := img.files["etc/ssl/certs/ca-certificates.crt"]; !ok {
+		t.Fatal("no CA bundle for clusters with public certificates")
+	}
+	path := filepath.Join(dir, "kubegate-from-image")
+	if err := os.WriteFile(path, bin, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(path, "version").Output()
+	if err != nil || strings.TrimSpace(string(out)) != "kubegate v9.8.7" {
+		t.Fatalf("the image's binary says %q, %v", out, err)
+	}
+}
+
+type image struct {
+	tag    string
+	config struct {
+		OS     string `json:"os"`
+		Config struct {
+			User       string            `json:"User"`
+			Entrypoint []string          `json:"Entrypoint"`
+			Labels     map[string]string `json:"Labels"`
+		} `json:"config"`
+	}
+	files map[string][]byte
+	modes map[string]int64
+}
+
+// readImage reads a docker-archive tarball (what tarball.Write produces):
+// manifest.json names the config and the (gzipped) layers.
+func readImage(t *testing.T, path string) image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	entries := map[string][]byte{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries[h.Name] = b
+	}
+	var manifest []struct {
+		Config   string
+		RepoTags []string
+		Layers   []string
+	}
+	if err := json.Unmarshal(entries["manifest.json"], &manifest); err != nil || len(manifest) != 1 {
+		t.Fatalf("manifest.json: %v", err)
+	}
+	img := image{tag: manifest[0].RepoTags[0], files: map[string][]byte{}, modes: map[string]int64{}}
+	if err := json.Unmarshal(entries[manifest[0].Config], &img.config); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range manifest[0].Layers {
+		zr, err := gzip.NewReader(bytes.NewReader(entries[l]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lr := tar.NewReader(zr)
+		for {
+			h, err := lr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(lr)
+			img.files[h.Name], img.modes[h.Name] = b, h.Mode
+		}
+	}
+	return img
 }
