@@ -4,8 +4,13 @@
 package kubegate
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 )
 
@@ -50,8 +55,9 @@ func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// ErrorCode returns the code of err if it is (or wraps) an *Error, "" for nil, and
-// EInternal otherwise.
+// ErrorCode returns the code of err if it is (or wraps) an *Error, "" for nil,
+// EUnavailable for a dependency that cannot be reached (a database or a network
+// peer down), and EInternal otherwise.
 func ErrorCode(err error) string {
 	if err == nil {
 		return ""
@@ -60,17 +66,41 @@ func ErrorCode(err error) string {
 	if errors.As(err, &e) {
 		return e.Code
 	}
+	if unreachable(err) {
+		return EUnavailable
+	}
 	return EInternal
 }
 
-// ErrorMessage returns the caller-safe message of err; internal errors get a generic
+// ErrorMessage returns the caller-safe message of err; other errors get a generic
 // one so that implementation details never leak.
 func ErrorMessage(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Message
 	}
+	if unreachable(err) {
+		return "a service the gateway depends on is unavailable; retry later"
+	}
 	return "internal error"
+}
+
+// unreachable says err comes from a dependency that is down or restarting rather
+// than from a bug: a network failure, a connection the driver gave up on, or a
+// database's own "connection" and "operator intervention" errors (SQLSTATE classes
+// 08 and 57P, as PostgreSQL reports a restart).
+func unreachable(err error) bool {
+	var netErr net.Error
+	var sqlState interface{ SQLState() string }
+	switch {
+	case errors.As(err, &netErr), errors.Is(err, driver.ErrBadConn), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return true
+	case errors.As(err, &sqlState):
+		s := sqlState.SQLState()
+		return strings.HasPrefix(s, "08") || strings.HasPrefix(s, "57P")
+	}
+	return false
 }
 
 // Groups every authenticated identity may carry; clusters bind RBAC to them.

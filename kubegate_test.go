@@ -1,9 +1,13 @@
 package kubegate_test
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/kubegate/kubegate"
@@ -43,5 +47,28 @@ func TestClusterValidate(t *testing.T) {
 		if kubegate.ErrorCode(err) != kubegate.EInvalid || !strings.Contains(err.Error(), what) {
 			t.Errorf("%s: err = %v", what, err)
 		}
+	}
+}
+
+type pgError struct{ state string }
+
+func (e pgError) Error() string    { return "pg: " + e.state }
+func (e pgError) SQLState() string { return e.state }
+
+// A dependency that is down is a 503 to retry, not a 500 bug.
+func TestUnreachableDependenciesAreUnavailable(t *testing.T) {
+	for _, err := range []error{
+		&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED},
+		fmt.Errorf("begin: %w", driver.ErrBadConn),
+		fmt.Errorf("query: %w", io.ErrUnexpectedEOF),
+		fmt.Errorf("exec: %w", pgError{"57P01"}), // terminating connection due to administrator command
+		pgError{"08006"},
+	} {
+		if kubegate.ErrorCode(err) != kubegate.EUnavailable || strings.Contains(kubegate.ErrorMessage(err), err.Error()) {
+			t.Errorf("%v: %s %q", err, kubegate.ErrorCode(err), kubegate.ErrorMessage(err))
+		}
+	}
+	if kubegate.ErrorCode(pgError{"23505"}) != kubegate.EInternal {
+		t.Error("a constraint violation is not an outage")
 	}
 }

@@ -34,8 +34,13 @@ func (f Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // error is logged once, with the request ID, and answered without its cause.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	var resp httperr.Response
-	if !errors.As(err, &resp) && kubegate.ErrorCode(err) == kubegate.EInternal {
-		filters.Logger(r.Context(), slog.Default()).Error("request failed", "err", err)
+	if !errors.As(err, &resp) {
+		switch kubegate.ErrorCode(err) {
+		case kubegate.EInternal:
+			filters.Logger(r.Context(), slog.Default()).Error("request failed", "err", err)
+		case kubegate.EUnavailable:
+			filters.Logger(r.Context(), slog.Default()).Warn("request failed: a dependency is unavailable", "err", err)
+		}
 	}
 	httperr.Write(w, err)
 }
