@@ -95,7 +95,7 @@ type Cluster struct {
 	apiserverArgs []string
 
 	mu        sync.Mutex
-	ports     *portLease
+	ports     *PortLease
 	etcd      *process
 	apiserver *process
 }
@@ -182,12 +182,12 @@ func start(ctx context.Context, opts Options) (*Cluster, error) {
 
 func (c *Cluster) start(ctx context.Context) error {
 	opts, dir := c.opts, c.Dir
-	ports, err := reservePorts(3)
+	ports, err := ReservePorts(3)
 	if err != nil {
 		return err
 	}
 	c.ports = ports
-	etcdClient, etcdPeer, apiPort := ports.ports[0], ports.ports[1], ports.ports[2]
+	etcdClient, etcdPeer, apiPort := ports.Ports[0], ports.Ports[1], ports.Ports[2]
 
 	if err := c.writeCerts(); err != nil {
 		return err
@@ -336,7 +336,7 @@ func (c *Cluster) Stop() error {
 	if c.Dir != "" {
 		errs = append(errs, os.RemoveAll(c.Dir))
 	}
-	c.ports.release()
+	c.ports.Release()
 	c.ports = nil
 	return errors.Join(errs...)
 }

@@ -13,7 +13,8 @@ import (
 	"syscall"
 )
 
-// portLease holds loopback ports for one cluster until released.
+// PortLease holds loopback ports for one cluster (or another test server) until
+// released.
 //
 // Picking a port by listening on :0 and closing the listener leaves a window in
 // which anything else may take it: another test package starting a cluster, or any
@@ -22,12 +23,13 @@ import (
 // named after it, held for the cluster's lifetime: every kubeenv process on the
 // machine skips a port another one holds, and the kernel releases the lock if the
 // holder dies.
-type portLease struct {
-	ports []int
+type PortLease struct {
+	Ports []int
 	locks []*os.File
 }
 
-func (l *portLease) release() {
+// Release frees the ports.
+func (l *PortLease) Release() {
 	if l == nil {
 		return
 	}
@@ -37,30 +39,32 @@ func (l *portLease) release() {
 	l.locks = nil
 }
 
-// reservePorts claims n distinct free loopback ports.
-func reservePorts(n int) (*portLease, error) {
+// ReservePorts claims n distinct free loopback ports for servers of the caller's,
+// as clusters get theirs: no other kubeenv user on the machine takes them until
+// Release.
+func ReservePorts(n int) (*PortLease, error) {
 	lo, hi := portRange()
 	dir := filepath.Join(os.TempDir(), "kubegate-kubeenv-ports")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	l := &portLease{}
+	l := &PortLease{}
 	span := hi - lo
 	start := rand.IntN(span) //nolint:gosec // spreading processes over the range, not a secret.
-	for i := 0; i < span && len(l.ports) < n; i++ {
+	for i := 0; i < span && len(l.Ports) < n; i++ {
 		port := lo + (start+i)%span
 		f, ok, err := claim(dir, port)
 		if err != nil {
-			l.release()
+			l.Release()
 			return nil, err
 		}
 		if ok {
-			l.ports = append(l.ports, port)
+			l.Ports = append(l.Ports, port)
 			l.locks = append(l.locks, f)
 		}
 	}
-	if len(l.ports) < n {
-		l.release()
+	if len(l.Ports) < n {
+		l.Release()
 		return nil, fmt.Errorf("kubeenv: no %d free ports in %d-%d", n, lo, hi)
 	}
 	return l, nil

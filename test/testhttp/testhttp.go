@@ -38,20 +38,30 @@ func Want(t testing.TB, r Reply, code int) Reply {
 }
 
 // Call sends a request with an optional bearer token, JSON body and extra headers
-// (name, value pairs) and reads the whole reply.
+// (name, value pairs) and reads the whole reply; a failed request fails the test.
 func Call(t testing.TB, client *http.Client, method, url, token string, body any, headers ...string) Reply {
 	t.Helper()
+	r, err := Try(client, method, url, token, body, headers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Try is Call for goroutines and for servers that may be gone: it returns the
+// error of a request that got no reply.
+func Try(client *http.Client, method, url, token string, body any, headers ...string) (Reply, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			t.Fatal(err)
+			return Reply{}, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(context.Background(), method, url, rd)
 	if err != nil {
-		t.Fatal(err)
+		return Reply{}, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -64,14 +74,14 @@ func Call(t testing.TB, client *http.Client, method, url, token string, body any
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return Reply{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return Reply{}, err
 	}
-	return Reply{resp.StatusCode, resp.Header, b}
+	return Reply{resp.StatusCode, resp.Header, b}, nil
 }
 
 // ParallelGET loads url with GETs from parallel goroutines for the benchmark's
