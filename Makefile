@@ -60,6 +60,10 @@ $(GOLANGCI_LINT):
 bench: kube-bin ## run the benchmarks and write docs/benchmarks.md
 	bash hack/bench.sh
 
+.PHONY: load
+load: kube-bin ## 200 clients for 60 s against two clusters; writes the load section of docs/benchmarks.md
+	$(GO) run ./hack/load -clients $${LOAD_CLIENTS:-200} -duration $${LOAD_DURATION:-60s}
+
 .PHONY: fmt
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')

@@ -9,5 +9,12 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 count=${BENCH_COUNT:-3}
 go test -run '^$' -bench "${BENCH:-.}" -benchmem -count "$count" ./... | tee "$out"
-go run ./hack/benchreport -count "$count" < "$out" > docs/benchmarks.md
+report=$(mktemp)
+trap 'rm -f "$out" "$report"' EXIT
+go run ./hack/benchreport -count "$count" < "$out" > "$report"
+# Keep the section `make load` writes.
+if [ -f docs/benchmarks.md ] && grep -q '<!-- load:begin -->' docs/benchmarks.md; then
+	{ echo; sed -n '/<!-- load:begin -->/,/<!-- load:end -->/p' docs/benchmarks.md; } >> "$report"
+fi
+mv "$report" docs/benchmarks.md
 echo "wrote docs/benchmarks.md"
