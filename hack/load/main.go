@@ -60,7 +60,7 @@ func run(clients int, duration time.Duration, report string) error {
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "kubegate")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/kubegate")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/kubegate") //nolint:gosec // our own package into our temporary directory.
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("building kubegate: %w", err)
@@ -87,7 +87,7 @@ func run(clients int, duration time.Duration, report string) error {
 		}
 		args = append(args, "--cluster", c.Name+"="+path)
 	}
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := exec.CommandContext(ctx, bin, args...) //nolint:gosec // the binary just built.
 	cmd.Env = append(os.Environ(), "KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD="+password)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -427,7 +427,7 @@ const begin, end = "<!-- load:begin -->", "<!-- load:end -->"
 // writeSection replaces the load section of the report (appending it the first
 // time); make bench keeps it when it rewrites the rest.
 func writeSection(path, section string) error {
-	old, err := os.ReadFile(path)
+	old, err := os.ReadFile(path) //nolint:gosec // the report file the operator names.
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
