@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"k8s.io/client-go/rest"
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/account"
@@ -203,20 +202,23 @@ func (a *App) registerStartupClusters(ctx context.Context) error {
 		}
 		a.logger.Info("registered cluster", "cluster", c.Name, "server", c.Server, "health", a.clusters.Health(c.Name).Status)
 	}
-	if in, err := rest.InClusterConfig(); err == nil {
-		c := kubegate.Cluster{
-			Name: "local", Server: in.Host, CAData: in.CAData, Description: "the cluster kubegate runs in",
-			Credentials: kubegate.ClusterCredentials{BearerTokenFile: in.BearerTokenFile},
+	// Inside a pod, as client-go's in-cluster configuration: the service's address
+	// from the environment, the service account's token (re-read as the kubelet
+	// rotates it) and CA from its directory.
+	tokenFile := filepath.Join(a.cfg.ServiceAccountDir, "token")
+	if _, err := os.Stat(tokenFile); a.cfg.InClusterServer != "" && err == nil {
+		ca, err := os.ReadFile(filepath.Join(a.cfg.ServiceAccountDir, "ca.crt"))
+		if err != nil {
+			return fmt.Errorf("in-cluster CA: %w", err)
 		}
-		if len(c.CAData) == 0 && in.CAFile != "" {
-			if c.CAData, err = os.ReadFile(in.CAFile); err != nil {
-				return fmt.Errorf("in-cluster CA: %w", err)
-			}
+		c := kubegate.Cluster{
+			Name: "local", Server: a.cfg.InClusterServer, CAData: ca, Description: "the cluster kubegate runs in",
+			Credentials: kubegate.ClusterCredentials{BearerTokenFile: tokenFile},
 		}
 		if _, err := a.clusters.Upsert(ctx, c); err != nil {
 			return fmt.Errorf("registering the in-cluster config as local: %s", kubegate.ErrorMessage(err))
 		}
-		a.logger.Info("registered the cluster kubegate runs in", "cluster", "local", "server", in.Host)
+		a.logger.Info("registered the cluster kubegate runs in", "cluster", "local", "server", c.Server, "health", a.clusters.Health("local").Status)
 	}
 	return nil
 }

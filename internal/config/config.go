@@ -75,6 +75,11 @@ type Config struct {
 	MetricsTokenFile string
 	// AuditRetention is how long audit events are kept; 0 keeps them for ever.
 	AuditRetention time.Duration
+	// InClusterServer is the apiserver of the cluster kubegate runs in, from
+	// KUBERNETES_SERVICE_HOST/PORT ("" outside a pod); with the service account
+	// in ServiceAccountDir it is registered as the cluster "local".
+	InClusterServer   string
+	ServiceAccountDir string
 
 	// KubeBinDir holds kube-apiserver, etcd and kubectl for `kubegate demo`; empty
 	// means kubeenv's default.
@@ -134,6 +139,10 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 		AuditRetention:        30 * 24 * time.Hour,
 	}
 	c.BootstrapAdminPassword = getenv("KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD")
+	if host, port := getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT"); host != "" && port != "" {
+		c.InClusterServer = "https://" + net.JoinHostPort(host, port)
+	}
+	c.ServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 	fs := flag.NewFlagSet("kubegate "+string(cmd), flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.ConfigFile, "config", "", "YAML file with settings, keyed by flag name")
@@ -165,6 +174,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&urlValue{&c.ExternalURL}, "external-url", "the gateway's URL as clients reach it, for generated kubeconfigs (default: the request's host)")
 	fs.Var(&listenValue{&c.MetricsListen}, "metrics-listen", "serve /metrics on this host:port only, e.g. an address the monitoring network alone reaches (default: the main address)")
 	fs.Var(&pathValue{&c.MetricsTokenFile}, "metrics-token-file", "file holding a bearer token that /metrics requires (default: /metrics is open)")
+	fs.Var(&pathValue{&c.ServiceAccountDir}, "service-account-dir", "in a pod, where the service account's token and ca.crt are (registered as the cluster local; the token is re-read as it rotates)")
 	fs.Var(&durationValue{p: &c.AuditRetention}, "audit-retention", "how long audit events are kept (0: for ever)")
 	fs.Var(&pathValue{&c.ExternalCAFile}, "external-ca-file", "CA certificate (PEM) embedded in generated kubeconfigs, for a gateway certificate from a private CA")
 	if cmd == Demo {

@@ -111,7 +111,12 @@ func run(m *testing.M) int {
 // startGateway runs the kubegate binary with args and the test's admin password,
 // and returns it with its URL once it serves.
 func startGateway(args ...string) (*testbin.Process, string, error) {
-	p, err := testbin.Start(filepath.Join(shared.bin, "kubegate"), []string{"KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD=" + adminPassword}, args...)
+	return startGatewayEnv(nil, args...)
+}
+
+// startGatewayEnv is startGateway with more environment variables.
+func startGatewayEnv(env []string, args ...string) (*testbin.Process, string, error) {
+	p, err := testbin.Start(filepath.Join(shared.bin, "kubegate"), append([]string{"KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD=" + adminPassword}, env...), args...)
 	if err != nil {
 		return nil, "", err
 	}
