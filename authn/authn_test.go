@@ -50,7 +50,7 @@ func (tokens) Issue(kubegate.Identity, time.Duration) (token.Issued, error) {
 	return token.Issued{Token: "t"}, nil
 }
 func (tokens) Lifetime(r, f time.Duration) (time.Duration, bool) { return max(r, f, time.Hour), false }
-func (tokens) Revoke(context.Context, string, time.Time) error  { return nil }
+func (tokens) Revoke(context.Context, string, time.Time) error   { return nil }
 
 func newService(a *accounts) *authn.Service {
 	return authn.New(authn.Options{Tokens: tokens{}, Accounts: a, Guard: ratelimit.NewGuard(100, 10, nil), SessionTTL: time.Hour})
