@@ -121,14 +121,11 @@ func TestMalformedParameters(t *testing.T) {
 		"pageNum=-3":                   "pageNum",
 		"pageNum=x":                    "pageNum",
 		"sortOrder=up":                 "sortOrder",
-		"sortOrder=":                   "",
 		"sortFunc=date":                "sortFunc",
 		"sortFunc=NUMBER":              "sortFunc",
-		"sortName=":                    "sortName",
 		"sortName=metadata..name":      "sortName",
 		"sortName=metadata.":           "sortName",
 		"sortName=labels[":             "sortName",
-		"selector=":                    "selector",
 		"selector=name":                "selector",
 		"selector==web":                "selector",
 		"selector=name==web":           "selector",
@@ -440,5 +437,59 @@ func TestSelectorLimits(t *testing.T) {
 	}
 	if _, err := listquery.ParseSelector(many(listquery.MaxConditions, ",", func(i int) string { return fmt.Sprintf("k%d=%s", i, many(8, "|", strconv.Itoa)) })); err != nil {
 		t.Fatalf("a selector at the limits: %v", err)
+	}
+}
+
+// KubeCube's own guide sends every parameter, empty: an empty value is the
+// default, so the template is a plain first page.
+func TestEmptyValuesAreDefaults(t *testing.T) {
+	v, _ := url.ParseQuery("selector=&pageSize=&pageNum=&sortName=&sortOrder=&sortFunc=")
+	q, err := listquery.ParseKubeCube(v, 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &listquery.Query{SortPath: listquery.Path{"metadata", "name"}, PageSize: 10, PageNum: 1}
+	if !reflect.DeepEqual(q, want) {
+		t.Fatalf("the empty template = %+v, want %+v", q, want)
+	}
+	v, _ = url.ParseQuery("page=&pageSize=&name=&fuzzyName=&sortBy=&sortDir=")
+	if q, err := listquery.ParseDCE(v, 5000); err != nil || q.PageSize != 10 || q.PageNum != 1 || len(q.Conds) != 0 || !q.Desc {
+		t.Fatalf("DCE's empty parameters = %+v, %v", q, err)
+	}
+}
+
+// Everything after metadata.labels. or metadata.annotations. is one key, as in
+// KubeCube, in selectors and sortName alike; the bracket form stays.
+func TestDottedLabelAndAnnotationKeys(t *testing.T) {
+	for in, want := range map[string]listquery.Path{
+		"metadata.labels.app.kubernetes.io/name":                 {"metadata", "labels", "app.kubernetes.io/name"},
+		"metadata.annotations.deployment.kubernetes.io/revision": {"metadata", "annotations", "deployment.kubernetes.io/revision"},
+		"Metadata.Labels.App":                                    {"metadata", "labels", "App"},
+		"metadata.labels[app.kubernetes.io/name]":                {"metadata", "labels", "app.kubernetes.io/name"},
+		"metadata.labels.app":                                    {"metadata", "labels", "app"},
+	} {
+		got, err := listquery.ParsePath(in)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("ParsePath(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	objs := []map[string]any{
+		{"metadata": map[string]any{"name": "a", "labels": map[string]any{"app.kubernetes.io/name": "web"}}},
+		{"metadata": map[string]any{"name": "b", "labels": map[string]any{"app.kubernetes.io/name": "api"}}},
+		{"metadata": map[string]any{"name": "c", "labels": map[string]any{"app": "web"}}},
+	}
+	conds, err := listquery.ParseSelector("metadata.labels.app.kubernetes.io/name=web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &listquery.Query{Conds: conds}
+	var matched []string
+	for _, o := range objs {
+		if q.Match(o) {
+			matched = append(matched, o["metadata"].(map[string]any)["name"].(string))
+		}
+	}
+	if strings.Join(matched, ",") != "a" {
+		t.Fatalf("matched %v, want [a]", matched)
 	}
 }

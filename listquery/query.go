@@ -76,16 +76,18 @@ func invalid(param, format string, args ...any) error {
 	return kubegate.Errorf(kubegate.EInvalid, "parameter %s: %s", param, fmt.Sprintf(format, args...))
 }
 
-// single returns the one value of param, or "" when absent; repeating it is an error.
-func single(q url.Values, param string) (string, bool, error) {
-	vs, ok := q[param]
-	if !ok {
+// single returns the one value of param; ok is false when it is absent or empty
+// (KubeCube's own template sends every parameter empty: an empty value means the
+// default). Repeating it is an error.
+func single(q url.Values, param string) (v string, ok bool, err error) {
+	vs, present := q[param]
+	if !present {
 		return "", false, nil
 	}
 	if len(vs) != 1 {
 		return "", true, invalid(param, "given %d times; give it once", len(vs))
 	}
-	return vs[0], true, nil
+	return vs[0], vs[0] != "", nil
 }
 
 func intParam(q url.Values, param string, def, min int) (int, error) {
@@ -163,10 +165,11 @@ const (
 	MaxAlternativesAll = 256 // over the whole selector
 )
 
-// ParseSelector parses "k1=v1,k2~v2|v3,k3!=v4,metadata.labels[app.kubernetes.io/name]=web".
+// ParseSelector parses "k1=v1,k2~v2|v3,k3!=v4,metadata.labels.app.kubernetes.io/name=web";
+// an empty selector selects everything.
 func ParseSelector(s string) ([]Cond, error) {
 	if strings.TrimSpace(s) == "" {
-		return nil, invalid("selector", "is empty")
+		return nil, nil
 	}
 	if len(s) > MaxSelectorBytes {
 		return nil, invalid("selector", "is %d bytes long; the limit is %d", len(s), MaxSelectorBytes)
@@ -270,7 +273,20 @@ func parseCond(part string) (Cond, error) {
 type Path []string
 
 // ParsePath parses "metadata.labels[app.kubernetes.io/name]" or "spec.replicas".
+// As in KubeCube, everything after "metadata.labels." or "metadata.annotations."
+// is one key, dots and slashes included: "metadata.labels.app.kubernetes.io/name"
+// is the label app.kubernetes.io/name.
 func ParsePath(s string) (Path, error) {
+	for _, m := range [...]string{"labels", "annotations"} {
+		prefix := "metadata." + m + "."
+		if len(s) > len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+			key := s[len(prefix):]
+			if strings.ContainsAny(key, "[]") || strings.TrimSpace(key) != key {
+				return nil, kubegate.Errorf(kubegate.EInvalid, "malformed %s key in %q", m[:len(m)-1], s)
+			}
+			return Path{"metadata", m, key}, nil // the key keeps its case
+		}
+	}
 	var p Path
 	i := 0
 	for i < len(s) {
