@@ -358,3 +358,13 @@ func TestLoginRefusesCrossSiteRequests(t *testing.T) {
 	status(t, post("application/json; charset=utf-8", "https://gw.example.com"), 200)
 	status(t, post("application/json", ""), 200) // scripts send no Origin
 }
+
+// KubeCube's login body works; a login type kubegate does not have is a 400 naming it.
+func TestLoginTypes(t *testing.T) {
+	f := newFixture()
+	status(t, f.do(t, "POST", "/api/v1/cube/login", "", `{"name":"alice","password":"right","loginType":"normal"}`), 200)
+	m := status(t, f.do(t, "POST", "/api/v1/cube/login", "", `{"name":"alice","password":"right","loginType":"ldap"}`), 400)
+	if !strings.Contains(m["message"].(string), `loginType "ldap"`) {
+		t.Fatalf("message = %v", m["message"])
+	}
+}

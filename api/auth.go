@@ -17,6 +17,9 @@ import (
 type loginRequest struct {
 	Name     string `json:"name"`
 	Password string `json:"password"`
+	// LoginType is KubeCube's: "normal" (a local user and password) is the only
+	// kind kubegate has; absent means normal.
+	LoginType string `json:"loginType"`
 }
 
 type userInfo struct {
@@ -44,6 +47,9 @@ func (a api) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	if req.Password == "" {
 		return kubegate.Errorf(kubegate.EInvalid, "password is required")
+	}
+	if req.LoginType != "" && req.LoginType != "normal" {
+		return kubegate.Errorf(kubegate.EInvalid, "loginType %q is not supported: use normal (a local user and password)", req.LoginType)
 	}
 	s, err := a.o.Sessions.Login(r.Context(), req.Name, req.Password, filters.ClientIP(r.Context()))
 	if err != nil {
