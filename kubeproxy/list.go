@@ -61,23 +61,37 @@ func (r *ListResult) NonNilItems() []json.RawMessage {
 	return r.Items
 }
 
-// List reads the collection at path (a Kubernetes path) of the cluster named
-// clusterName as the caller in ctx, in chunks, and evaluates q over it: the dialect
-// adapters list through it. params are passed upstream.
-func (p *Proxy) List(ctx context.Context, clusterName, path string, params url.Values, q *listquery.Query, accept string) (*ListResult, error) {
-	target, err := p.targets.Target(clusterName)
+// ListRequest is a list the dialect adapters ask for.
+type ListRequest struct {
+	Cluster string
+	Path    string     // the Kubernetes collection
+	Params  url.Values // passed upstream (labelSelector, fieldSelector)
+	Query   *listquery.Query
+	// Transform turns each Kubernetes object into the dialect's item (or drops
+	// it) before the query sees it; nil keeps objects as they are.
+	Transform func(map[string]any) (map[string]any, bool)
+}
+
+// List reads a collection of a cluster as the caller in ctx, in chunks, and
+// evaluates the query over it: the dialect adapters list through it.
+func (p *Proxy) List(ctx context.Context, req ListRequest) (*ListResult, error) {
+	target, err := p.targets.Target(req.Cluster)
 	if err != nil {
 		return nil, err
 	}
-	return p.list(ctx, target, path, params, q, accept)
+	if req.Transform == nil { // the Kubernetes item names feed the pushdown
+		pushDown(req.Query, req.Params)
+	}
+	return p.list(ctx, target, req.Path, req.Params, req.Query, "application/json", req.Transform)
 }
 
 // list reads the whole collection at path from the cluster as the caller, in
 // chunks, and evaluates q over it.
-func (p *Proxy) list(ctx context.Context, target *cluster.Target, path string, params url.Values, q *listquery.Query, accept string) (*ListResult, error) {
-	pushDown(q, params)
+func (p *Proxy) list(ctx context.Context, target *cluster.Target, path string, params url.Values, q *listquery.Query, accept string,
+	transform func(map[string]any) (map[string]any, bool)) (*ListResult, error) {
 	ctx = withUpstream(ctx, target, path)
 	c := listquery.NewCollector(q, p.opts.MaxPageSize)
+	c.Transform = transform
 	res := &ListResult{}
 	cont := ""
 	for {
@@ -266,7 +280,8 @@ func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target
 		accept = a
 		upstream.Set("includeObject", "Object")
 	}
-	res, err := p.list(r.Context(), target, path, upstream, q, accept)
+	pushDown(q, upstream)
+	res, err := p.list(r.Context(), target, path, upstream, q, accept, nil)
 	if err != nil {
 		return err
 	}

@@ -136,6 +136,7 @@ type entry struct {
 	namespace string
 	name      string
 	raw       json.RawMessage
+	obj       map[string]any // encoded for the page when raw is nil
 }
 
 // before is the result order: by key (ascending or descending), missing keys last,
@@ -175,6 +176,9 @@ type Collector struct {
 	cap   int // for pageSize=0: the most items a response may hold
 	total int
 	h     entryHeap
+	// Transform, when set, turns each item into the shape the query and the page
+	// are in (a dialect's own item shape), or drops it (keep false).
+	Transform func(obj map[string]any) (out map[string]any, keep bool)
 }
 
 // NewCollector returns a collector for q; maxPageSize caps pageSize=0.
@@ -198,17 +202,28 @@ func (c *Collector) Add(raw json.RawMessage) error {
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		return err
 	}
+	if c.Transform != nil {
+		var keep bool
+		if obj, keep = c.Transform(obj); !keep {
+			return nil
+		}
+		raw = nil // the page holds the transformed item
+	}
 	c.AddDecoded(obj, raw)
 	return nil
 }
 
-// AddDecoded evaluates an item already decoded.
+// AddDecoded evaluates an item already decoded; raw is what the page shows of it
+// (nil: obj, encoded when the page is).
 func (c *Collector) AddDecoded(obj map[string]any, raw json.RawMessage) {
 	if !c.q.Match(obj) {
 		return
 	}
 	c.total++
 	e := &entry{key: c.q.key(obj), raw: raw}
+	if raw == nil {
+		e.obj = obj
+	}
 	if md, ok := obj["metadata"].(map[string]any); ok {
 		e.namespace, _ = md["namespace"].(string)
 		e.name, _ = md["name"].(string)
@@ -242,7 +257,14 @@ func (c *Collector) Page() ([]json.RawMessage, error) {
 	}
 	out := make([]json.RawMessage, 0, len(items)-start)
 	for _, e := range items[start:] {
-		out = append(out, e.raw)
+		raw := e.raw
+		if raw == nil {
+			var err error
+			if raw, err = json.Marshal(e.obj); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, raw)
 	}
 	return out, nil
 }

@@ -152,7 +152,7 @@ func TestMalformedParameters(t *testing.T) {
 	dce := map[string]string{"page=0": "page", "pageSize=x": "pageSize", "sortBy=size": "sortBy", "sortDir=sideways": "sortDir"}
 	for raw, param := range dce {
 		v, _ := url.ParseQuery(raw)
-		if _, err := listquery.ParseDCE(v, 5000); kubegate.ErrorCode(err) != kubegate.EInvalid || !strings.Contains(kubegate.ErrorMessage(err), "parameter "+param) {
+		if _, err := listquery.ParseDCE(v, 5000, listquery.KubernetesShape); kubegate.ErrorCode(err) != kubegate.EInvalid || !strings.Contains(kubegate.ErrorMessage(err), "parameter "+param) {
 			t.Errorf("DCE %s: err = %v, want a 400 naming %s", raw, err, param)
 		}
 	}
@@ -453,7 +453,7 @@ func TestEmptyValuesAreDefaults(t *testing.T) {
 		t.Fatalf("the empty template = %+v, want %+v", q, want)
 	}
 	v, _ = url.ParseQuery("page=&pageSize=&name=&fuzzyName=&sortBy=&sortDir=")
-	if q, err := listquery.ParseDCE(v, 5000); err != nil || q.PageSize != 10 || q.PageNum != 1 || len(q.Conds) != 0 || !q.Desc {
+	if q, err := listquery.ParseDCE(v, 5000, listquery.KubernetesShape); err != nil || q.PageSize != 10 || q.PageNum != 1 || len(q.Conds) != 0 || !q.Desc {
 		t.Fatalf("DCE's empty parameters = %+v, %v", q, err)
 	}
 }

@@ -8,6 +8,7 @@ package listquery
 import (
 	"fmt"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -333,15 +334,41 @@ func ParsePath(s string) (Path, error) {
 	return p, nil
 }
 
-// DCE's sortBy values.
-var dceSort = map[string]Path{ //nolint:gochecknoglobals // a constant table.
-	"field_name": {"metadata", "name"}, "created_at": {"metadata", "creationTimestamp"}, "namespace": {"metadata", "namespace"},
+// SortSpec orders items by the value at Path, compared by Func.
+type SortSpec struct {
+	Path Path
+	Func SortFunc
 }
 
-// ParseDCE reads DCE kpanda's parameters: page, pageSize, name, fuzzyName, sortBy,
-// sortDir. labelSelector and fieldSelector go to Kubernetes as they are.
-func ParseDCE(q url.Values, maxPageSize int) (*Query, error) {
-	out := &Query{SortPath: Path{"metadata", "creationTimestamp"}, SortFunc: SortTime, Desc: true}
+// DCEShape describes the items a kpanda list answers with: where their name is,
+// and how each of DCE's sortBy values orders them.
+type DCEShape struct {
+	Name Path
+	// Sorts maps sortBy values to orders; Default serves an absent sortBy and
+	// SORT_BY_UNSPECIFIED (DCE's "no order": kpanda keeps pages stable with it).
+	Sorts   map[string]SortSpec
+	Default SortSpec
+}
+
+// KubernetesShape is a Kubernetes object's shape: DCE's sortBy values field_name,
+// created_at and namespace over the object's metadata.
+//
+//nolint:gochecknoglobals // a constant description.
+var KubernetesShape = DCEShape{
+	Name: Path{"metadata", "name"},
+	Sorts: map[string]SortSpec{
+		"field_name": {Path{"metadata", "name"}, SortString},
+		"created_at": {Path{"metadata", "creationTimestamp"}, SortTime},
+		"namespace":  {Path{"metadata", "namespace"}, SortString},
+	},
+	Default: SortSpec{Path{"metadata", "creationTimestamp"}, SortTime},
+}
+
+// ParseDCE reads DCE kpanda's list parameters page, pageSize, name, fuzzyName,
+// sortBy and sortDir for items of the given shape. Filters of a resource's own
+// (phase, labelSelector, ...) are the caller's.
+func ParseDCE(q url.Values, maxPageSize int, shape DCEShape) (*Query, error) {
+	out := &Query{SortPath: shape.Default.Path, SortFunc: shape.Default.Func, Desc: true}
 	var err error
 	if out.PageNum, err = intParam(q, "page", 1, 1); err != nil {
 		return nil, err
@@ -354,25 +381,27 @@ func ParseDCE(q url.Values, maxPageSize int) (*Query, error) {
 	}
 	if v, ok, err := single(q, "name"); err != nil {
 		return nil, err
-	} else if ok && v != "" {
-		out.Conds = append(out.Conds, Cond{Path: Path{"metadata", "name"}, Op: Eq, Values: []string{v}})
+	} else if ok {
+		out.Conds = append(out.Conds, Cond{Path: shape.Name, Op: Eq, Values: []string{v}})
 	}
 	if v, ok, err := single(q, "fuzzyName"); err != nil {
 		return nil, err
-	} else if ok && v != "" {
-		out.Conds = append(out.Conds, Cond{Path: Path{"metadata", "name"}, Op: Fuzzy, Values: []string{strings.ToLower(v)}})
+	} else if ok {
+		out.Conds = append(out.Conds, Cond{Path: shape.Name, Op: Fuzzy, Values: []string{strings.ToLower(v)}})
 	}
 	if v, ok, err := single(q, "sortBy"); err != nil {
 		return nil, err
-	} else if ok {
-		p, known := dceSort[v]
+	} else if ok && v != "SORT_BY_UNSPECIFIED" {
+		s, known := shape.Sorts[v]
 		if !known {
-			return nil, invalid("sortBy", "must be field_name, created_at or namespace, got %q", v)
+			allowed := []string{"SORT_BY_UNSPECIFIED"}
+			for k := range shape.Sorts {
+				allowed = append(allowed, k)
+			}
+			sort.Strings(allowed[1:])
+			return nil, invalid("sortBy", "must be one of %s, got %q", strings.Join(allowed, ", "), v)
 		}
-		out.SortPath = p
-		if v != "created_at" {
-			out.SortFunc = SortString
-		}
+		out.SortPath, out.SortFunc = s.Path, s.Func
 	}
 	switch v, _, err := single(q, "sortDir"); {
 	case err != nil:

@@ -7,7 +7,6 @@ package dce
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -15,8 +14,6 @@ import (
 	"github.com/kubegate/kubegate/api/exchange"
 	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/internal/httpapi"
-	"github.com/kubegate/kubegate/kubeproxy"
-	"github.com/kubegate/kubegate/listquery"
 )
 
 // Users lists the gateway's users.
@@ -31,9 +28,7 @@ type Clusters interface {
 }
 
 // Lister lists a cluster's collection as the caller (kubeproxy.Proxy).
-type Lister interface {
-	List(ctx context.Context, cluster, path string, params url.Values, q *listquery.Query, accept string) (*kubeproxy.ListResult, error)
-}
+type Lister = lister
 
 // Options configures the DCE routes.
 type Options struct {
@@ -57,6 +52,7 @@ func Register(mux *http.ServeMux, o Options) {
 	mux.Handle(filters.DCETokenPath, httpapi.Methods{http.MethodGet: token, http.MethodPost: token})
 	mux.Handle(filters.GhippoPrefix+"users", httpapi.Methods{http.MethodGet: httpapi.Admin(a.listUsers)})
 	mux.Handle(filters.KpandaClustersPath, httpapi.Methods{http.MethodGet: httpapi.Authed(a.listClusters)})
+	mux.Handle(filters.KpandaClustersPath+"/{cluster}", httpapi.Methods{http.MethodGet: httpapi.Authed(a.getCluster)})
 	mux.Handle(filters.KpandaClustersPath+"/{cluster}/{rest...}", httpapi.Methods{http.MethodGet: httpapi.Authed(a.listResources)})
 }
 
@@ -102,67 +98,4 @@ func epochMillis(t time.Time) string {
 		return ""
 	}
 	return strconv.FormatInt(t.UnixMilli(), 10)
-}
-
-// cluster is a cluster in kpanda's list.
-type cluster struct {
-	Name              string            `json:"name"`
-	Server            string            `json:"server"`
-	Description       string            `json:"description"`
-	Labels            map[string]string `json:"labels,omitempty"`
-	KubernetesVersion string            `json:"kubernetesVersion"`
-	Status            string            `json:"status"`
-	CreatedAt         string            `json:"createdAt"`
-}
-
-func (a api) listClusters(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
-	page, size, _, err := httpapi.PageParams(r)
-	if err != nil {
-		return err
-	}
-	all := a.o.Clusters.List()
-	start := min((page-1)*size, len(all))
-	end := min(start+size, len(all))
-	items := make([]cluster, 0, end-start)
-	for _, c := range all[start:end] {
-		h := a.o.Clusters.Health(c.Name)
-		items = append(items, cluster{
-			Name: c.Name, Server: c.Server, Description: c.Description, Labels: c.Labels,
-			KubernetesVersion: h.Version, Status: h.Status, CreatedAt: epochMillis(c.CreatedAt),
-		})
-	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "pagination": httpapi.NewPagination(page, size, len(all))})
-}
-
-// listResources answers /apis/kpanda.io/v1alpha1/clusters/{cluster}[/namespaces/{ns}]/deployments
-// and .../clusters/{cluster}/gvr/{group}/{version}[/namespaces/{ns}]/{resource}: the
-// classification has mapped the path to the Kubernetes collection.
-func (a api) listResources(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
-	info := filters.Info(r.Context())
-	if info.PathErr != nil {
-		return info.PathErr
-	}
-	query := r.URL.Query()
-	upstream := url.Values{}
-	for k, vs := range query {
-		switch k {
-		case "labelSelector", "fieldSelector":
-			upstream[k] = vs
-		case "page", "pageSize", "name", "fuzzyName", "sortBy", "sortDir":
-		default:
-			return kubegate.Errorf(kubegate.EInvalid, "unknown parameter %q; allowed: page, pageSize, name, fuzzyName, labelSelector, fieldSelector, sortBy, sortDir", k)
-		}
-	}
-	q, err := listquery.ParseDCE(query, a.o.MaxPageSize)
-	if err != nil {
-		return err
-	}
-	res, err := a.o.Lister.List(r.Context(), info.Cluster, info.Path, upstream, q, "application/json")
-	if err != nil {
-		return err
-	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{
-		"items":      res.NonNilItems(),
-		"pagination": httpapi.NewPagination(q.PageNum, q.PageSize, res.Total),
-	})
 }

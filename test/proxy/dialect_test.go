@@ -1,9 +1,16 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // KubeCube's selector and sortName take dotted label keys as one key:
@@ -50,4 +57,205 @@ func TestKubeCubeEmptyTemplate(t *testing.T) {
 	}
 	// Real garbage is still a 400 naming the parameter.
 	want(t, call(t, "GET", proxyURL(shared.clusters[0].Name, "/apis/apps/v1/namespaces/ns-a/deployments?pageSize=ten"), admin, nil), 400)
+}
+
+// kpanda's published item shapes (DCE 5.0 kpanda v0.49.0), field by field: the
+// fields each definition has, and the JSON type of each.
+//
+//nolint:gochecknoglobals // constant descriptions of the published API.
+var (
+	objectMetaFields = map[string]string{"name": "string", "namespace": "string", "uid": "string", "resourceVersion": "string",
+		"cluster": "string", "workspaceAlias": "string", "creationTimestamp": "int64string", "deletionTimestamp": "int64string",
+		"labels": "object", "annotations": "object", "ownerReferences": "array"}
+	clusterSpecFields = map[string]string{"provider": "string", "apiEndpoint": "string", "region": "string", "zone": "string",
+		"roles": "array", "managedBy": "string", "aliasName": "string", "secretRef": "object", "proxyUrl": "string"}
+	clusterStatusFields = map[string]string{"kubernetesVersion": "string", "kubeSystemID": "string", "clusterVersion": "string",
+		"serviceCIDR": "string", "clusterCIDR": "string", "proxyMode": "string", "phase": "string", "conditions": "array",
+		"deploymentSummary": "object", "daemonsetSummary": "object", "statefulsetSummary": "object", "nodeSummary": "object",
+		"podSummary": "object", "resourceSummary": "object", "cpuUsage": "number", "memoryUsage": "number", "gpuTotal": "number",
+		"settings": "object", "networkMode": "array", "maxSigningDuration": "number", "kubeconfigExpireWarnning": "bool",
+		"kubeconfigExpireTime": "int64string"}
+	deploymentSpecFields   = map[string]string{"template": "object", "strategy": "object", "paused": "bool"}
+	deploymentStatusFields = map[string]string{"availableReplicas": "number", "readyReplicas": "number", "replicas": "number",
+		"state": "string", "conditions": "array"}
+	conditionFields = map[string]string{"lastTransitionTime": "string", "lastUpdateTime": "string", "message": "string",
+		"reason": "string", "status": "string", "type": "string"}
+	paginationFields     = map[string]string{"total": "number", "page": "number", "pageSize": "number", "pages": "number"}
+	customResourceFields = map[string]string{"kind": "string", "apiVersion": "string", "name": "string", "namespace": "string",
+		"creationTimestamp": "int64string", "labels": "object", "data": "string"}
+)
+
+// conforms checks that obj has only the published fields, each of its type.
+func conforms(t *testing.T, what string, obj map[string]any, published map[string]string) {
+	t.Helper()
+	for k, v := range obj {
+		typ, ok := published[k]
+		if !ok {
+			t.Fatalf("%s has field %q, which the published definition lacks", what, k)
+		}
+		good := false
+		switch typ {
+		case "string":
+			_, good = v.(string)
+		case "int64string":
+			s, isString := v.(string)
+			_, err := strconv.ParseInt(s, 10, 64)
+			good = isString && err == nil
+		case "number":
+			_, good = v.(float64)
+		case "bool":
+			_, good = v.(bool)
+		case "object":
+			_, good = v.(map[string]any)
+			good = good || v == nil
+		case "array":
+			_, good = v.([]any)
+		}
+		if !good {
+			t.Fatalf("%s field %q = %#v, published as %s", what, k, v, typ)
+		}
+	}
+}
+
+func kpanda(t *testing.T, token, path string) map[string]any {
+	t.Helper()
+	return want200(t, call(t, "GET", shared.url+"/apis/kpanda.io/v1alpha1/"+path, token, nil)).JSON(t)
+}
+
+func TestKpandaClustersAsPublished(t *testing.T) {
+	admin := login(t, "admin", adminPassword)
+	c0, c1 := shared.clusters[0].Name, shared.clusters[1].Name
+	out := kpanda(t, admin, "clusters?pageSize=100")
+	conforms(t, "pagination", out["pagination"].(map[string]any), paginationFields)
+	var names []string
+	for _, it := range out["items"].([]any) {
+		item := it.(map[string]any)
+		conforms(t, "v1alpha1Cluster", item, map[string]string{"metadata": "object", "spec": "object", "status": "object"})
+		md, spec, status := item["metadata"].(map[string]any), item["spec"].(map[string]any), item["status"].(map[string]any)
+		conforms(t, "metadata", md, objectMetaFields)
+		conforms(t, "spec", spec, clusterSpecFields)
+		conforms(t, "status", status, clusterStatusFields)
+		names = append(names, md["name"].(string))
+		if md["name"] == c0 {
+			if status["phase"] != "Running" || status["kubernetesVersion"] != "v1.37.2" || !strings.HasPrefix(spec["apiEndpoint"].(string), "127.0.0.1:") {
+				t.Fatalf("cluster %s: spec %v status %v", c0, spec, status)
+			}
+		}
+	}
+	if !slices.Contains(names, c0) || !slices.Contains(names, c1) {
+		t.Fatalf("clusters listed: %v", names)
+	}
+
+	// Filters are honoured, not ignored.
+	total := func(query string) int {
+		return int(kpanda(t, admin, "clusters?"+query)["pagination"].(map[string]any)["total"].(float64))
+	}
+	if n := total("name=" + c0); n != 1 {
+		t.Fatalf("name filter: %d", n)
+	}
+	if n := total("fuzzyName=" + strings.ToUpper(c1[len(c1)-3:])); n < 1 {
+		t.Fatalf("fuzzyName filter: %d", n)
+	}
+	if n := total("phase=DeleteFailed"); n != 0 {
+		t.Fatalf("phase filter: %d", n)
+	}
+	if n := total("phase=Running&name=" + c1); n != 1 {
+		t.Fatalf("phase=Running: %d", n)
+	}
+	if n := total("labelSelector=" + url.QueryEscape("env=nowhere")); n != 0 {
+		t.Fatalf("labelSelector filter: %d", n)
+	}
+	if n := total("fieldSelector=" + url.QueryEscape("metadata.name="+c1)); n != 1 {
+		t.Fatalf("fieldSelector filter: %d", n)
+	}
+	page := kpanda(t, admin, "clusters?pageSize=1&page=2&sortBy=field_name&sortDir=asc")
+	if items := page["items"].([]any); len(items) != 1 || page["pagination"].(map[string]any)["page"].(float64) != 2 {
+		t.Fatalf("paging: %v", page)
+	}
+	for _, q := range []string{"sortBy=SORT_BY_UNSPECIFIED", "sortBy=created_at&sortDir=desc", "role=CLUSTER_ROLE_UNSPECIFIED", "showVirtualCluster=false&excludeMetrics=true&showShimCluster=false"} {
+		kpanda(t, admin, "clusters?"+q)
+	}
+	for _, q := range []string{"phase=Sleeping", "sortBy=size", "bogus=1", "excludeMetrics=maybe", "fieldSelector=spec.nodeName%3Dx"} {
+		want(t, call(t, "GET", shared.url+"/apis/kpanda.io/v1alpha1/clusters?"+q, admin, nil), 400)
+	}
+
+	one := kpanda(t, admin, "clusters/"+c0)
+	if one["metadata"].(map[string]any)["name"] != c0 || one["status"].(map[string]any)["phase"] != "Running" {
+		t.Fatalf("GET clusters/%s = %v", c0, one)
+	}
+	want(t, call(t, "GET", shared.url+"/apis/kpanda.io/v1alpha1/clusters/no-such", admin, nil), 404)
+}
+
+func TestKpandaDeploymentsAsPublished(t *testing.T) {
+	seedDeployments(t)
+	admin := login(t, "admin", adminPassword)
+	c := shared.clusters[0].Name
+	out := kpanda(t, admin, "clusters/"+c+"/namespaces/ns-c/deployments?pageSize=5&sortBy=created_at")
+	items := out["items"].([]any)
+	if len(items) != 5 {
+		t.Fatalf("%d items", len(items))
+	}
+	for _, it := range items {
+		item := it.(map[string]any)
+		conforms(t, "v1alpha1Deployment", item, map[string]string{"metadata": "object", "spec": "object", "status": "object", "revision": "int64string"})
+		md, spec, status := item["metadata"].(map[string]any), item["spec"].(map[string]any), item["status"].(map[string]any)
+		conforms(t, "metadata", md, objectMetaFields)
+		conforms(t, "spec", spec, deploymentSpecFields)
+		conforms(t, "status", status, deploymentStatusFields)
+		for _, cond := range status["conditions"].([]any) {
+			conforms(t, "condition", cond.(map[string]any), conditionFields)
+		}
+		if md["cluster"] != c || md["namespace"] != "ns-c" {
+			t.Fatalf("metadata = %v", md)
+		}
+		// No controller-manager in the test bed: nothing becomes ready, so a
+		// Deployment wanting replicas is Not_Ready and one wanting none Stopped.
+		want := "Not_Ready"
+		var d appsv1.Deployment
+		cs, _ := shared.clusters[0].Clientset()
+		got, err := cs.AppsV1().Deployments("ns-c").Get(context.Background(), md["name"].(string), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d = *got
+		if *d.Spec.Replicas == 0 {
+			want = "Stopped"
+		}
+		if status["state"] != want {
+			t.Fatalf("%s wants %d replicas: state %v, want %s", d.Name, *d.Spec.Replicas, status["state"], want)
+		}
+	}
+	total := func(query string) int {
+		return int(kpanda(t, admin, "clusters/"+c+"/deployments?"+query)["pagination"].(map[string]any)["total"].(float64))
+	}
+	// app-i wants i%7 replicas: 72 of the 500 want none.
+	if stopped, notReady := total("phase=Stopped"), total("phase=Not_Ready"); stopped != 72 || notReady != 428 {
+		t.Fatalf("phase filter: %d stopped, %d not ready", stopped, notReady)
+	}
+	if n := total("phase=WORKLOAD_STATE_UNSPECIFIED&gpuType=*"); n != 500 {
+		t.Fatalf("no filter: %d", n)
+	}
+	if n := total("gpuType=nvidia.com/gpu"); n != 0 {
+		t.Fatalf("gpuType filter: %d", n)
+	}
+	for _, sortBy := range []string{"SORT_BY_UNSPECIFIED", "field_name", "state", "workspace", "cluster", "namespace", "created_at"} {
+		if n := total("sortBy=" + sortBy + "&sortDir=asc"); n != 500 {
+			t.Fatalf("sortBy=%s: %d", sortBy, n)
+		}
+	}
+	want(t, call(t, "GET", shared.url+"/apis/kpanda.io/v1alpha1/clusters/"+c+"/deployments?phase=Sleeping", admin, nil), 400)
+
+	// gvr lists answer v1alpha1CustomResource items; showDetail adds the YAML.
+	gvr := kpanda(t, admin, "clusters/"+c+"/gvr/apps/v1/namespaces/ns-d/deployments?pageSize=2&showDetail=true&sortBy=field_name&sortDir=asc")
+	for _, it := range gvr["items"].([]any) {
+		item := it.(map[string]any)
+		conforms(t, "v1alpha1CustomResource", item, customResourceFields)
+		if item["kind"] != "Deployment" || item["apiVersion"] != "apps/v1" || item["namespace"] != "ns-d" || !strings.Contains(item["data"].(string), "kind: Deployment") {
+			t.Fatalf("custom resource = %v", item)
+		}
+	}
+	plain := kpanda(t, admin, "clusters/"+c+"/gvr/core/v1/namespaces?fuzzyName=ns-")
+	if plain["pagination"].(map[string]any)["total"].(float64) < 4 || plain["items"].([]any)[0].(map[string]any)["data"] != "" {
+		t.Fatalf("gvr without showDetail = %v", plain)
+	}
 }
