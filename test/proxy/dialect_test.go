@@ -61,8 +61,6 @@ func TestKubeCubeEmptyTemplate(t *testing.T) {
 
 // kpanda's published item shapes (DCE 5.0 kpanda v0.49.0), field by field: the
 // fields each definition has, and the JSON type of each.
-//
-//nolint:gochecknoglobals // constant descriptions of the published API.
 var (
 	objectMetaFields = map[string]string{"name": "string", "namespace": "string", "uid": "string", "resourceVersion": "string",
 		"cluster": "string", "workspaceAlias": "string", "creationTimestamp": "int64string", "deletionTimestamp": "int64string",
