@@ -135,7 +135,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 				// Secure when clients reach the gateway over HTTPS, TLS terminated here or in front.
 				SecureCookies: cfg.TLSCertFile != "" || strings.HasPrefix(cfg.ExternalURL, "https://"),
 			})
-			kubecube.Register(mux, kubecube.Options{Exchanger: authenticator, MaxTokenTTL: cfg.TokenMaxTTL})
+			kubecube.Register(mux, kubecube.Options{Exchanger: authenticator, MaxTokenTTL: cfg.TokenMaxTTL, Clusters: a.clusters})
 			dce.Register(mux, dce.Options{
 				Exchanger: authenticator, MaxTokenTTL: cfg.TokenMaxTTL, Users: a.accounts, Clusters: a.clusters,
 				Lister: proxy, MaxPageSize: cfg.MaxPageSize,

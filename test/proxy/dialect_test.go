@@ -257,3 +257,41 @@ func TestKpandaDeploymentsAsPublished(t *testing.T) {
 		t.Fatalf("gvr without showDetail = %v", plain)
 	}
 }
+
+// KubeCube's login body and cluster enumeration, against the real gateway.
+func TestKubeCubeLoginAndClustersInfo(t *testing.T) {
+	r := want(t, call(t, "POST", shared.url+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword, "loginType": "normal"}), 200)
+	token := r.JSON(t)["token"].(string)
+	want(t, call(t, "POST", shared.url+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword, "loginType": "github"}), 400)
+
+	info := want200(t, call(t, "GET", shared.url+"/api/v1/cube/clusters/info", token, nil)).JSON(t)
+	items := info["items"].([]any)
+	if int(info["total"].(float64)) != len(items) || len(items) < 2 {
+		t.Fatalf("clusters/info = %v", info)
+	}
+	var prev string
+	for _, it := range items {
+		c := it.(map[string]any)
+		for _, f := range []string{"clusterName", "clusterDescription", "networkType", "harborAddr", "isMemberCluster", "isWritable", "createTime",
+			"kubeApiServer", "status", "annotations", "nodeCount", "namespaceCount", "usedCpu", "totalCpu", "usedMem", "totalMem"} {
+			if _, ok := c[f]; !ok {
+				t.Fatalf("clusters/info item lacks %s: %v", f, c)
+			}
+		}
+		if created := c["createTime"].(string); prev != "" && created > prev {
+			t.Fatalf("not newest first: %s after %s", created, prev)
+		} else {
+			prev = created
+		}
+	}
+	one := want200(t, call(t, "GET", shared.url+"/api/v1/cube/clusters/info?cluster="+shared.clusters[0].Name, token, nil)).JSON(t)
+	if c := one["items"].([]any)[0].(map[string]any); c["clusterName"] != shared.clusters[0].Name || c["status"] != "normal" || c["isMemberCluster"] != true {
+		t.Fatalf("clusters/info?cluster= %v", one)
+	}
+	paged := want200(t, call(t, "GET", shared.url+"/api/v1/cube/clusters/info?pageNum=2&pageSize=1", token, nil)).JSON(t)
+	if len(paged["items"].([]any)) != 1 || paged["total"].(float64) < 2 {
+		t.Fatalf("paged clusters/info = %v", paged)
+	}
+	want(t, call(t, "GET", shared.url+"/api/v1/cube/clusters/info?cluster=no-such", token, nil), 404)
+	want(t, call(t, "GET", shared.url+"/api/v1/cube/clusters/info?pageNum=x&pageSize=1", token, nil), 400)
+}
