@@ -67,9 +67,32 @@ type UserInfo struct {
 	Groups   []string `json:"groups"`
 }
 
+// Audience is the aud claim. One audience is written as a plain string, as the
+// JWT libraries of older verifiers (KubeCube's golang-jwt v3 StandardClaims) read
+// it; an array is read too.
+type Audience jwt.ClaimStrings
+
+// MarshalJSON writes one audience as a string.
+func (a Audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+// UnmarshalJSON reads a string or an array.
+func (a *Audience) UnmarshalJSON(b []byte) error {
+	var cs jwt.ClaimStrings
+	err := cs.UnmarshalJSON(b)
+	*a = Audience(cs)
+	return err
+}
+
 // Claims are the claims of a kubegate token.
 type Claims struct {
 	jwt.RegisteredClaims
+	// Aud shadows RegisteredClaims.Audience, to write it as Audience does.
+	Aud Audience `json:"aud,omitempty"`
 	PreferredUsername string   `json:"preferred_username"`
 	Groups            []string `json:"groups"`
 	// AccessKey is the key the token was minted from ("" for console sessions);
@@ -80,6 +103,9 @@ type Claims struct {
 	// disable raises it, refusing the token.
 	Epoch int64 `json:"kep,omitempty"`
 }
+
+// GetAudience implements jwt.Claims with the shadowing aud.
+func (c *Claims) GetAudience() (jwt.ClaimStrings, error) { return jwt.ClaimStrings(c.Aud), nil }
 
 // Issued is a freshly signed token.
 type Issued struct {
@@ -340,12 +366,12 @@ func (s *Service) Issue(id kubegate.Identity, ttl time.Duration) (Issued, error)
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.opts.Issuer,
 			Subject:   id.UserID,
-			Audience:  jwt.ClaimStrings{s.opts.Audience},
 			ExpiresAt: jwt.NewNumericDate(exp),
 			NotBefore: jwt.NewNumericDate(now),
 			IssuedAt:  jwt.NewNumericDate(now),
 			ID:        hex.EncodeToString(jti),
 		},
+		Aud:               Audience{s.opts.Audience},
 		PreferredUsername: id.Name,
 		Groups:            groups,
 		AccessKey:         id.AccessKey,

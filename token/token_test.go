@@ -102,9 +102,10 @@ func TestForgedTokensAreRejected(t *testing.T) {
 	claims := func(mod func(*token.Claims)) *token.Claims {
 		cl := &token.Claims{
 			RegisteredClaims: jwt.RegisteredClaims{
-				Issuer: "kubegate-test", Subject: "u-1", Audience: jwt.ClaimStrings{"kubegate"},
+				Issuer: "kubegate-test", Subject: "u-1",
 				ExpiresAt: jwt.NewNumericDate(c.t.Add(time.Hour)), IssuedAt: jwt.NewNumericDate(c.t),
 			},
+			Aud:               token.Audience{"kubegate"},
 			PreferredUsername: "alice",
 		}
 		if mod != nil {
@@ -138,7 +139,7 @@ func TestForgedTokensAreRejected(t *testing.T) {
 		"no expiry":                       sign(jwt.SigningMethodES256, priv, kid, claims(func(c2 *token.Claims) { c2.ExpiresAt = nil })),
 		"not yet valid":                   sign(jwt.SigningMethodES256, priv, kid, claims(func(c2 *token.Claims) { c2.NotBefore = jwt.NewNumericDate(c.t.Add(time.Hour)) })),
 		"wrong issuer":                    sign(jwt.SigningMethodES256, priv, kid, claims(func(c2 *token.Claims) { c2.Issuer = "ghippo.io" })),
-		"wrong audience":                  sign(jwt.SigningMethodES256, priv, kid, claims(func(c2 *token.Claims) { c2.Audience = jwt.ClaimStrings{"other"} })),
+		"wrong audience":                  sign(jwt.SigningMethodES256, priv, kid, claims(func(c2 *token.Claims) { c2.Aud = token.Audience{"other"} })),
 		"tampered payload":                parts[0] + "." + tamperedPayload + "." + parts[2],
 		"garbage":                         "not.a.token",
 	}
@@ -297,5 +298,23 @@ func TestLifetimePolicy(t *testing.T) {
 		if got, clamped := s.Lifetime(tc.requested, tc.fallback); got != tc.want || clamped != tc.clamped {
 			t.Errorf("Lifetime(%s, %s) = %s, %v; want %s, %v", tc.requested, tc.fallback, got, clamped, tc.want, tc.clamped)
 		}
+	}
+}
+
+// An array audience (older kubegate tokens, other issuers) still verifies; one
+// audience is written as a plain string.
+func TestAudienceReadsBothForms(t *testing.T) {
+	c := &clock{time.Now()}
+	s := newService(t, newStore(t), c, token.HS256)
+	issued, err := s.Issue(alice, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, p := segments(t, issued.Token); p["aud"] != "kubegate" {
+		t.Fatalf("aud = %#v, want the string kubegate", p["aud"])
+	}
+	var a token.Audience
+	if err := a.UnmarshalJSON([]byte(`["kubegate","other"]`)); err != nil || len(a) != 2 {
+		t.Fatalf("array audience = %v, %v", a, err)
 	}
 }
