@@ -92,7 +92,7 @@ func (a *Audience) UnmarshalJSON(b []byte) error {
 type Claims struct {
 	jwt.RegisteredClaims
 	// Aud shadows RegisteredClaims.Audience, to write it as Audience does.
-	Aud Audience `json:"aud,omitempty"`
+	Aud               Audience `json:"aud,omitempty"`
 	PreferredUsername string   `json:"preferred_username"`
 	Groups            []string `json:"groups"`
 	// AccessKey is the key the token was minted from ("" for console sessions);
