@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"regexp"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -234,6 +235,7 @@ func (s *Service) Login(ctx context.Context, name, password string) (kubegate.Us
 	if err != nil {
 		return kubegate.User{}, err
 	}
+	s.view.apply(ctx, kubegate.Change{Kind: kubegate.ChangeUser, Key: u.ID})
 	return u, nil
 }
 
@@ -277,6 +279,12 @@ func (s *Service) setPassword(ctx context.Context, userID, password string) erro
 // ListUsers lists users by name.
 func (s *Service) ListUsers(ctx context.Context, p kubegate.Page) ([]kubegate.User, int, error) {
 	return s.opts.Store.ListUsers(ctx, p)
+}
+
+// SearchUsers pages through the users, by name, whose name, e-mail, first or last
+// name contains search (case-insensitively; "" for all), from memory.
+func (s *Service) SearchUsers(search string, p kubegate.Page) ([]kubegate.User, int) {
+	return s.view.search(strings.ToLower(search), p)
 }
 
 // GetUser returns the user called name.

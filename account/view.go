@@ -3,6 +3,8 @@ package account
 import (
 	"context"
 	"log/slog"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/kubegate/kubegate"
@@ -110,4 +112,24 @@ func (v *view) user(id string) (kubegate.User, bool) {
 	defer v.mu.RUnlock()
 	u, ok := v.users[id]
 	return u, ok
+}
+
+func (v *view) search(search string, p kubegate.Page) ([]kubegate.User, int) {
+	v.mu.RLock()
+	var found []kubegate.User
+	for _, u := range v.users {
+		if search == "" || strings.Contains(strings.ToLower(u.Name), search) || strings.Contains(strings.ToLower(u.Email), search) ||
+			strings.Contains(strings.ToLower(u.FirstName), search) || strings.Contains(strings.ToLower(u.LastName), search) {
+			found = append(found, u)
+		}
+	}
+	v.mu.RUnlock()
+	sort.Slice(found, func(i, j int) bool { return found[i].Name < found[j].Name })
+	total := len(found)
+	start := min(p.Offset, total)
+	end := total
+	if p.Limit > 0 {
+		end = min(start+p.Limit, total)
+	}
+	return found[start:end], total
 }

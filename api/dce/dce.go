@@ -5,7 +5,6 @@
 package dce
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -16,9 +15,9 @@ import (
 	"github.com/kubegate/kubegate/internal/httpapi"
 )
 
-// Users lists the gateway's users.
+// Users searches the gateway's users.
 type Users interface {
-	ListUsers(ctx context.Context, p kubegate.Page) ([]kubegate.User, int, error)
+	SearchUsers(search string, p kubegate.Page) ([]kubegate.User, int)
 }
 
 // Clusters is the cluster registry as the kpanda cluster list reads it.
@@ -72,15 +71,24 @@ type user struct {
 	LastLoginAt string `json:"lastLoginAt"`
 }
 
+// listUsers: GET /apis/ghippo.io/v1alpha1/users?search=&page=&pageSize= (page
+// from 0 to 1000 as ghippo documents it; 0 is the first page).
 func (a api) listUsers(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
-	page, size, p, err := httpapi.PageParams(r)
+	for k := range r.URL.Query() {
+		if k != "search" && k != "page" && k != "pageSize" {
+			return kubegate.Errorf(kubegate.EInvalid, "unknown parameter %q; allowed: search, page, pageSize", k)
+		}
+	}
+	page, err := httpapi.IntParam(r, "page", 1, 0, 1000)
 	if err != nil {
 		return err
 	}
-	users, total, err := a.o.Users.ListUsers(r.Context(), p)
+	page = max(page, 1)
+	size, err := httpapi.IntParam(r, "pageSize", 10, 1, 1000)
 	if err != nil {
 		return err
 	}
+	users, total := a.o.Users.SearchUsers(r.URL.Query().Get("search"), kubegate.Page{Limit: size, Offset: (page - 1) * size})
 	items := make([]user, 0, len(users))
 	for _, u := range users {
 		items = append(items, user{

@@ -473,6 +473,13 @@ func TestUserAdministration(t *testing.T) {
 		t.Fatalf("ghippo user = %v (times must be epoch milliseconds)", first)
 	}
 	want(t, call(t, "GET", url+"/apis/ghippo.io/v1alpha1/users?pageSize=0", admin, nil), 400)
+	// ghippo's search, and its page 0 (the first page, as ghippo documents).
+	found := want(t, call(t, "GET", url+"/apis/ghippo.io/v1alpha1/users?search=OP&page=0", admin, nil), 200).JSON(t)
+	if items := found["items"].([]any); len(items) != 1 || items[0].(map[string]any)["name"] != "ops" {
+		t.Fatalf("ghippo search = %v", found)
+	}
+	want(t, call(t, "GET", url+"/apis/ghippo.io/v1alpha1/users?page=1001", admin, nil), 400)
+	want(t, call(t, "GET", url+"/apis/ghippo.io/v1alpha1/users?sort=name", admin, nil), 400)
 
 	// Password change: the old one stops working.
 	want(t, call(t, "POST", url+"/api/v1/cube/user/password", ops, map[string]string{"oldPassword": "wrong-one", "newPassword": "new-ops-password"}), 403)
