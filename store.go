@@ -34,10 +34,25 @@ const (
 	KeyInactive KeyStatus = "Inactive"
 )
 
-// AccessKey is one AK/SK pair. The secret is stored only as a hash.
+// KeyKind says what an access key is for.
+type KeyKind string
+
+// Key kinds.
+const (
+	// KindKey is an AK/SK pair, exchanged for tokens (KubeCube, DCE's ak/sk).
+	KindKey KeyKind = "key"
+	// KindPersonalToken is a personal access token (DCE 5.0): its secret, with
+	// the access key, is itself the bearer token.
+	KindPersonalToken KeyKind = "token"
+)
+
+// AccessKey is one AK/SK pair, or a personal access token. The secret is stored
+// only as a hash.
 type AccessKey struct {
 	ID          string
-	AccessKey   string // the public half, unique
+	Kind        KeyKind // "" reads as KindKey
+	Name        string  // a personal token's name
+	AccessKey   string  // the public half, unique
 	SecretHash  []byte
 	UserID      string
 	Description string
@@ -185,8 +200,9 @@ type Store interface {
 	// DeleteUser deletes the user and their access keys.
 	DeleteUser(ctx context.Context, id string) error
 
-	// CreateAccessKey stores k unless its user already has maxPerUser keys (EConflict
-	// naming the limit); the check and the insert are atomic under concurrency.
+	// CreateAccessKey stores k unless its user already has maxPerUser keys of its
+	// kind (EConflict naming the limit); the check and the insert are atomic under
+	// concurrency.
 	CreateAccessKey(ctx context.Context, k AccessKey, maxPerUser int) error
 	GetAccessKey(ctx context.Context, accessKey string) (AccessKey, error)
 	// ListAccessKeys returns the keys of userID ("" for all) by creation time.

@@ -30,7 +30,12 @@ type Options struct {
 	Now            func() time.Time
 	Rand           io.Reader
 	MaxKeysPerUser int
-	Password       PasswordParams
+	// MaxPersonalTokensPerUser bounds personal access tokens per user, and
+	// PersonalTokenMaxTTL their lifetime (also the lifetime of one asked for
+	// without an expiry).
+	MaxPersonalTokensPerUser int
+	PersonalTokenMaxTTL      time.Duration
+	Password                 PasswordParams
 	// PasswordSlots bounds password hashes running at once (default: the number of
 	// CPUs, at least 2); as many again may wait, the rest get a 429.
 	PasswordSlots int
@@ -62,6 +67,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.PersonalTokenMaxTTL <= 0 {
+		opts.PersonalTokenMaxTTL = 365 * 24 * time.Hour
 	}
 	if opts.PasswordSlots <= 0 {
 		opts.PasswordSlots = max(2, runtime.GOMAXPROCS(0))
@@ -287,6 +295,9 @@ func (s *Service) SearchUsers(search string, p kubegate.Page) ([]kubegate.User, 
 	return s.view.search(strings.ToLower(search), p)
 }
 
+// User returns the user with id, from memory.
+func (s *Service) User(id string) (kubegate.User, bool) { return s.view.user(id) }
+
 // GetUser returns the user called name.
 func (s *Service) GetUser(ctx context.Context, name string) (kubegate.User, error) {
 	return s.opts.Store.GetUserByName(ctx, name)
@@ -408,7 +419,7 @@ func (s *Service) CreateKey(ctx context.Context, userID, description string, exp
 		return kubegate.AccessKey{}, "", err
 	}
 	k := kubegate.AccessKey{
-		ID: id, AccessKey: ak, SecretHash: hashSecret(secret), UserID: userID, Description: description,
+		ID: id, Kind: kubegate.KindKey, AccessKey: ak, SecretHash: hashSecret(secret), UserID: userID, Description: description,
 		Status: kubegate.KeyActive, CreatedAt: now, ExpiresAt: expiresAt.UTC().Truncate(time.Microsecond),
 	}
 	if err := s.opts.Store.CreateAccessKey(ctx, k, s.opts.MaxKeysPerUser); err != nil {
@@ -418,9 +429,30 @@ func (s *Service) CreateKey(ctx context.Context, userID, description string, exp
 	return k, secret, nil
 }
 
-// ListKeys lists the keys of userID.
+// ListKeys lists the access keys of userID.
 func (s *Service) ListKeys(ctx context.Context, userID string) ([]kubegate.AccessKey, error) {
-	return s.opts.Store.ListAccessKeys(ctx, userID)
+	return s.listKind(ctx, userID, kubegate.KindKey)
+}
+
+func (s *Service) listKind(ctx context.Context, userID string, kind kubegate.KeyKind) ([]kubegate.AccessKey, error) {
+	all, err := s.opts.Store.ListAccessKeys(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, k := range all {
+		if kindOf(k) == kind {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+func kindOf(k kubegate.AccessKey) kubegate.KeyKind {
+	if k.Kind == "" {
+		return kubegate.KindKey
+	}
+	return k.Kind
 }
 
 // KeyPatch changes a key's status or description; nil fields stay.
@@ -441,7 +473,7 @@ func (s *Service) UpdateKey(ctx context.Context, userID, accessKey string, p Key
 		}
 	}
 	k, err := s.opts.Store.UpdateAccessKey(ctx, accessKey, func(k kubegate.AccessKey) (kubegate.AccessKey, error) {
-		if k.UserID != userID {
+		if k.UserID != userID || kindOf(k) != kubegate.KindKey {
 			return k, notFoundKey(accessKey)
 		}
 		set(&k.Status, p.Status)
@@ -457,11 +489,15 @@ func (s *Service) UpdateKey(ctx context.Context, userID, accessKey string, p Key
 
 // DeleteKey deletes a key of userID.
 func (s *Service) DeleteKey(ctx context.Context, userID, accessKey string) error {
+	return s.deleteKind(ctx, userID, accessKey, kubegate.KindKey)
+}
+
+func (s *Service) deleteKind(ctx context.Context, userID, accessKey string, kind kubegate.KeyKind) error {
 	k, err := s.opts.Store.GetAccessKey(ctx, accessKey)
 	if err != nil {
 		return err
 	}
-	if k.UserID != userID {
+	if k.UserID != userID || kindOf(k) != kind {
 		return notFoundKey(accessKey)
 	}
 	if err := s.opts.Store.DeleteAccessKey(ctx, accessKey); err != nil {
@@ -483,9 +519,16 @@ type Client struct {
 
 // Exchange checks an access key pair and returns the identity it stands for. An
 // unknown key and a wrong secret give the same error after the same work.
-func (s *Service) Exchange(ctx context.Context, accessKey, secret string, c Client) (kubegate.Identity, error) {
-	fail := kubegate.Errorf(kubegate.EUnauthorized, "invalid access key or secret key")
+func (s *Service) Exchange(_ context.Context, accessKey, secret string, c Client) (kubegate.Identity, error) {
+	return s.verifySecret(kubegate.KindKey, accessKey, secret, c, kubegate.Errorf(kubegate.EUnauthorized, "invalid access key or secret key"))
+}
+
+// verifySecret checks a secret of an access key of the given kind, from memory, and
+// records the use; fail is the one error for an unknown key and a wrong secret,
+// after the same work.
+func (s *Service) verifySecret(kind kubegate.KeyKind, accessKey, secret string, c Client, fail error) (kubegate.Identity, error) {
 	k, found := s.view.key(accessKey)
+	found = found && kindOf(k) == kind
 	want := k.SecretHash
 	if !found {
 		want = make([]byte, sha256.Size)

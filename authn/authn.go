@@ -15,6 +15,7 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/account"
+	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/ratelimit"
 	"github.com/kubegate/kubegate/token"
 )
@@ -36,6 +37,7 @@ type Accounts interface {
 	Login(ctx context.Context, name, password string) (kubegate.User, error)
 	ChangePassword(ctx context.Context, userID, oldPassword, newPassword string) error
 	Exchange(ctx context.Context, accessKey, secret string, c account.Client) (kubegate.Identity, error)
+	PersonalToken(raw string, c account.Client) (kubegate.Identity, error)
 }
 
 // Options configures a Service.
@@ -78,6 +80,13 @@ func (s *Service) Authenticate(r *http.Request, sessions bool) (id *kubegate.Ide
 		raw, viaCookie = c.Value, true
 	} else {
 		return nil, false, nil
+	}
+	if strings.HasPrefix(raw, account.PersonalTokenPrefix) && !viaCookie {
+		pat, err := s.opts.Accounts.PersonalToken(raw, account.Client{IP: filters.ClientIP(r.Context()), UserAgent: r.UserAgent()})
+		if err != nil {
+			return nil, false, err
+		}
+		return &pat, false, nil
 	}
 	id, err = s.Verify(raw)
 	return id, viaCookie, err

@@ -43,6 +43,10 @@ func (a *accounts) Exchange(_ context.Context, accessKey, secret string, _ accou
 	return kubegate.Identity{UserID: "u1", Name: "alice", AccessKey: accessKey}, nil
 }
 
+func (a *accounts) PersonalToken(string, account.Client) (kubegate.Identity, error) {
+	return kubegate.Identity{}, kubegate.Errorf(kubegate.EUnauthorized, "invalid personal access token")
+}
+
 type tokens struct{}
 
 func (tokens) Verify(string) (*token.Claims, error) { return &token.Claims{}, nil }

@@ -34,6 +34,7 @@ type Options struct {
 	Exchanger   exchange.Exchanger
 	MaxTokenTTL time.Duration
 	Users       Users
+	Tokens      PersonalTokens
 	Clusters    Clusters
 	Lister      Lister
 	// MaxPageSize bounds pageSize.
@@ -50,6 +51,15 @@ func Register(mux *http.ServeMux, o Options) {
 	token := exchange.Handler(o.Exchanger, params, o.MaxTokenTTL)
 	mux.Handle(filters.DCETokenPath, httpapi.Methods{http.MethodGet: token, http.MethodPost: token})
 	mux.Handle(filters.GhippoPrefix+"users", httpapi.Methods{http.MethodGet: httpapi.Admin(a.listUsers)})
+	mux.Handle(filters.GhippoPrefix+"current-user", httpapi.Methods{http.MethodGet: httpapi.Authed(a.currentUser)})
+	// Personal access tokens: made and removed from a login session only (a
+	// credential cannot mint credentials); listed by any.
+	mux.Handle(filters.GhippoPrefix+"current-user/accesstoken", httpapi.Methods{http.MethodPost: httpapi.Session(a.createToken)})
+	mux.Handle(filters.GhippoPrefix+"current-user/accesstokens", httpapi.Methods{http.MethodGet: httpapi.Authed(a.listTokens)})
+	mux.Handle(filters.GhippoPrefix+"current-user/accesstokens/{aid}", httpapi.Methods{http.MethodDelete: httpapi.Session(a.deleteToken)})
+	mux.Handle(filters.GhippoPrefix+"users/{id}/accesstoken", httpapi.Methods{http.MethodPost: httpapi.AdminSession(a.createToken)})
+	mux.Handle(filters.GhippoPrefix+"users/{id}/accesstokens", httpapi.Methods{http.MethodGet: httpapi.Admin(a.listTokens)})
+	mux.Handle(filters.GhippoPrefix+"users/{id}/accesstokens/{aid}", httpapi.Methods{http.MethodDelete: httpapi.AdminSession(a.deleteToken)})
 	mux.Handle(filters.KpandaClustersPath, httpapi.Methods{http.MethodGet: httpapi.Authed(a.listClusters)})
 	mux.Handle(filters.KpandaClustersPath+"/{cluster}", httpapi.Methods{http.MethodGet: httpapi.Authed(a.getCluster)})
 	mux.Handle(filters.KpandaClustersPath+"/{cluster}/{rest...}", httpapi.Methods{http.MethodGet: httpapi.Authed(a.listResources)})

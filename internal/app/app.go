@@ -68,7 +68,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		}
 	}()
 	a = &App{cfg: cfg, logger: logger, store: store}
-	a.accounts, err = account.New(account.Options{Store: store, MaxKeysPerUser: cfg.MaxKeysPerUser, Logger: logger})
+	a.accounts, err = account.New(account.Options{
+		Store: store, MaxKeysPerUser: cfg.MaxKeysPerUser, Logger: logger,
+		MaxPersonalTokensPerUser: cfg.MaxPersonalTokensPerUser, PersonalTokenMaxTTL: cfg.PersonalTokenMaxTTL,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +140,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 			})
 			kubecube.Register(mux, kubecube.Options{Exchanger: authenticator, MaxTokenTTL: cfg.TokenMaxTTL, Clusters: a.clusters})
 			dce.Register(mux, dce.Options{
-				Exchanger: authenticator, MaxTokenTTL: cfg.TokenMaxTTL, Users: a.accounts, Clusters: a.clusters,
+				Exchanger: authenticator, MaxTokenTTL: cfg.TokenMaxTTL, Users: a.accounts, Tokens: a.accounts, Clusters: a.clusters,
 				Lister: proxy, MaxPageSize: cfg.MaxPageSize,
 			})
 			mux.Handle(filters.DocsPrefix, httpapi.Methods{http.MethodGet: docs})

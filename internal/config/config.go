@@ -42,17 +42,19 @@ type Config struct {
 	EncryptionKeyFile string
 
 	// Accounts and tokens.
-	MaxKeysPerUser      int
-	TokenTTL            time.Duration
-	TokenMaxTTL         time.Duration
-	SessionTTL          time.Duration
-	TokenSigningAlg     string
-	TokenHMACSecretFile string
-	Issuer              string
-	Audience            string
-	FailuresPerIP       int
-	FailuresPerKey      int
-	TrustedProxies      []netip.Prefix
+	MaxKeysPerUser           int
+	MaxPersonalTokensPerUser int
+	PersonalTokenMaxTTL      time.Duration
+	TokenTTL                 time.Duration
+	TokenMaxTTL              time.Duration
+	SessionTTL               time.Duration
+	TokenSigningAlg          string
+	TokenHMACSecretFile      string
+	Issuer                   string
+	Audience                 string
+	FailuresPerIP            int
+	FailuresPerKey           int
+	TrustedProxies           []netip.Prefix
 	// BootstrapAdminPassword comes from KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD only: a
 	// flag would show it in the process list.
 	BootstrapAdminPassword string
@@ -119,24 +121,26 @@ func EnvName(name string) string {
 func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writer) (*Config, error) {
 	// Defaults are set before the flags are defined so that --help shows them.
 	c := &Config{
-		Listen:                ":8080",
-		DataDir:               "./kubegate-data",
-		LogFormat:             "text",
-		ShutdownTimeout:       30 * time.Second,
-		Store:                 "sqlite",
-		MaxKeysPerUser:        5,
-		TokenTTL:              time.Hour,
-		TokenMaxTTL:           7 * 24 * time.Hour,
-		SessionTTL:            12 * time.Hour,
-		TokenSigningAlg:       "ES256",
-		Issuer:                "kubegate",
-		Audience:              "kubegate",
-		FailuresPerIP:         60,
-		FailuresPerKey:        10,
-		ClusterDialTimeout:    5 * time.Second,
-		ClusterHealthInterval: 30 * time.Second,
-		MaxPageSize:           5000,
-		AuditRetention:        30 * 24 * time.Hour,
+		Listen:                   ":8080",
+		DataDir:                  "./kubegate-data",
+		LogFormat:                "text",
+		ShutdownTimeout:          30 * time.Second,
+		Store:                    "sqlite",
+		MaxKeysPerUser:           5,
+		MaxPersonalTokensPerUser: 10,
+		PersonalTokenMaxTTL:      365 * 24 * time.Hour,
+		TokenTTL:                 time.Hour,
+		TokenMaxTTL:              7 * 24 * time.Hour,
+		SessionTTL:               12 * time.Hour,
+		TokenSigningAlg:          "ES256",
+		Issuer:                   "kubegate",
+		Audience:                 "kubegate",
+		FailuresPerIP:            60,
+		FailuresPerKey:           10,
+		ClusterDialTimeout:       5 * time.Second,
+		ClusterHealthInterval:    30 * time.Second,
+		MaxPageSize:              5000,
+		AuditRetention:           30 * 24 * time.Hour,
 	}
 	c.BootstrapAdminPassword = getenv("KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD")
 	if host, port := getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT"); host != "" && port != "" {
@@ -157,6 +161,8 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&pathValue{&c.PostgresDSN}, "postgres-dsn", "PostgreSQL connection string for --store=postgres, e.g. postgres://user@host:5432/db")
 	fs.Var(&pathValue{&c.EncryptionKeyFile}, "encryption-key-file", "AES-256 key (32 bytes, raw, base64 or hex) encrypting secrets at rest; generated in --data-dir with sqlite when absent")
 	fs.Var(&intValue{p: &c.MaxKeysPerUser, min: 1, max: 1000}, "max-keys-per-user", "how many access keys one user may have")
+	fs.Var(&intValue{p: &c.MaxPersonalTokensPerUser, min: 1, max: 1000}, "max-personal-tokens-per-user", "how many personal access tokens (DCE) one user may have")
+	fs.Var(&durationValue{p: &c.PersonalTokenMaxTTL, min: time.Hour}, "personal-token-max-ttl", "longest lifetime of a personal access token (and the lifetime of one asked for without expiredAt)")
 	fs.Var(&durationValue{p: &c.TokenTTL, min: time.Minute}, "token-ttl", "lifetime of tokens exchanged from access keys (KubeCube's default: 1h)")
 	fs.Var(&durationValue{p: &c.TokenMaxTTL, min: time.Minute}, "token-max-ttl", "longest lifetime a caller may ask for (expiresIn, DCE's cycle); longer requests are clamped")
 	fs.Var(&durationValue{p: &c.SessionTTL, min: time.Minute}, "session-ttl", "lifetime of console logins")

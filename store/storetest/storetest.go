@@ -86,9 +86,16 @@ func NewUser(name string) kubegate.User {
 // NewKey returns a complete active key of user.
 func NewKey(user, ak string) kubegate.AccessKey {
 	return kubegate.AccessKey{
-		ID: "kid-" + ak, AccessKey: ak, SecretHash: []byte("hash-of-" + ak), UserID: user,
+		ID: "kid-" + ak, Kind: kubegate.KindKey, AccessKey: ak, SecretHash: []byte("hash-of-" + ak), UserID: user,
 		Description: "key " + ak, Status: kubegate.KeyActive, CreatedAt: Now(),
 	}
+}
+
+// NewPersonalToken returns a complete personal access token of user.
+func NewPersonalToken(user, ak, name string) kubegate.AccessKey {
+	k := NewKey(user, ak)
+	k.Kind, k.Name, k.ExpiresAt = kubegate.KindPersonalToken, name, Now().Add(24*time.Hour)
+	return k
 }
 
 func testUsers(t *testing.T, open func(*testing.T) kubegate.Store) {
@@ -300,6 +307,18 @@ func testKeyLimit(t *testing.T, open func(*testing.T) kubegate.Store) {
 	// After a delete there is room again.
 	must(t, s.DeleteAccessKey(ctx(), "AKF0"))
 	must(t, s.CreateAccessKey(ctx(), NewKey("id-frank", "AKF5"), 5))
+	// Personal access tokens count apart from keys, against their own limit, and
+	// keep their kind and name.
+	made := NewPersonalToken("id-frank", "PATF0", "ci")
+	must(t, s.CreateAccessKey(ctx(), made, 1))
+	err = s.CreateAccessKey(ctx(), NewPersonalToken("id-frank", "PATF1", "ci-2"), 1)
+	wantCode(t, err, kubegate.EConflict)
+	if !strings.Contains(kubegate.ErrorMessage(err), "personal access tokens") {
+		t.Fatalf("limit message %q", kubegate.ErrorMessage(err))
+	}
+	pat, err := s.GetAccessKey(ctx(), "PATF0")
+	must(t, err)
+	equal(t, "personal token round trip", pat, made)
 }
 
 // testKeyLimitConcurrent: 50 concurrent creates for one user with a limit of 5

@@ -31,6 +31,8 @@ type env struct {
 	url      string
 	client   *http.Client // trusts the gateway's CA
 	caFile   string
+	// clusterArgs are the --cluster flags that reach the clusters as the gateway.
+	clusterArgs []string
 }
 
 var shared env
@@ -98,6 +100,7 @@ func run(m *testing.M) int {
 			return 1
 		}
 		args = append(args, "--cluster", c.Name+"="+path)
+		shared.clusterArgs = append(shared.clusterArgs, "--cluster", c.Name+"="+path)
 	}
 	shared.gw, shared.url, err = startGateway(args...)
 	if err != nil {

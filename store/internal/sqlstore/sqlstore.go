@@ -321,14 +321,14 @@ func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) 
 
 // ---- access keys ----
 
-const keyColumns = `id, access_key, secret_hash, user_id, description, status, created_at, expires_at, last_used_at, last_used_ip, last_used_user_agent`
+const keyColumns = `id, access_key, secret_hash, user_id, description, status, created_at, expires_at, last_used_at, last_used_ip, last_used_user_agent, kind, name`
 
 func scanKey(r scanner) (kubegate.AccessKey, error) {
 	var k kubegate.AccessKey
-	var status string
+	var status, kind string
 	var created, expires, lastUsed int64
-	err := r.Scan(&k.ID, &k.AccessKey, &k.SecretHash, &k.UserID, &k.Description, &status, &created, &expires, &lastUsed, &k.LastUsedIP, &k.LastUsedUserAgent)
-	k.Status = kubegate.KeyStatus(status)
+	err := r.Scan(&k.ID, &k.AccessKey, &k.SecretHash, &k.UserID, &k.Description, &status, &created, &expires, &lastUsed, &k.LastUsedIP, &k.LastUsedUserAgent, &kind, &k.Name)
+	k.Status, k.Kind = kubegate.KeyStatus(status), kubegate.KeyKind(kind)
 	k.CreatedAt, k.ExpiresAt, k.LastUsedAt = fromDB(created), fromDB(expires), fromDB(lastUsed)
 	return k, err
 }
@@ -347,6 +347,9 @@ func validKey(k kubegate.AccessKey) error {
 
 // CreateAccessKey implements kubegate.Store.
 func (s *Store) CreateAccessKey(ctx context.Context, k kubegate.AccessKey, maxPerUser int) error {
+	if k.Kind == "" {
+		k.Kind = kubegate.KindKey
+	}
 	if err := validKey(k); err != nil {
 		return err
 	}
@@ -359,16 +362,20 @@ func (s *Store) CreateAccessKey(ctx context.Context, k kubegate.AccessKey, maxPe
 		}
 		if maxPerUser > 0 {
 			var n int
-			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM access_keys WHERE user_id = ?`), k.UserID).Scan(&n); err != nil {
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM access_keys WHERE user_id = ? AND kind = ?`), k.UserID, string(k.Kind)).Scan(&n); err != nil {
 				return err
 			}
 			if n >= maxPerUser {
-				return kubegate.Errorf(kubegate.EConflict, "the limit of %d access keys per user is reached; delete a key first", maxPerUser)
+				what := "access keys"
+				if k.Kind == kubegate.KindPersonalToken {
+					what = "personal access tokens"
+				}
+				return kubegate.Errorf(kubegate.EConflict, "the limit of %d %s per user is reached; delete one first", maxPerUser, what)
 			}
 		}
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO access_keys (`+keyColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`),
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO access_keys (`+keyColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`),
 			k.ID, k.AccessKey, k.SecretHash, k.UserID, k.Description, string(k.Status), toDB(k.CreatedAt), toDB(k.ExpiresAt),
-			toDB(k.LastUsedAt), k.LastUsedIP, k.LastUsedUserAgent)
+			toDB(k.LastUsedAt), k.LastUsedIP, k.LastUsedUserAgent, string(k.Kind), k.Name)
 		if err != nil {
 			return s.classify(err, "access key")
 		}
@@ -413,8 +420,8 @@ func (s *Store) UpdateAccessKey(ctx context.Context, accessKey string, update fu
 		if err := validKey(k); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE access_keys SET secret_hash=?, description=?, status=?, created_at=?, expires_at=?, last_used_at=?, last_used_ip=?, last_used_user_agent=? WHERE access_key = ?`),
-			k.SecretHash, k.Description, string(k.Status), toDB(k.CreatedAt), toDB(k.ExpiresAt), toDB(k.LastUsedAt), k.LastUsedIP, k.LastUsedUserAgent, accessKey)
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE access_keys SET secret_hash=?, description=?, status=?, created_at=?, expires_at=?, last_used_at=?, last_used_ip=?, last_used_user_agent=?, name=? WHERE access_key = ?`),
+			k.SecretHash, k.Description, string(k.Status), toDB(k.CreatedAt), toDB(k.ExpiresAt), toDB(k.LastUsedAt), k.LastUsedIP, k.LastUsedUserAgent, k.Name, accessKey)
 		if err != nil {
 			return err
 		}
