@@ -228,6 +228,12 @@ func (s *Service) Login(ctx context.Context, name, password string) (kubegate.Us
 		}
 		return kubegate.User{}, fail
 	}
+	if u.PasswordHash == "" {
+		// Imported without a password (KubeCube's are unsalted MD5, not carried
+		// over): an administrator sets one; nothing guessable stands in for it.
+		_, _ = s.check(ctx, s.dummy(), password)
+		return kubegate.User{}, kubegate.Errorf(kubegate.EUnauthorized, "user %s has no password yet: an administrator must set one", u.Name)
+	}
 	ok, err := s.check(ctx, u.PasswordHash, password)
 	if kubegate.ErrorCode(err) == kubegate.ETooManyRequests || kubegate.ErrorCode(err) == kubegate.EUnavailable {
 		return kubegate.User{}, err

@@ -38,6 +38,7 @@ Usage:
   kubegate serve [flags]     run the gateway
   kubegate demo [flags]      run two local clusters and the gateway, seeded with samples
   kubegate token [flags]     exec credential plugin for kubectl: exchanges an access key pair
+  kubegate import kubecube   import KubeCube's users and access keys from its control cluster
   kubegate version           print the version
 
 Run "kubegate <command> --help" for the flags of a command.
@@ -60,6 +61,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 0
 	case "token":
 		return tokenCommand(ctx, args, getenv, stdout, stderr)
+	case "import":
+		if len(args) == 0 || args[0] != "kubecube" {
+			fmt.Fprintf(stderr, "kubegate import: say what to import from: kubegate import kubecube --kubeconfig PATH [--dry-run]\n")
+			return 2
+		}
+		cmd, args = string(config.ImportKubeCube), args[1:]
 	case string(config.Serve), string(config.Demo):
 	default:
 		fmt.Fprintf(stderr, "kubegate: unknown command %q\n\n%s", cmd, usage)
@@ -79,6 +86,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch config.Command(cmd) {
 	case config.Demo:
 		err = demo.Run(ctx, cfg, logger, stdout, getenv)
+	case config.ImportKubeCube:
+		err = app.ImportKubeCube(ctx, cfg, logger, stdout)
 	default:
 		err = serve(ctx, cfg, logger, stdout)
 	}

@@ -25,6 +25,7 @@ import (
 
 // Config is the whole configuration of a kubegate process.
 type Config struct {
+	command         Command // what it configures
 	ConfigFile      string
 	Listen          string
 	DataDir         string
@@ -83,6 +84,12 @@ type Config struct {
 	InClusterServer   string
 	ServiceAccountDir string
 
+	// ImportKubeconfig reaches KubeCube's control cluster (ImportContext: its
+	// context, "" for the current one); DryRun reports without writing.
+	ImportKubeconfig string
+	ImportContext    string
+	DryRun           bool
+
 	// KubeBinDir holds kube-apiserver, etcd and kubectl for `kubegate demo`; empty
 	// means kubeenv's default.
 	KubeBinDir string
@@ -104,6 +111,9 @@ type Command string
 const (
 	Serve Command = "serve"
 	Demo  Command = "demo"
+	// ImportKubeCube is `kubegate import kubecube`: the store settings of serve,
+	// and where KubeCube runs.
+	ImportKubeCube Command = "import kubecube"
 )
 
 // EnvPrefix prefixes the environment variable of every flag: --log-format is
@@ -121,6 +131,7 @@ func EnvName(name string) string {
 func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writer) (*Config, error) {
 	// Defaults are set before the flags are defined so that --help shows them.
 	c := &Config{
+		command:                  cmd,
 		Listen:                   ":8080",
 		DataDir:                  "./kubegate-data",
 		LogFormat:                "text",
@@ -183,6 +194,11 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&pathValue{&c.ServiceAccountDir}, "service-account-dir", "in a pod, where the service account's token and ca.crt are (registered as the cluster local; the token is re-read as it rotates)")
 	fs.Var(&durationValue{p: &c.AuditRetention}, "audit-retention", "how long audit events are kept (0: for ever)")
 	fs.Var(&pathValue{&c.ExternalCAFile}, "external-ca-file", "CA certificate (PEM) embedded in generated kubeconfigs, for a gateway certificate from a private CA")
+	if cmd == ImportKubeCube {
+		fs.Var(&pathValue{&c.ImportKubeconfig}, "kubeconfig", "kubeconfig of KubeCube's control cluster, where its users and keys are (required)")
+		fs.Var(&pathValue{&c.ImportContext}, "context", "the kubeconfig's context (default: its current one)")
+		fs.BoolVar(&c.DryRun, "dry-run", false, "report what would be imported, write nothing")
+	}
 	if cmd == Demo {
 		fs.Var(&pathValue{&c.KubeBinDir}, "kube-bin-dir", "directory with kube-apiserver, etcd and kubectl, built when missing (default: $KUBEGATE_KUBE_BIN, or the kubegate cache directory)")
 	}
@@ -338,6 +354,9 @@ func (c *Config) Validate() error {
 		} else if st.Size() < 32 {
 			return usagef("invalid value %q for --token-hmac-secret-file: the secret must be at least 32 bytes", c.TokenHMACSecretFile)
 		}
+	}
+	if c.command == ImportKubeCube && c.ImportKubeconfig == "" {
+		return usagef("--kubeconfig is required: the kubeconfig of KubeCube's control cluster")
 	}
 	if c.AuditRetention != 0 && c.AuditRetention < time.Hour {
 		return usagef("--audit-retention (%s) must be 0 (keep for ever) or at least 1h", c.AuditRetention)

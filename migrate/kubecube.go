@@ -1,0 +1,146 @@
+// Package migrate brings users and access keys over from the platforms kubegate
+// stands in for, so that their scripts keep working: KubeCube keeps both as
+// custom resources (user.kubecube.io/v1 User and Key) in its control cluster.
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/account"
+)
+
+// KubeCube's resources.
+//
+//nolint:gochecknoglobals // constant resource names.
+var (
+	kubecubeUsers = schema.GroupVersionResource{Group: "user.kubecube.io", Version: "v1", Resource: "users"}
+	kubecubeKeys  = schema.GroupVersionResource{Group: "user.kubecube.io", Version: "v1", Resource: "keys"}
+)
+
+// Accounts is what an import writes to (account.Service).
+type Accounts interface {
+	GetUser(ctx context.Context, name string) (kubegate.User, error)
+	ImportUser(ctx context.Context, u account.ImportedUser) (kubegate.User, error)
+	ImportKey(ctx context.Context, userID, accessKey, secret, description string, created time.Time) (kubegate.AccessKey, error)
+	KeyOwner(ctx context.Context, accessKey string) (string, bool, error)
+}
+
+// Report says what an import did with each object.
+type Report struct {
+	Imported, Skipped []string
+}
+
+// Print writes the report, one line per object, then the counts.
+func (r Report) Print(w io.Writer, dryRun bool) {
+	verb := "imported"
+	if dryRun {
+		verb = "would import"
+	}
+	for _, l := range r.Imported {
+		fmt.Fprintf(w, "%s %s\n", verb, l)
+	}
+	for _, l := range r.Skipped {
+		fmt.Fprintf(w, "skipped %s\n", l)
+	}
+	fmt.Fprintf(w, "%d %s, %d skipped\n", len(r.Imported), verb, len(r.Skipped))
+}
+
+// KubeCube imports KubeCube's users and keys from the cluster behind dyn. Users
+// come without their passwords (KubeCube keeps unsalted MD5 hashes, which
+// kubegate does not accept): an administrator sets one; their keys work at once,
+// their secrets hashed on the way in. What exists already is skipped, so a second
+// run changes nothing. With dryRun nothing is written.
+func KubeCube(ctx context.Context, dyn dynamic.Interface, accounts Accounts, dryRun bool) (Report, error) {
+	var r Report
+	users, err := dyn.Resource(kubecubeUsers).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return r, fmt.Errorf("listing KubeCube users (user.kubecube.io/v1): %w", err)
+	}
+	sort.Slice(users.Items, func(i, j int) bool { return users.Items[i].GetName() < users.Items[j].GetName() })
+	ids := map[string]string{} // KubeCube user name → kubegate user id ("" in a dry run)
+	for _, u := range users.Items {
+		name := u.GetName()
+		if existing, err := accounts.GetUser(ctx, name); err == nil {
+			ids[name] = existing.ID
+			r.Skipped = append(r.Skipped, "user "+name+": exists already")
+			continue
+		} else if kubegate.ErrorCode(err) != kubegate.ENotFound {
+			return r, err
+		}
+		if err := account.ValidateUserName(name); err != nil {
+			r.Skipped = append(r.Skipped, "user "+name+": "+kubegate.ErrorMessage(err))
+			continue
+		}
+		state, _, _ := unstructured.NestedString(u.Object, "spec", "state")
+		email, _, _ := unstructured.NestedString(u.Object, "spec", "email")
+		display, _, _ := unstructured.NestedString(u.Object, "spec", "displayName")
+		admin, _, _ := unstructured.NestedBool(u.Object, "status", "platformAdmin")
+		in := account.ImportedUser{
+			Name: name, Email: email, FirstName: display, Enabled: state != "forbidden", Admin: admin, Source: "kubecube",
+			Description: "imported from KubeCube", CreatedAt: u.GetCreationTimestamp().Time,
+		}
+		note := ""
+		if !in.Enabled {
+			note = " (disabled, as in KubeCube)"
+		}
+		if !dryRun {
+			created, err := accounts.ImportUser(ctx, in)
+			if err != nil {
+				return r, fmt.Errorf("importing user %s: %w", name, err)
+			}
+			ids[name] = created.ID
+		} else {
+			ids[name] = ""
+		}
+		r.Imported = append(r.Imported, "user "+name+note+": no password until an administrator sets one")
+	}
+
+	keys, err := dyn.Resource(kubecubeKeys).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return r, fmt.Errorf("listing KubeCube keys (user.kubecube.io/v1): %w", err)
+	}
+	sort.Slice(keys.Items, func(i, j int) bool { return keys.Items[i].GetName() < keys.Items[j].GetName() })
+	for _, k := range keys.Items {
+		ak := k.GetName()
+		owner, _, _ := unstructured.NestedString(k.Object, "spec", "user")
+		secret, _, _ := unstructured.NestedString(k.Object, "spec", "secretKey")
+		what := "key " + ak + " of " + owner
+		if _, found, err := accounts.KeyOwner(ctx, ak); err != nil {
+			return r, err
+		} else if found {
+			r.Skipped = append(r.Skipped, what+": exists already")
+			continue
+		}
+		id, ok := ids[owner]
+		switch {
+		case !ok:
+			r.Skipped = append(r.Skipped, what+": its user was not imported")
+			continue
+		case secret == "" || strings.ContainsAny(ak, " /"):
+			r.Skipped = append(r.Skipped, what+": no secret key, or not an access key name")
+			continue
+		}
+		if !dryRun {
+			if _, err := accounts.ImportKey(ctx, id, ak, secret, "imported from KubeCube", k.GetCreationTimestamp().Time); err != nil {
+				if kubegate.ErrorCode(err) == kubegate.EInvalid {
+					r.Skipped = append(r.Skipped, what+": "+kubegate.ErrorMessage(err))
+					continue
+				}
+				return r, fmt.Errorf("importing %s: %w", what, err)
+			}
+		}
+		r.Imported = append(r.Imported, what)
+	}
+	return r, nil
+}
