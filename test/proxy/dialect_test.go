@@ -295,3 +295,74 @@ func TestKubeCubeLoginAndClustersInfo(t *testing.T) {
 	want(t, call(t, "GET", shared.url+"/api/v1/cube/clusters/info?cluster=no-such", token, nil), 404)
 	want(t, call(t, "GET", shared.url+"/api/v1/cube/clusters/info?pageNum=x&pageSize=1", token, nil), 400)
 }
+
+// Where kubegate answers KubeCube's list parameters differently on purpose
+// (docs/migrating.md), each difference pinned.
+func TestKubeCubeListDifferencesOnPurpose(t *testing.T) {
+	seedDeployments(t)
+	admin := login(t, "admin", adminPassword)
+	c := shared.clusters[0].Name
+	list := func(query string) map[string]any {
+		t.Helper()
+		return want200(t, call(t, "GET", proxyURL(c, "/apis/apps/v1/namespaces/ns-a/deployments?"+query), admin, nil)).JSON(t)
+	}
+	// A page past the end is empty, with the total (KubeCube's newest code returns every item).
+	if l := list("pageSize=20&pageNum=99"); len(l["items"].([]any)) != 0 || l["total"].(float64) != 125 {
+		t.Fatalf("past the last page: %d items, total %v", len(l["items"].([]any)), l["total"])
+	}
+	// total is there when nothing matches (KubeCube omits it on an empty list).
+	if l := list("selector=metadata.name=nothing-like-this"); l["total"] != float64(0) {
+		t.Fatalf("no match: total %v", l["total"])
+	}
+	// ~ is case-insensitive (KubeCube's is case-sensitive).
+	if l := list("selector=" + url.QueryEscape("metadata.name~APP-00")); l["total"].(float64) != 3 { // app-000, app-004, app-008
+		t.Fatalf("case-insensitive fuzzy: total %v", l["total"])
+	}
+	// sortFunc=string honours sortOrder (KubeCube's always sorts it descending).
+	asc := list("sortName=metadata.name&sortFunc=string&sortOrder=asc&pageSize=1")["items"].([]any)[0].(map[string]any)
+	if asc["metadata"].(map[string]any)["name"] != "app-000" {
+		t.Fatalf("string ascending starts with %v", asc["metadata"].(map[string]any)["name"])
+	}
+	// Malformed values are 400s naming the parameter, not silently defaulted.
+	for _, q := range []string{"pageSize=ten", "pageNum=0", "sortOrder=up", "sortFunc=date", "selector=nooperator"} {
+		r := want(t, call(t, "GET", proxyURL(c, "/apis/apps/v1/namespaces/ns-a/deployments?"+q), admin, nil), 400)
+		if param, _, _ := strings.Cut(q, "="); !strings.Contains(string(r.Body), "parameter "+param) {
+			t.Fatalf("%s: %s", q, r.Body)
+		}
+	}
+	// Numbers compare by their JSON text.
+	three := 0
+	for _, d := range expected(t, "ns-a") {
+		if *d.Spec.Replicas == 3 {
+			three++
+		}
+	}
+	if l := list("selector=spec.replicas=3"); int(l["total"].(float64)) != three || three == 0 {
+		t.Fatalf("spec.replicas=3: total %v, want %d", l["total"], three)
+	}
+	// clusters/info: project is accepted and filters nothing (no projects here);
+	// the live figures are 0, as KubeCube's prune=true.
+	all := want200(t, call(t, "GET", shared.url+"/api/v1/cube/clusters/info", admin, nil)).JSON(t)
+	byProject := want200(t, call(t, "GET", shared.url+"/api/v1/cube/clusters/info?project=anything&prune=true", admin, nil)).JSON(t)
+	if all["total"] != byProject["total"] {
+		t.Fatalf("project filtered: %v vs %v", byProject["total"], all["total"])
+	}
+	for _, it := range all["items"].([]any) {
+		for _, f := range []string{"nodeCount", "namespaceCount", "usedCpu", "totalCpu", "usedMem", "totalMem"} {
+			if it.(map[string]any)[f] != float64(0) {
+				t.Fatalf("%s = %v", f, it.(map[string]any)[f])
+			}
+		}
+	}
+	// clusters/info past the end: [] (KubeCube: null).
+	if info := want200(t, call(t, "GET", shared.url+"/api/v1/cube/clusters/info?pageNum=99&pageSize=5", admin, nil)).JSON(t); info["items"] == nil {
+		t.Fatal("items is null past the end")
+	}
+	// Creating a key takes POST: KubeCube's GET would create keys from a prefetched link.
+	want(t, call(t, "GET", shared.url+"/api/v1/cube/key/create", admin, nil), 405)
+	// Deleting a key answers a Kubernetes Success Status (KubeCube: {"message":"success"}).
+	k := want(t, call(t, "POST", shared.url+"/api/v1/cube/key/create", admin, nil), 200).JSON(t)
+	if del := want200(t, call(t, "DELETE", shared.url+"/api/v1/cube/key?accessKey="+k["accessKey"].(string), admin, nil)).JSON(t); del["status"] != "Success" || del["kind"] != "Status" {
+		t.Fatalf("delete = %v", del)
+	}
+}
