@@ -124,6 +124,9 @@ type Identity struct {
 	// TokenEpoch is the user's token epoch when the identity was established;
 	// tokens issued for it carry it (see User.TokenEpoch).
 	TokenEpoch int64
+	// Scope is the credential's current scope (its access key's, read on every
+	// request), zero for login sessions.
+	Scope Scope
 }
 
 // GroupsFor returns the groups of a user: everyone is in GroupUsers, admins also in

@@ -72,3 +72,34 @@ func TestUnreachableDependenciesAreUnavailable(t *testing.T) {
 		t.Error("a constraint violation is not an outage")
 	}
 }
+
+func TestScopeRefuses(t *testing.T) {
+	s := kubegate.Scope{Clusters: []string{"a"}, Namespaces: []string{"web", "b/db"}, ReadOnly: true, Sources: []string{"10.0.0.0/8", "192.168.1.7"}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ok := kubegate.ScopeRequest{ClientIP: "10.1.2.3", Cluster: "a", Namespace: "web", Resource: true, Verb: "list"}
+	if part, why := s.Refuses(ok); part != "" {
+		t.Fatalf("allowed request refused: %s %s", part, why)
+	}
+	for want, mod := range map[string]func(*kubegate.ScopeRequest){
+		"sources":    func(r *kubegate.ScopeRequest) { r.ClientIP = "192.168.1.8" },
+		"readOnly":   func(r *kubegate.ScopeRequest) { r.Verb = "create" },
+		"clusters":   func(r *kubegate.ScopeRequest) { r.Cluster = "b" },
+		"namespaces": func(r *kubegate.ScopeRequest) { r.Namespace = "" },
+	} {
+		r := ok
+		mod(&r)
+		if part, _ := s.Refuses(r); part != want {
+			t.Errorf("%s: refused by %q", want, part)
+		}
+	}
+	if part, _ := (kubegate.Scope{Namespaces: []string{"b/db"}}).Refuses(kubegate.ScopeRequest{Cluster: "a", Namespace: "db", Resource: true, Verb: "get"}); part != "namespaces" {
+		t.Error("a cluster/namespace entry allowed another cluster's namespace")
+	}
+	for _, bad := range []kubegate.Scope{{Clusters: []string{"A"}}, {Namespaces: []string{"x/y/z"}}, {Sources: []string{"10.0.0.0/33"}}} {
+		if kubegate.ErrorCode(bad.Validate()) != kubegate.EInvalid {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}

@@ -57,6 +57,7 @@ type AccessKey struct {
 	UserID      string
 	Description string
 	Status      KeyStatus
+	Scope       Scope
 	CreatedAt   time.Time
 	ExpiresAt   time.Time // zero: never
 
@@ -132,6 +133,9 @@ type AuditEvent struct {
 	StatusCode int
 	Latency    time.Duration
 	SourceIP   string
+	// Scope is the credential's scope decision: "" (no scope), "allowed", or
+	// "refused: <part>".
+	Scope string
 }
 
 // RevokedToken is a token refused before its expiry (a console logout).
@@ -243,4 +247,25 @@ type Store interface {
 
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Scope narrows what a credential (an access key and the tokens exchanged from
+// it, or a personal access token) may do, below what its owner may do: the
+// clusters' RBAC still decides inside it. A zero Scope narrows nothing.
+type Scope struct {
+	// Clusters the credential reaches; empty: every cluster.
+	Clusters []string `json:"clusters,omitempty"`
+	// Namespaces it reaches: "ns" in any cluster, or "cluster/ns"; empty: every
+	// namespace. With namespaces, cluster-wide requests are refused.
+	Namespaces []string `json:"namespaces,omitempty"`
+	// ReadOnly allows only get, list and watch (and safe methods elsewhere).
+	ReadOnly bool `json:"readOnly,omitempty"`
+	// Sources are the client addresses or CIDRs it may be used from; empty:
+	// anywhere.
+	Sources []string `json:"sources,omitempty"`
+}
+
+// IsZero says the scope narrows nothing.
+func (s Scope) IsZero() bool {
+	return len(s.Clusters) == 0 && len(s.Namespaces) == 0 && !s.ReadOnly && len(s.Sources) == 0
 }

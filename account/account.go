@@ -35,7 +35,11 @@ type Options struct {
 	// without an expiry).
 	MaxPersonalTokensPerUser int
 	PersonalTokenMaxTTL      time.Duration
-	Password                 PasswordParams
+	// MaxKeyLifetime bounds access keys' lifetime (0: none; then an expiry is
+	// required); RequireKeyExpiry refuses keys that never expire.
+	MaxKeyLifetime   time.Duration
+	RequireKeyExpiry bool
+	Password         PasswordParams
 	// PasswordSlots bounds password hashes running at once (default: the number of
 	// CPUs, at least 2); as many again may wait, the rest get a 429.
 	PasswordSlots int
@@ -404,13 +408,20 @@ func hashSecret(secret string) []byte {
 
 // CreateKey creates an access key pair for userID and returns the secret, which
 // is never stored or shown again.
-func (s *Service) CreateKey(ctx context.Context, userID, description string, expiresAt time.Time) (kubegate.AccessKey, string, error) {
+func (s *Service) CreateKey(ctx context.Context, userID string, nk NewKey) (kubegate.AccessKey, string, error) {
+	description, expiresAt := nk.Description, nk.ExpiresAt
 	if err := validateDescription(description); err != nil {
+		return kubegate.AccessKey{}, "", err
+	}
+	if err := nk.Scope.Validate(); err != nil {
 		return kubegate.AccessKey{}, "", err
 	}
 	now := s.opts.Now().UTC().Truncate(time.Microsecond)
 	if !expiresAt.IsZero() && !expiresAt.After(now) {
 		return kubegate.AccessKey{}, "", kubegate.Errorf(kubegate.EInvalid, "expiresAt must be in the future")
+	}
+	if err := s.lifetimePolicy(now, expiresAt); err != nil {
+		return kubegate.AccessKey{}, "", err
 	}
 	ak, err := s.randomHex(16) // 32 hex characters, as KubeCube's
 	if err != nil {
@@ -426,7 +437,7 @@ func (s *Service) CreateKey(ctx context.Context, userID, description string, exp
 	}
 	k := kubegate.AccessKey{
 		ID: id, Kind: kubegate.KindKey, AccessKey: ak, SecretHash: hashSecret(secret), UserID: userID, Description: description,
-		Status: kubegate.KeyActive, CreatedAt: now, ExpiresAt: expiresAt.UTC().Truncate(time.Microsecond),
+		Status: kubegate.KeyActive, Scope: nk.Scope, CreatedAt: now, ExpiresAt: expiresAt.UTC().Truncate(time.Microsecond),
 	}
 	if err := s.opts.Store.CreateAccessKey(ctx, k, s.opts.MaxKeysPerUser); err != nil {
 		return kubegate.AccessKey{}, "", err
@@ -461,10 +472,32 @@ func kindOf(k kubegate.AccessKey) kubegate.KeyKind {
 	return k.Kind
 }
 
-// KeyPatch changes a key's status or description; nil fields stay.
+// NewKey is what a user gives to create an access key pair.
+type NewKey struct {
+	Description string
+	ExpiresAt   time.Time // zero: never (unless the lifetime policy requires one)
+	Scope       kubegate.Scope
+}
+
+// lifetimePolicy checks a new key's expiry against the administrators' policy.
+func (s *Service) lifetimePolicy(now, expiresAt time.Time) error {
+	switch {
+	case expiresAt.IsZero() && s.opts.RequireKeyExpiry:
+		return kubegate.Errorf(kubegate.EInvalid, "expiresAt is required: access keys must expire (the lifetime policy)")
+	case s.opts.MaxKeyLifetime > 0 && expiresAt.IsZero():
+		return kubegate.Errorf(kubegate.EInvalid, "expiresAt is required: access keys live at most %s (the lifetime policy)", s.opts.MaxKeyLifetime)
+	case s.opts.MaxKeyLifetime > 0 && expiresAt.After(now.Add(s.opts.MaxKeyLifetime)):
+		return kubegate.Errorf(kubegate.EInvalid, "expiresAt is beyond the longest lifetime of an access key, %s: %s at the latest",
+			s.opts.MaxKeyLifetime, now.Add(s.opts.MaxKeyLifetime).Format(time.RFC3339))
+	}
+	return nil
+}
+
+// KeyPatch changes a key's status, description or scope; nil fields stay.
 type KeyPatch struct {
 	Status      *kubegate.KeyStatus
 	Description *string
+	Scope       *kubegate.Scope
 }
 
 // UpdateKey changes a key of userID. A key of another user is reported as not
@@ -478,12 +511,18 @@ func (s *Service) UpdateKey(ctx context.Context, userID, accessKey string, p Key
 			return kubegate.AccessKey{}, err
 		}
 	}
+	if p.Scope != nil {
+		if err := p.Scope.Validate(); err != nil {
+			return kubegate.AccessKey{}, err
+		}
+	}
 	k, err := s.opts.Store.UpdateAccessKey(ctx, accessKey, func(k kubegate.AccessKey) (kubegate.AccessKey, error) {
 		if k.UserID != userID || kindOf(k) != kubegate.KindKey {
 			return k, notFoundKey(accessKey)
 		}
 		set(&k.Status, p.Status)
 		set(&k.Description, p.Description)
+		set(&k.Scope, p.Scope)
 		return k, nil
 	})
 	if err != nil {
@@ -584,7 +623,12 @@ func (s *Service) Check(accessKey, userID string, epoch int64) (kubegate.Identit
 		return kubegate.Identity{}, kubegate.Errorf(kubegate.EUnauthorized,
 			"issued before %s's password changed or the user was disabled: log in or exchange the key again", u.Name)
 	}
-	return kubegate.Identity{UserID: u.ID, Name: u.Name, Groups: kubegate.GroupsFor(u), Admin: u.Admin, AccessKey: accessKey, TokenEpoch: u.TokenEpoch}, nil
+	id := kubegate.Identity{UserID: u.ID, Name: u.Name, Groups: kubegate.GroupsFor(u), Admin: u.Admin, AccessKey: accessKey, TokenEpoch: u.TokenEpoch}
+	if accessKey != "" {
+		k, _ := s.view.key(accessKey)
+		id.Scope = k.Scope // the key's scope now, not when the token was issued
+	}
+	return id, nil
 }
 
 func truncate(s string, n int) string {

@@ -79,7 +79,7 @@ func TestExchangeAndCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, secret, err := s.CreateKey(ctx, u.ID, "ci", c.t.Add(time.Hour))
+	k, secret, err := s.CreateKey(ctx, u.ID, account.NewKey{Description: "ci", ExpiresAt: c.t.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestExchangeAndCheck(t *testing.T) {
 	}
 
 	// Inactive, deleted, user disabled: refused at once on this replica.
-	k2, secret2, _ := s.CreateKey(ctx, u.ID, "", time.Time{})
+	k2, secret2, _ := s.CreateKey(ctx, u.ID, account.NewKey{})
 	inactive := kubegate.KeyInactive
 	if _, err := s.UpdateKey(ctx, u.ID, k2.AccessKey, account.KeyPatch{Status: &inactive}); err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func TestExchangeAndCheck(t *testing.T) {
 	if _, err := s.Exchange(ctx, k2.AccessKey, secret2, account.Client{}); kubegate.ErrorCode(err) != kubegate.EUnauthorized {
 		t.Fatalf("deleted key exchanged: %v", err)
 	}
-	k3, _, _ := s.CreateKey(ctx, u.ID, "", time.Time{})
+	k3, _, _ := s.CreateKey(ctx, u.ID, account.NewKey{})
 	disabled := false
 	if _, err := s.UpdateUser(ctx, kubegate.Identity{UserID: "the-admin"}, "dev", account.UserPatch{Enabled: &disabled}); err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func TestKeyUsesSurviveAFailedWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, secret, err := s.CreateKey(ctx, u.ID, "", time.Time{})
+	k, secret, err := s.CreateKey(ctx, u.ID, account.NewKey{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,10 @@ const PersonalTokenPrefix = "kgpat."
 // CreatePersonalToken makes a personal access token for userID called name,
 // valid until expiresAt (zero: the longest lifetime allowed), and returns it and
 // the bearer token, which is never stored or shown again.
-func (s *Service) CreatePersonalToken(ctx context.Context, userID, name string, expiresAt time.Time) (kubegate.AccessKey, string, error) {
+func (s *Service) CreatePersonalToken(ctx context.Context, userID, name string, expiresAt time.Time, scope kubegate.Scope) (kubegate.AccessKey, string, error) {
+	if err := scope.Validate(); err != nil {
+		return kubegate.AccessKey{}, "", err
+	}
 	if name = strings.TrimSpace(name); name == "" || utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name) {
 		return kubegate.AccessKey{}, "", kubegate.Errorf(kubegate.EInvalid, "name must be 1 to 64 characters")
 	}
@@ -50,7 +53,7 @@ func (s *Service) CreatePersonalToken(ctx context.Context, userID, name string, 
 	}
 	k := kubegate.AccessKey{
 		ID: id, Kind: kubegate.KindPersonalToken, Name: name, AccessKey: ak, SecretHash: hashSecret(secret), UserID: userID,
-		Status: kubegate.KeyActive, CreatedAt: now, ExpiresAt: expiresAt.UTC().Truncate(time.Microsecond),
+		Status: kubegate.KeyActive, Scope: scope, CreatedAt: now, ExpiresAt: expiresAt.UTC().Truncate(time.Microsecond),
 	}
 	if err := s.opts.Store.CreateAccessKey(ctx, k, s.opts.MaxPersonalTokensPerUser); err != nil {
 		return kubegate.AccessKey{}, "", err

@@ -9,7 +9,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/account"
@@ -32,7 +31,7 @@ type Accounts interface {
 	GetUser(ctx context.Context, name string) (kubegate.User, error)
 	UpdateUser(ctx context.Context, actor kubegate.Identity, name string, p account.UserPatch) (kubegate.User, error)
 	DeleteUser(ctx context.Context, actor kubegate.Identity, name string) error
-	CreateKey(ctx context.Context, userID, description string, expiresAt time.Time) (kubegate.AccessKey, string, error)
+	CreateKey(ctx context.Context, userID string, nk account.NewKey) (kubegate.AccessKey, string, error)
 	ListKeys(ctx context.Context, userID string) ([]kubegate.AccessKey, error)
 	UpdateKey(ctx context.Context, userID, accessKey string, p account.KeyPatch) (kubegate.AccessKey, error)
 	DeleteKey(ctx context.Context, userID, accessKey string) error

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/account"
 	"github.com/kubegate/kubegate/api"
 	"github.com/kubegate/kubegate/authn"
 	"github.com/kubegate/kubegate/filters"
@@ -48,8 +49,8 @@ type accounts struct {
 	users        map[string]kubegate.User
 }
 
-func (a *accounts) CreateKey(_ context.Context, userID, description string, _ time.Time) (kubegate.AccessKey, string, error) {
-	return kubegate.AccessKey{AccessKey: "AK-" + userID, UserID: userID, Description: description, Status: kubegate.KeyActive}, "the-secret", nil
+func (a *accounts) CreateKey(_ context.Context, userID string, nk account.NewKey) (kubegate.AccessKey, string, error) {
+	return kubegate.AccessKey{AccessKey: "AK-" + userID, UserID: userID, Description: nk.Description, Status: kubegate.KeyActive}, "the-secret", nil
 }
 
 func (a *accounts) ListKeys(_ context.Context, userID string) ([]kubegate.AccessKey, error) {

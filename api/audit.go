@@ -19,6 +19,8 @@ type auditView struct {
 	StatusCode int     `json:"statusCode"`
 	LatencyMS  float64 `json:"latencyMs"`
 	SourceIP   string  `json:"sourceIP"`
+	// Scope is the credential's scope decision: allowed, or refused: <part>.
+	Scope string `json:"scope,omitempty"`
 }
 
 // listAudit: GET /api/v1/cube/audit?user=&cluster=&since=&until=&page=&pageSize=,
@@ -47,7 +49,7 @@ func (a api) listAudit(w http.ResponseWriter, r *http.Request, _ *kubegate.Ident
 	for _, e := range events {
 		items = append(items, auditView{
 			Time: e.Time.Format(time.RFC3339Nano), RequestID: e.RequestID, User: e.User, AccessKey: e.AccessKey, Cluster: e.Cluster,
-			Verb: e.Verb, Path: e.Path, StatusCode: e.StatusCode, LatencyMS: float64(e.Latency.Microseconds()) / 1000, SourceIP: e.SourceIP,
+			Verb: e.Verb, Path: e.Path, StatusCode: e.StatusCode, LatencyMS: float64(e.Latency.Microseconds()) / 1000, SourceIP: e.SourceIP, Scope: e.Scope,
 		})
 	}
 	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"total": total, "items": items})

@@ -20,10 +20,20 @@ type keyView struct {
 	LastUsedAt        string `json:"lastUsedAt,omitempty"`
 	LastUsedIP        string `json:"lastUsedIP,omitempty"`
 	LastUsedUserAgent string `json:"lastUsedUserAgent,omitempty"`
+	// Scope narrows what the key may do; absent for a key that can do what its
+	// owner can.
+	Scope *kubegate.Scope `json:"scope,omitempty"`
+	// Expired says the key is past its expiry (and refused).
+	Expired bool `json:"expired,omitempty"`
 }
 
 func toKeyView(k kubegate.AccessKey, user string) keyView {
+	var scope *kubegate.Scope
+	if !k.Scope.IsZero() {
+		scope = &k.Scope
+	}
 	return keyView{
+		Scope: scope, Expired: !k.ExpiresAt.IsZero() && !time.Now().Before(k.ExpiresAt),
 		AccessKey: k.AccessKey, User: user, Description: k.Description, Status: string(k.Status),
 		CreatedAt: httpapi.TimeString(k.CreatedAt), ExpiresAt: httpapi.TimeString(k.ExpiresAt),
 		LastUsedAt: httpapi.TimeString(k.LastUsedAt), LastUsedIP: k.LastUsedIP, LastUsedUserAgent: k.LastUsedUserAgent,
@@ -48,8 +58,9 @@ func (a api) keyOwner(r *http.Request, id *kubegate.Identity) (userID, name stri
 }
 
 type createKeyRequest struct {
-	Description string `json:"description"`
-	ExpiresAt   string `json:"expiresAt"`
+	Description string         `json:"description"`
+	ExpiresAt   string         `json:"expiresAt"`
+	Scope       kubegate.Scope `json:"scope"`
 }
 
 func (a api) createKey(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
@@ -69,7 +80,7 @@ func (a api) createKey(w http.ResponseWriter, r *http.Request, id *kubegate.Iden
 	if err != nil {
 		return err
 	}
-	k, secret, err := a.o.Accounts.CreateKey(r.Context(), userID, req.Description, expires)
+	k, secret, err := a.o.Accounts.CreateKey(r.Context(), userID, account.NewKey{Description: req.Description, ExpiresAt: expires, Scope: req.Scope})
 	if err != nil {
 		return err
 	}
@@ -107,6 +118,9 @@ func accessKeyParam(r *http.Request) (string, error) {
 type updateKeyRequest struct {
 	Status      *kubegate.KeyStatus `json:"status"`
 	Description *string             `json:"description"`
+	// Scope replaces the key's scope (an empty object removes it); it applies to
+	// the key's tokens already issued, within a second.
+	Scope *kubegate.Scope `json:"scope"`
 }
 
 func (a api) updateKey(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
@@ -118,14 +132,14 @@ func (a api) updateKey(w http.ResponseWriter, r *http.Request, id *kubegate.Iden
 	if err := httpapi.DecodeJSON(w, r, &req, false); err != nil {
 		return err
 	}
-	if req.Status == nil && req.Description == nil {
-		return kubegate.Errorf(kubegate.EInvalid, "nothing to change: give status (Active or Inactive) or description")
+	if req.Status == nil && req.Description == nil && req.Scope == nil {
+		return kubegate.Errorf(kubegate.EInvalid, "nothing to change: give status (Active or Inactive), description or scope")
 	}
 	userID, name, err := a.keyOwner(r, id)
 	if err != nil {
 		return err
 	}
-	k, err := a.o.Accounts.UpdateKey(r.Context(), userID, ak, account.KeyPatch{Status: req.Status, Description: req.Description})
+	k, err := a.o.Accounts.UpdateKey(r.Context(), userID, ak, account.KeyPatch{Status: req.Status, Description: req.Description, Scope: req.Scope})
 	if err != nil {
 		return err
 	}

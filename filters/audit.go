@@ -51,9 +51,16 @@ func WithAudit(h http.Handler, sink AuditSink, now func() time.Time) http.Handle
 				Time: start.UTC().Truncate(time.Microsecond), RequestID: RequestID(r.Context()),
 				User: id.Name, AccessKey: id.AccessKey, Cluster: Info(r.Context()).Cluster,
 				Verb: truncate(strings.ToLower(r.Method), 16), Path: truncate(r.URL.Path, MaxAuditPath), StatusCode: status,
-				Latency: now().Sub(start), SourceIP: ClientIP(r.Context()),
+				Latency: now().Sub(start), SourceIP: ClientIP(r.Context()), Scope: scopeDecision(r),
 			})
 		}()
 		h.ServeHTTP(rw, r)
 	})
+}
+
+func scopeDecision(r *http.Request) string {
+	if f, ok := r.Context().Value(factsKey).(*facts); ok {
+		return f.scope
+	}
+	return ""
 }

@@ -29,7 +29,8 @@ const (
 // facts are what inner filters learn about a request that outer ones report: the
 // access log line is written by WithLogging, outside authentication.
 type facts struct {
-	user string
+	user  string
+	scope string // the credential's scope decision, for the audit
 }
 
 // RequestIDHeader carries the request ID in and out.

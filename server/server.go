@@ -154,8 +154,9 @@ func (s *Server) URL() string {
 // BuildHandlerChain wraps the application handler in every filter. It is the one
 // place the chain is assembled; wrapping goes inside out, so a request meets the
 // filters bottom-up: request ID, request classification, request limits, access
-// log, metrics, panic recovery, client IP, authentication, audit.
+// log, metrics, panic recovery, client IP, authentication, audit, credential scope.
 func (s *Server) BuildHandlerChain(h http.Handler) http.Handler {
+	h = filters.WithScope(h)
 	if s.opts.Audit != nil {
 		h = filters.WithAudit(h, s.opts.Audit, s.opts.Now)
 	}

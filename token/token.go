@@ -102,10 +102,20 @@ type Claims struct {
 	// Epoch is the user's token epoch at issue: a password change, reset or
 	// disable raises it, refusing the token.
 	Epoch int64 `json:"kep,omitempty"`
+	// Scope is the key's scope at issue, for those who read the token; the
+	// gateway enforces the key's current scope.
+	Scope *kubegate.Scope `json:"scope,omitempty"`
 }
 
 // GetAudience implements jwt.Claims with the shadowing aud.
 func (c *Claims) GetAudience() (jwt.ClaimStrings, error) { return jwt.ClaimStrings(c.Aud), nil }
+
+func scopeClaim(s kubegate.Scope) *kubegate.Scope {
+	if s.IsZero() {
+		return nil
+	}
+	return &s
+}
 
 // Issued is a freshly signed token.
 type Issued struct {
@@ -377,6 +387,7 @@ func (s *Service) Issue(id kubegate.Identity, ttl time.Duration) (Issued, error)
 		AccessKey:         id.AccessKey,
 		UserInfo:          UserInfo{Username: id.Name, Groups: groups},
 		Epoch:             id.TokenEpoch,
+		Scope:             scopeClaim(id.Scope),
 	}
 	s.mu.RLock()
 	kid, signer := s.signKID, s.signKey

@@ -12,7 +12,7 @@ import (
 
 // PersonalTokens manages personal access tokens (account.Service).
 type PersonalTokens interface {
-	CreatePersonalToken(ctx context.Context, userID, name string, expiresAt time.Time) (kubegate.AccessKey, string, error)
+	CreatePersonalToken(ctx context.Context, userID, name string, expiresAt time.Time, scope kubegate.Scope) (kubegate.AccessKey, string, error)
 	ListPersonalTokens(ctx context.Context, userID string) ([]kubegate.AccessKey, error)
 	DeletePersonalToken(ctx context.Context, userID, id string) error
 	User(id string) (kubegate.User, bool)
@@ -21,16 +21,18 @@ type PersonalTokens interface {
 // accessToken is a personal access token as ghippo lists it: times are epoch
 // milliseconds in strings, as every ghippo time.
 type accessToken struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	CreatedAt string `json:"createdAt"`
-	UpdatedAt string `json:"updatedAt"`
-	ExpiredAt string `json:"expiredAt"`
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	CreatedAt string          `json:"createdAt"`
+	UpdatedAt string          `json:"updatedAt"`
+	ExpiredAt string          `json:"expiredAt"`
+	Scope     *kubegate.Scope `json:"scope,omitempty"` // kubegate's addition
 }
 
 type createTokenRequest struct {
-	Name      string `json:"name"`
-	ExpiredAt string `json:"expiredAt"`
+	Name      string         `json:"name"`
+	ExpiredAt string         `json:"expiredAt"`
+	Scope     kubegate.Scope `json:"scope"` // kubegate's addition
 }
 
 // parseExpiry reads ghippo's expiredAt: RFC 3339, or epoch seconds or milliseconds
@@ -81,7 +83,7 @@ func (a api) createToken(w http.ResponseWriter, r *http.Request, id *kubegate.Id
 	if err != nil {
 		return err
 	}
-	k, tok, err := a.o.Tokens.CreatePersonalToken(r.Context(), owner, req.Name, expires)
+	k, tok, err := a.o.Tokens.CreatePersonalToken(r.Context(), owner, req.Name, expires, req.Scope)
 	if err != nil {
 		return err
 	}
@@ -100,7 +102,11 @@ func (a api) listTokens(w http.ResponseWriter, r *http.Request, id *kubegate.Ide
 	}
 	items := make([]accessToken, 0, len(tokens))
 	for _, k := range tokens {
-		items = append(items, accessToken{ID: k.AccessKey, Name: k.Name, CreatedAt: epochMillis(k.CreatedAt), UpdatedAt: epochMillis(k.CreatedAt), ExpiredAt: epochMillis(k.ExpiresAt)})
+		t := accessToken{ID: k.AccessKey, Name: k.Name, CreatedAt: epochMillis(k.CreatedAt), UpdatedAt: epochMillis(k.CreatedAt), ExpiredAt: epochMillis(k.ExpiresAt)}
+		if !k.Scope.IsZero() {
+			t.Scope = &k.Scope
+		}
+		items = append(items, t)
 	}
 	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
 }

@@ -71,6 +71,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 	a.accounts, err = account.New(account.Options{
 		Store: store, MaxKeysPerUser: cfg.MaxKeysPerUser, Logger: logger,
 		MaxPersonalTokensPerUser: cfg.MaxPersonalTokensPerUser, PersonalTokenMaxTTL: cfg.PersonalTokenMaxTTL,
+		MaxKeyLifetime: cfg.KeyMaxLifetime, RequireKeyExpiry: cfg.KeyExpiryRequired,
 	})
 	if err != nil {
 		return nil, err

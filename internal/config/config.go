@@ -46,16 +46,20 @@ type Config struct {
 	MaxKeysPerUser           int
 	MaxPersonalTokensPerUser int
 	PersonalTokenMaxTTL      time.Duration
-	TokenTTL                 time.Duration
-	TokenMaxTTL              time.Duration
-	SessionTTL               time.Duration
-	TokenSigningAlg          string
-	TokenHMACSecretFile      string
-	Issuer                   string
-	Audience                 string
-	FailuresPerIP            int
-	FailuresPerKey           int
-	TrustedProxies           []netip.Prefix
+	// KeyMaxLifetime bounds access keys' lifetime (0: unbounded); KeyExpiryRequired
+	// refuses keys without an expiry.
+	KeyMaxLifetime      time.Duration
+	KeyExpiryRequired   bool
+	TokenTTL            time.Duration
+	TokenMaxTTL         time.Duration
+	SessionTTL          time.Duration
+	TokenSigningAlg     string
+	TokenHMACSecretFile string
+	Issuer              string
+	Audience            string
+	FailuresPerIP       int
+	FailuresPerKey      int
+	TrustedProxies      []netip.Prefix
 	// BootstrapAdminPassword comes from KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD only: a
 	// flag would show it in the process list.
 	BootstrapAdminPassword string
@@ -173,6 +177,8 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&pathValue{&c.EncryptionKeyFile}, "encryption-key-file", "AES-256 key (32 bytes, raw, base64 or hex) encrypting secrets at rest; generated in --data-dir with sqlite when absent")
 	fs.Var(&intValue{p: &c.MaxKeysPerUser, min: 1, max: 1000}, "max-keys-per-user", "how many access keys one user may have")
 	fs.Var(&intValue{p: &c.MaxPersonalTokensPerUser, min: 1, max: 1000}, "max-personal-tokens-per-user", "how many personal access tokens (DCE) one user may have")
+	fs.Var(&durationValue{p: &c.KeyMaxLifetime}, "key-max-lifetime", "longest lifetime of an access key (0: no limit); with a limit, keys must have an expiry")
+	fs.BoolVar(&c.KeyExpiryRequired, "key-expiry-required", false, "refuse access keys that never expire")
 	fs.Var(&durationValue{p: &c.PersonalTokenMaxTTL, min: time.Hour}, "personal-token-max-ttl", "longest lifetime of a personal access token (and the lifetime of one asked for without expiredAt)")
 	fs.Var(&durationValue{p: &c.TokenTTL, min: time.Minute}, "token-ttl", "lifetime of tokens exchanged from access keys (KubeCube's default: 1h)")
 	fs.Var(&durationValue{p: &c.TokenMaxTTL, min: time.Minute}, "token-max-ttl", "longest lifetime a caller may ask for (expiresIn, DCE's cycle); longer requests are clamped")

@@ -95,6 +95,7 @@ func NewKey(user, ak string) kubegate.AccessKey {
 func NewPersonalToken(user, ak, name string) kubegate.AccessKey {
 	k := NewKey(user, ak)
 	k.Kind, k.Name, k.ExpiresAt = kubegate.KindPersonalToken, name, Now().Add(24*time.Hour)
+	k.Scope = kubegate.Scope{Clusters: []string{"prod"}, Namespaces: []string{"prod/web"}, ReadOnly: true, Sources: []string{"10.0.0.0/8"}}
 	return k
 }
 
@@ -477,6 +478,7 @@ func testAudit(t *testing.T, open func(*testing.T) kubegate.Store) {
 		events = append(events, kubegate.AuditEvent{
 			Time: base.Add(time.Duration(i) * time.Second), RequestID: fmt.Sprintf("req-%d", i), User: user, AccessKey: "AK",
 			Cluster: "prod", Verb: "get", Path: fmt.Sprintf("/api/v1/pods/%d", i), StatusCode: 200, Latency: 1500 * time.Microsecond, SourceIP: "10.0.0.1",
+			Scope: "refused: namespaces",
 		})
 	}
 	must(t, s.AppendAudit(ctx(), events))

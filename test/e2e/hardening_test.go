@@ -179,3 +179,23 @@ func TestGeneratedAdminPasswordStaysOutOfLogs(t *testing.T) {
 	}
 	login(t, url, "admin", password)
 }
+
+// The administrators' lifetime policy: a key beyond the longest lifetime, or
+// without an expiry when one is required, is a 400 naming the limit.
+func TestKeyLifetimePolicy(t *testing.T) {
+	_, url := gateway(t, "--key-max-lifetime", "720h", "--key-expiry-required")
+	admin := login(t, url, "admin", adminPassword)
+	r := want(t, call(t, "POST", url+"/api/v1/cube/key/create", admin, map[string]any{"description": "forever"}), 400)
+	if !strings.Contains(string(r.Body), "expiresAt is required") {
+		t.Fatalf("no expiry: %s", r.Body)
+	}
+	far := time.Now().Add(60 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	r = want(t, call(t, "POST", url+"/api/v1/cube/key/create", admin, map[string]any{"expiresAt": far}), 400)
+	if !strings.Contains(string(r.Body), "longest lifetime of an access key, 720h0m0s") {
+		t.Fatalf("too long: %s", r.Body)
+	}
+	soon := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
+	want(t, call(t, "POST", url+"/api/v1/cube/key/create", admin, map[string]any{"expiresAt": soon}), 200)
+	// Scopes are checked when the key is made.
+	want(t, call(t, "POST", url+"/api/v1/cube/key/create", admin, map[string]any{"expiresAt": soon, "scope": map[string]any{"sources": []string{"not-an-address"}}}), 400)
+}

@@ -321,16 +321,30 @@ func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) 
 
 // ---- access keys ----
 
-const keyColumns = `id, access_key, secret_hash, user_id, description, status, created_at, expires_at, last_used_at, last_used_ip, last_used_user_agent, kind, name`
+const keyColumns = `id, access_key, secret_hash, user_id, description, status, created_at, expires_at, last_used_at, last_used_ip, last_used_user_agent, kind, name, scope`
 
 func scanKey(r scanner) (kubegate.AccessKey, error) {
 	var k kubegate.AccessKey
-	var status, kind string
+	var status, kind, scope string
 	var created, expires, lastUsed int64
-	err := r.Scan(&k.ID, &k.AccessKey, &k.SecretHash, &k.UserID, &k.Description, &status, &created, &expires, &lastUsed, &k.LastUsedIP, &k.LastUsedUserAgent, &kind, &k.Name)
+	err := r.Scan(&k.ID, &k.AccessKey, &k.SecretHash, &k.UserID, &k.Description, &status, &created, &expires, &lastUsed, &k.LastUsedIP, &k.LastUsedUserAgent, &kind, &k.Name, &scope)
 	k.Status, k.Kind = kubegate.KeyStatus(status), kubegate.KeyKind(kind)
+	if err == nil && scope != "" {
+		if jerr := json.Unmarshal([]byte(scope), &k.Scope); jerr != nil {
+			return k, fmt.Errorf("access key %s: scope: %w", k.AccessKey, jerr)
+		}
+	}
 	k.CreatedAt, k.ExpiresAt, k.LastUsedAt = fromDB(created), fromDB(expires), fromDB(lastUsed)
 	return k, err
+}
+
+// scopeColumn is a scope as stored: JSON, or "" for none.
+func scopeColumn(s kubegate.Scope) (string, error) {
+	if s.IsZero() {
+		return "", nil
+	}
+	b, err := json.Marshal(s)
+	return string(b), err
 }
 
 func validKey(k kubegate.AccessKey) error {
@@ -373,9 +387,13 @@ func (s *Store) CreateAccessKey(ctx context.Context, k kubegate.AccessKey, maxPe
 				return kubegate.Errorf(kubegate.EConflict, "the limit of %d %s per user is reached; delete one first", maxPerUser, what)
 			}
 		}
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO access_keys (`+keyColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+		scope, err := scopeColumn(k.Scope)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO access_keys (`+keyColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
 			k.ID, k.AccessKey, k.SecretHash, k.UserID, k.Description, string(k.Status), toDB(k.CreatedAt), toDB(k.ExpiresAt),
-			toDB(k.LastUsedAt), k.LastUsedIP, k.LastUsedUserAgent, string(k.Kind), k.Name)
+			toDB(k.LastUsedAt), k.LastUsedIP, k.LastUsedUserAgent, string(k.Kind), k.Name, scope)
 		if err != nil {
 			return s.classify(err, "access key")
 		}
@@ -420,8 +438,12 @@ func (s *Store) UpdateAccessKey(ctx context.Context, accessKey string, update fu
 		if err := validKey(k); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE access_keys SET secret_hash=?, description=?, status=?, created_at=?, expires_at=?, last_used_at=?, last_used_ip=?, last_used_user_agent=?, name=? WHERE access_key = ?`),
-			k.SecretHash, k.Description, string(k.Status), toDB(k.CreatedAt), toDB(k.ExpiresAt), toDB(k.LastUsedAt), k.LastUsedIP, k.LastUsedUserAgent, k.Name, accessKey)
+		scope, err := scopeColumn(k.Scope)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE access_keys SET secret_hash=?, description=?, status=?, created_at=?, expires_at=?, last_used_at=?, last_used_ip=?, last_used_user_agent=?, name=?, scope=? WHERE access_key = ?`),
+			k.SecretHash, k.Description, string(k.Status), toDB(k.CreatedAt), toDB(k.ExpiresAt), toDB(k.LastUsedAt), k.LastUsedIP, k.LastUsedUserAgent, k.Name, scope, accessKey)
 		if err != nil {
 			return err
 		}
@@ -717,13 +739,13 @@ func (s *Store) AppendAudit(ctx context.Context, events []kubegate.AuditEvent) e
 		return nil
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO audit_events (time, request_id, user_name, access_key, cluster, verb, path, status_code, latency_us, source_ip) VALUES (?,?,?,?,?,?,?,?,?,?)`))
+		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO audit_events (time, request_id, user_name, access_key, cluster, verb, path, status_code, latency_us, source_ip, scope) VALUES (?,?,?,?,?,?,?,?,?,?,?)`))
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, e := range events {
-			if _, err := stmt.ExecContext(ctx, toDB(e.Time), e.RequestID, e.User, e.AccessKey, e.Cluster, e.Verb, e.Path, e.StatusCode, e.Latency.Microseconds(), e.SourceIP); err != nil {
+			if _, err := stmt.ExecContext(ctx, toDB(e.Time), e.RequestID, e.User, e.AccessKey, e.Cluster, e.Verb, e.Path, e.StatusCode, e.Latency.Microseconds(), e.SourceIP, e.Scope); err != nil {
 				return err
 			}
 		}
@@ -768,14 +790,14 @@ func (s *Store) ListAudit(ctx context.Context, f kubegate.AuditFilter, p kubegat
 	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM audit_events`+cond), args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, time, request_id, user_name, access_key, cluster, verb, path, status_code, latency_us, source_ip FROM audit_events`+cond+` ORDER BY time DESC, id DESC`+lim), args...)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, time, request_id, user_name, access_key, cluster, verb, path, status_code, latency_us, source_ip, scope FROM audit_events`+cond+` ORDER BY time DESC, id DESC`+lim), args...)
 	if err != nil {
 		return nil, 0, err
 	}
 	events, err := collect(rows, func(r scanner) (kubegate.AuditEvent, error) {
 		var e kubegate.AuditEvent
 		var at, latency int64
-		err := r.Scan(&e.ID, &at, &e.RequestID, &e.User, &e.AccessKey, &e.Cluster, &e.Verb, &e.Path, &e.StatusCode, &latency, &e.SourceIP)
+		err := r.Scan(&e.ID, &at, &e.RequestID, &e.User, &e.AccessKey, &e.Cluster, &e.Verb, &e.Path, &e.StatusCode, &latency, &e.SourceIP, &e.Scope)
 		e.Time, e.Latency = fromDB(at), time.Duration(latency)*time.Microsecond
 		return e, err
 	})

@@ -1,0 +1,43 @@
+package filters
+
+import (
+	"net/http"
+
+	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/internal/httperr"
+)
+
+// WithScope refuses, before anything reaches a cluster, a request its
+// credential's scope does not allow (clusters, namespaces, read-only verbs,
+// source addresses), with a 403 naming the part of the scope that refused it. The
+// scope is the credential's current one, so narrowing it applies to tokens already
+// issued. The decision is noted for the audit.
+func WithScope(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := Identity(r.Context())
+		if id == nil || id.Scope.IsZero() {
+			h.ServeHTTP(w, r)
+			return
+		}
+		info := Info(r.Context())
+		req := kubegate.ScopeRequest{
+			ClientIP: ClientIP(r.Context()), Namespace: info.Namespace, Resource: info.IsResourceRequest, Verb: info.Verb,
+			SafeMethod: safeMethod(r.Method),
+		}
+		if info.Path != "" && info.PathErr == nil { // a request that reaches a cluster
+			req.Cluster = info.Cluster
+		}
+		f, _ := r.Context().Value(factsKey).(*facts)
+		if part, reason := id.Scope.Refuses(req); part != "" {
+			if f != nil {
+				f.scope = "refused: " + part
+			}
+			httperr.Write(w, kubegate.Errorf(kubegate.EForbidden, "refused by the credential's scope (%s): %s", part, reason))
+			return
+		}
+		if f != nil {
+			f.scope = "allowed"
+		}
+		h.ServeHTTP(w, r)
+	})
+}
