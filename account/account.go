@@ -423,6 +423,15 @@ func (s *Service) CreateKey(ctx context.Context, userID string, nk NewKey) (kube
 	if err := s.lifetimePolicy(now, expiresAt); err != nil {
 		return kubegate.AccessKey{}, "", err
 	}
+	return s.mintKey(ctx, kubegate.AccessKey{
+		Kind: kubegate.KindKey, UserID: userID, Description: description,
+		Scope: nk.Scope, CreatedAt: now, ExpiresAt: expiresAt,
+	}, s.opts.MaxKeysPerUser)
+}
+
+// mintKey gives k fresh key material, stores it within the per-user limit and
+// makes it known to the view; it returns the secret, which is never stored.
+func (s *Service) mintKey(ctx context.Context, k kubegate.AccessKey, limit int) (kubegate.AccessKey, string, error) {
 	ak, err := s.randomHex(16) // 32 hex characters, as KubeCube's
 	if err != nil {
 		return kubegate.AccessKey{}, "", err
@@ -435,11 +444,9 @@ func (s *Service) CreateKey(ctx context.Context, userID string, nk NewKey) (kube
 	if err != nil {
 		return kubegate.AccessKey{}, "", err
 	}
-	k := kubegate.AccessKey{
-		ID: id, Kind: kubegate.KindKey, AccessKey: ak, SecretHash: hashSecret(secret), UserID: userID, Description: description,
-		Status: kubegate.KeyActive, Scope: nk.Scope, CreatedAt: now, ExpiresAt: expiresAt.UTC().Truncate(time.Microsecond),
-	}
-	if err := s.opts.Store.CreateAccessKey(ctx, k, s.opts.MaxKeysPerUser); err != nil {
+	k.ID, k.AccessKey, k.SecretHash, k.Status = id, ak, hashSecret(secret), kubegate.KeyActive
+	k.ExpiresAt = k.ExpiresAt.UTC().Truncate(time.Microsecond)
+	if err := s.opts.Store.CreateAccessKey(ctx, k, limit); err != nil {
 		return kubegate.AccessKey{}, "", err
 	}
 	s.view.apply(ctx, kubegate.Change{Kind: kubegate.ChangeAccessKey, Key: ak})

@@ -39,27 +39,14 @@ func (s *Service) CreatePersonalToken(ctx context.Context, userID, name string, 
 		return kubegate.AccessKey{}, "", kubegate.Errorf(kubegate.EInvalid, "expiredAt is beyond the longest lifetime of a personal access token (%s): %s at the latest",
 			s.opts.PersonalTokenMaxTTL, longest.Format(time.RFC3339))
 	}
-	ak, err := s.randomHex(16)
+	k, secret, err := s.mintKey(ctx, kubegate.AccessKey{
+		Kind: kubegate.KindPersonalToken, Name: name, UserID: userID,
+		Scope: scope, CreatedAt: now, ExpiresAt: expiresAt,
+	}, s.opts.MaxPersonalTokensPerUser)
 	if err != nil {
 		return kubegate.AccessKey{}, "", err
 	}
-	secret, err := s.randomHex(20)
-	if err != nil {
-		return kubegate.AccessKey{}, "", err
-	}
-	id, err := s.newUUID()
-	if err != nil {
-		return kubegate.AccessKey{}, "", err
-	}
-	k := kubegate.AccessKey{
-		ID: id, Kind: kubegate.KindPersonalToken, Name: name, AccessKey: ak, SecretHash: hashSecret(secret), UserID: userID,
-		Status: kubegate.KeyActive, Scope: scope, CreatedAt: now, ExpiresAt: expiresAt.UTC().Truncate(time.Microsecond),
-	}
-	if err := s.opts.Store.CreateAccessKey(ctx, k, s.opts.MaxPersonalTokensPerUser); err != nil {
-		return kubegate.AccessKey{}, "", err
-	}
-	s.view.apply(ctx, kubegate.Change{Kind: kubegate.ChangeAccessKey, Key: ak})
-	return k, PersonalTokenPrefix + ak + "." + secret, nil
+	return k, PersonalTokenPrefix + k.AccessKey + "." + secret, nil
 }
 
 // ListPersonalTokens lists the personal access tokens of userID.
