@@ -56,6 +56,10 @@ lint: $(GOLANGCI_LINT) ## run golangci-lint with .golangci.yml, then govulncheck
 $(GOLANGCI_LINT):
 	GOBIN=$(dir $(GOLANGCI_LINT)) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
 
+.PHONY: screenshots
+screenshots: deps kube-bin ## refresh the console screenshots in docs/screenshots from the Chromium tests
+	KUBEGATE_SCREENSHOTS=1 $(GO) test -count=1 -run . ./test/console/
+
 .PHONY: bench
 bench: kube-bin ## run the benchmarks and write docs/benchmarks.md
 	bash hack/bench.sh

@@ -179,8 +179,9 @@ func ensureBinaries(ctx context.Context, dir string, out io.Writer, getenv func(
 var banner = template.Must(template.New("banner").Parse(`
 kubegate demo is running. Press Ctrl-C to stop everything.
 
-  Gateway:      {{.URL}}   (CA: {{.CA}})
+  Console:      {{.URL}}/   (log in, then the user menu at the top right → Access keys)
   Admin login:  admin / {{.Password}}
+  Gateway:      {{.URL}}   (CA: {{.CA}})
   API docs:     {{.URL}}/swagger/index.html
 
   Try the OpenAPI flow (KubeCube dialect, DCE's token call, the proxy, kubectl):

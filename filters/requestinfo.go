@@ -32,7 +32,19 @@ const (
 	DocsPrefix = "/swagger/"
 	// WellKnownPrefix serves the OpenID configuration and the JWKS.
 	WellKnownPrefix = "/.well-known/"
+	// ConsoleAssetsPrefix serves the web console's script and stylesheet; its
+	// pages are the paths isConsolePage names.
+	ConsoleAssetsPrefix = "/assets/"
 )
+
+// isConsolePage says whether p is a page of the web console.
+func isConsolePage(p string) bool {
+	switch p {
+	case "/", "/login", "/keys", "/password":
+		return true
+	}
+	return false
+}
 
 // RouteClass is the kind of route a request is for. The set is fixed: it labels
 // metrics, so clients cannot grow it.
@@ -45,6 +57,7 @@ const (
 	ClassToken   RouteClass = "token"   // access key exchange, either dialect
 	ClassAPI     RouteClass = "api"     // the gateway's own API, ghippo users, .well-known
 	ClassDocs    RouteClass = "docs"    // Swagger UI
+	ClassConsole RouteClass = "console" // the web console's pages and assets
 	ClassHealth  RouteClass = "health"  // /healthz, /livez, /readyz, /metrics
 	ClassOther   RouteClass = "other"   // anything else (a 404)
 )
@@ -163,6 +176,8 @@ func Classify(r *http.Request) *RequestInfo {
 		info.Class = ClassAPI
 	case strings.HasPrefix(p, DocsPrefix):
 		info.Class = ClassDocs
+	case isConsolePage(p), strings.HasPrefix(p, ConsoleAssetsPrefix):
+		info.Class = ClassConsole
 	case p == "/healthz" || p == "/livez" || p == "/readyz" || p == "/metrics":
 		info.Class = ClassHealth
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/kubegate/kubegate/audit"
 	"github.com/kubegate/kubegate/authn"
 	"github.com/kubegate/kubegate/cluster"
+	"github.com/kubegate/kubegate/console"
 	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/internal/config"
 	"github.com/kubegate/kubegate/internal/httpapi"
@@ -111,6 +112,14 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		return nil, err
 	}
 	a.audit = audit.New(store, logger, 0)
+	// Secure when clients reach the gateway over HTTPS, TLS terminated here or in front.
+	secureCookies := cfg.TLSCertFile != "" || strings.HasPrefix(cfg.ExternalURL, "https://")
+	ui, err := console.New(console.Options{
+		Keys: a.accounts, Clusters: a.clusters, MaxKeysPerUser: cfg.MaxKeysPerUser, ExternalURL: cfg.ExternalURL, SecureCookies: secureCookies,
+	})
+	if err != nil {
+		return nil, err
+	}
 	var metricsToken []byte
 	if cfg.MetricsTokenFile != "" {
 		if metricsToken, err = os.ReadFile(cfg.MetricsTokenFile); err != nil {
@@ -136,8 +145,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 			api.Register(mux, api.Options{
 				Sessions: authenticator, Accounts: a.accounts, Tokens: a.tokens, Clusters: a.clusters, Audit: store,
 				ExternalURL: cfg.ExternalURL, ExternalCAData: externalCA,
-				// Secure when clients reach the gateway over HTTPS, TLS terminated here or in front.
-				SecureCookies: cfg.TLSCertFile != "" || strings.HasPrefix(cfg.ExternalURL, "https://"),
+				SecureCookies: secureCookies,
 			})
 			kubecube.Register(mux, kubecube.Options{Exchanger: authenticator, MaxTokenTTL: cfg.TokenMaxTTL, Clusters: a.clusters})
 			dce.Register(mux, dce.Options{
@@ -145,6 +153,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 				Lister: proxy, MaxPageSize: cfg.MaxPageSize,
 			})
 			mux.Handle(filters.DocsPrefix, httpapi.Methods{http.MethodGet: docs})
+			ui.Register(mux)
 		},
 		Prefixes: []server.Prefix{{Path: filters.ProxyPrefix, Handler: proxy}},
 	})

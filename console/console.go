@@ -1,0 +1,284 @@
+// Package console serves the web console: server-rendered pages (html/template
+// and embed) with a small script for dialogs, copy buttons and calls to the
+// gateway's JSON API, which does all the work. The console holds no state of its
+// own: the session is the API's cookie, state-changing calls carry the API's
+// CSRF header, and every page is sent with a strict Content-Security-Policy.
+package console
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/internal/httpapi"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// CSP is sent with every console response: scripts and styles from the gateway
+// only (no inline code), never framed.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// Keys lists a user's access keys.
+type Keys interface {
+	ListKeys(ctx context.Context, userID string) ([]kubegate.AccessKey, error)
+}
+
+// Clusters lists the registered clusters.
+type Clusters interface {
+	List() []kubegate.Cluster
+}
+
+// Options configure the console.
+type Options struct {
+	Keys     Keys
+	Clusters Clusters
+	// MaxKeysPerUser is the server's limit, shown and enforced in the page.
+	MaxKeysPerUser int
+	// ExternalURL is the gateway's address in the commands the console shows;
+	// empty: the address the request came to.
+	ExternalURL string
+	// SecureCookies marks the language cookie Secure, as the session's.
+	SecureCookies bool
+	Now           func() time.Time
+}
+
+// Console serves the console's pages and assets.
+type Console struct {
+	o     Options
+	pages map[string]*template.Template
+	files http.Handler
+}
+
+// New parses the console's templates.
+func New(o Options) (*Console, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	c := &Console{o: o, pages: map[string]*template.Template{}}
+	for _, name := range []string{"login", "keys", "password"} {
+		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("console template %s: %w", name, err)
+		}
+		c.pages[name] = t
+	}
+	assets, err := fs.Sub(assetFS, "assets")
+	if err != nil {
+		return nil, err
+	}
+	c.files = http.StripPrefix(filters.ConsoleAssetsPrefix, http.FileServer(http.FS(assets)))
+	return c, nil
+}
+
+// Register adds the console's pages and assets to mux.
+func (c *Console) Register(mux *http.ServeMux) {
+	get := func(h http.HandlerFunc) http.Handler { return withHeaders(httpapi.Methods{http.MethodGet: h}) }
+	mux.Handle("/{$}", get(c.home))
+	mux.Handle("/login", get(c.login))
+	mux.Handle("/keys", get(c.authed(c.keys)))
+	mux.Handle("/password", get(c.authed(c.password)))
+	mux.Handle(filters.ConsoleAssetsPrefix, withHeaders(httpapi.Methods{http.MethodGet: c.files}))
+}
+
+// withHeaders sets the console's security headers on every response.
+func withHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", CSP)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "same-origin")
+		if !strings.HasPrefix(r.URL.Path, filters.ConsoleAssetsPrefix) {
+			hd.Set("Cache-Control", "no-store")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// page is what every template gets.
+type page struct {
+	Lang   Lang
+	Other  Lang
+	Name   string // the template
+	Path   string
+	User   *kubegate.Identity
+	Next   string
+	Base   string
+	Extras any
+}
+
+// T is the message key in the page's language, formatted with args.
+func (p page) T(key string, args ...any) string {
+	s := p.Lang.T(key)
+	if len(args) > 0 {
+		s = fmt.Sprintf(s, args...)
+	}
+	return s
+}
+
+func (c *Console) newPage(r *http.Request, name string) page {
+	l := langOf(r)
+	other := Chinese
+	if l == Chinese {
+		other = English
+	}
+	return page{
+		Lang: l, Other: other, Name: name, Path: r.URL.Path, User: filters.Identity(r.Context()),
+		Base: strings.TrimSuffix(httpapi.ExternalURL(c.o.ExternalURL, r), "/"),
+	}
+}
+
+func (c *Console) render(w http.ResponseWriter, p page) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := c.pages[p.Name].ExecuteTemplate(w, "layout", p); err != nil {
+		// Headers are gone; the half page is all the client gets, and the error is
+		// a template bug that the page tests catch.
+		_, _ = fmt.Fprintf(w, "<!-- %s -->", template.HTMLEscapeString(err.Error()))
+	}
+}
+
+// switchLang answers ?lang=: it remembers the choice and reloads the page
+// without the parameter. It reports whether it answered.
+func (c *Console) switchLang(w http.ResponseWriter, r *http.Request) bool {
+	v := r.URL.Query().Get("lang")
+	if v == "" {
+		return false
+	}
+	if l, ok := parseLang(v); ok {
+		// Secure follows the listener, as the session cookie's: over plain HTTP a Secure cookie never comes back.
+		http.SetCookie(w, &http.Cookie{ //nolint:gosec // see above.
+			Name: langCookie, Value: string(l), Path: "/", MaxAge: 365 * 24 * 3600,
+			HttpOnly: true, Secure: c.o.SecureCookies, SameSite: http.SameSiteLaxMode,
+		})
+	}
+	q := r.URL.Query()
+	q.Del("lang")
+	u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+	return true
+}
+
+// authed sends a visitor without a session to the login page, and back here after.
+func (c *Console) authed(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if c.switchLang(w, r) {
+			return
+		}
+		if filters.Identity(r.Context()) == nil {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (c *Console) home(w http.ResponseWriter, r *http.Request) {
+	if filters.Identity(r.Context()) == nil {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/keys", http.StatusSeeOther)
+}
+
+// localPath keeps a post-login destination on the gateway: a path, never another
+// origin ("//host", "/\host" or a scheme) — an open redirect would lend the
+// gateway's name to phishing.
+func localPath(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.ContainsAny(next, "\r\n\t") {
+		return "/keys"
+	}
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" {
+		return "/keys"
+	}
+	return next
+}
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	if c.switchLang(w, r) {
+		return
+	}
+	next := localPath(r.URL.Query().Get("next"))
+	if filters.Identity(r.Context()) != nil {
+		http.Redirect(w, r, next, http.StatusSeeOther) //nolint:gosec // next went through localPath: a path on this gateway.
+		return
+	}
+	p := c.newPage(r, "login")
+	p.Next = next
+	c.render(w, p)
+}
+
+// keyRow is one access key as the keys page shows it.
+type keyRow struct {
+	AccessKey, Description, Status, Created, LastUsed, LastIP, Expires string
+	Active                                                             bool
+}
+
+type keysPage struct {
+	Rows         []keyRow
+	Count, Max   int
+	AtLimit      bool
+	Cluster      string
+	HasCluster   bool
+	AccessKeyRef string
+}
+
+const timeLayout = "2006-01-02 15:04 UTC"
+
+func (c *Console) keys(w http.ResponseWriter, r *http.Request) {
+	p := c.newPage(r, "keys")
+	keys, err := c.o.Keys.ListKeys(r.Context(), p.User.UserID)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	now := c.o.Now()
+	x := keysPage{Count: len(keys), Max: c.o.MaxKeysPerUser, AtLimit: len(keys) >= c.o.MaxKeysPerUser, Cluster: "my-cluster"}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].CreatedAt.After(keys[j].CreatedAt) })
+	for _, k := range keys {
+		row := keyRow{
+			AccessKey: k.AccessKey, Description: k.Description, Status: string(k.Status),
+			Created: k.CreatedAt.UTC().Format(timeLayout), Active: k.Status == kubegate.KeyActive,
+			LastUsed: p.T("keys.never"), Expires: p.T("keys.noExpiry"),
+		}
+		if !k.ExpiresAt.IsZero() {
+			row.Expires = k.ExpiresAt.UTC().Format(timeLayout)
+			if !k.ExpiresAt.After(now) {
+				row.Status = "Expired"
+			}
+		}
+		if !k.LastUsedAt.IsZero() {
+			row.LastUsed, row.LastIP = k.LastUsedAt.UTC().Format(timeLayout), k.LastUsedIP
+		}
+		x.Rows = append(x.Rows, row)
+	}
+	if cs := c.o.Clusters.List(); len(cs) > 0 {
+		sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
+		x.Cluster, x.HasCluster = cs[0].Name, true
+	}
+	x.AccessKeyRef = "<access-key>"
+	if len(x.Rows) > 0 {
+		x.AccessKeyRef = x.Rows[0].AccessKey
+	}
+	p.Extras = x
+	c.render(w, p)
+}
+
+func (c *Console) password(w http.ResponseWriter, r *http.Request) {
+	c.render(w, c.newPage(r, "password"))
+}

@@ -1,0 +1,314 @@
+// Package console tests the web console in real headless Chromium, in front of a
+// real cluster: the guide's first steps (log in, top-right menu, Access keys, Add
+// key) and what a script then does with the key.
+package console
+
+import (
+	"context"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/kubegate/kubegate/authn"
+	"github.com/kubegate/kubegate/demo"
+	"github.com/kubegate/kubegate/kubeenv"
+	"github.com/kubegate/kubegate/kubeenv/kubeenvtest"
+	"github.com/kubegate/kubegate/test/testbin"
+	"github.com/kubegate/kubegate/test/testhttp"
+)
+
+const adminPassword = "console-admin-password"
+
+var cluster *kubeenv.Cluster
+
+func TestMain(m *testing.M) {
+	kubeenvtest.Main(m, "console", func(c *kubeenv.Cluster) { cluster = c })
+}
+
+// gateway builds and starts kubegate in front of the test cluster, over plain
+// HTTP as the demo serves.
+func gateway(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin, err := testbin.Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	kubeconfig, err := demo.PrepareCluster(ctx, cluster, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := testbin.Start(bin, []string{"KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD=" + adminPassword},
+		"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--log-format", "json",
+		"--max-keys-per-user", "2", "--cluster", cluster.Name+"="+kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	url, err := p.WaitURL(time.Minute)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, p.Output())
+	}
+	return url
+}
+
+// browser starts headless Chromium for the test.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is not installed: `make test` installs it (hack/deps.sh)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.WindowSize(1280, 860), chromedp.Flag("lang", "en-US"))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(cancel3)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// value runs one action that gives a value.
+func value[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// screenshot saves the page to docs/screenshots when KUBEGATE_SCREENSHOTS is set
+// (`make screenshots`), else to the test's temporary directory.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := t.TempDir()
+	if os.Getenv("KUBEGATE_SCREENSHOTS") != "" {
+		dir = filepath.Join("..", "..", "docs", "screenshots")
+	}
+	run(t, ctx, chromedp.Sleep(150*time.Millisecond))
+	png := value(t, ctx, chromedp.FullScreenshot(100))
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func location(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	return value(t, ctx, chromedp.Location())
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	return strings.TrimSpace(value(t, ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible)))
+}
+
+// The guide's walk: log in → the top-right menu → Access keys → Add key → read
+// the pair from the dialog → tokens in both dialects → a list through the proxy →
+// disable the key in the page → its token is refused within a second → delete it.
+func TestGuideWalkInChromium(t *testing.T) {
+	url := gateway(t)
+	ctx := browser(t)
+
+	// Not logged in: to the login page, and back to the keys after.
+	run(t, ctx, chromedp.Navigate(url+"/keys"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	if loc := location(t, ctx); loc != url+"/login?next=%2Fkeys" {
+		t.Fatalf("an anonymous visit to /keys went to %s", loc)
+	}
+	screenshot(t, ctx, "login-en")
+
+	// The wrong password is said in place.
+	run(t, ctx, chromedp.SendKeys(chromedp.CSS("#login-name"), "admin"), chromedp.SendKeys(chromedp.CSS("#login-password"), "wrong"),
+		chromedp.Click(chromedp.CSS("#login-submit")), chromedp.WaitVisible(chromedp.CSS("#login-error")))
+	if msg := text(t, ctx, "#login-error"); !strings.Contains(strings.ToLower(msg), "password") {
+		t.Errorf("wrong password message: %q", msg)
+	}
+	value(t, ctx, chromedp.Evaluate[string](`document.querySelector("#login-password").value = ""`))
+	run(t, ctx, chromedp.SendKeys(chromedp.CSS("#login-password"), adminPassword),
+		chromedp.Click(chromedp.CSS("#login-submit")), chromedp.WaitVisible(chromedp.CSS("#add-key")))
+	if loc := location(t, ctx); loc != url+"/keys" {
+		t.Fatalf("after login: %s", loc)
+	}
+
+	// The top-right menu leads to Access keys.
+	run(t, ctx, chromedp.Click(chromedp.CSS("#user-menu-button")), chromedp.WaitVisible(chromedp.CSS("#menu-keys")),
+		chromedp.Click(chromedp.CSS("#menu-keys")), chromedp.WaitVisible(chromedp.CSS("#keys-empty")))
+	screenshot(t, ctx, "keys-empty-en")
+
+	// Add key: the dialog shows the pair once.
+	run(t, ctx, chromedp.Click(chromedp.CSS("#add-key")), chromedp.WaitVisible(chromedp.CSS("#new-key-description")),
+		chromedp.SendKeys(chromedp.CSS("#new-key-description"), "ci script"),
+		chromedp.Click(chromedp.CSS("#new-key-create")), chromedp.WaitVisible(chromedp.CSS("#created-sk")))
+	ak, sk := text(t, ctx, "#created-ak"), text(t, ctx, "#created-sk")
+	if len(ak) != 32 || len(sk) != 40 {
+		t.Fatalf("the dialog shows access key %q and secret key %q", ak, sk)
+	}
+	if w := text(t, ctx, "#created-dialog .warning"); !strings.Contains(w, "not see it again") {
+		t.Errorf("no warning that the secret is shown once: %q", w)
+	}
+	screenshot(t, ctx, "key-created-en")
+
+	// A script exchanges the pair in both dialects and lists through the proxy.
+	client := &http.Client{Timeout: 10 * time.Second}
+	cube := testhttp.Want(t, testhttp.Call(t, client, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 200).JSON(t)["token"].(string)
+	dce := testhttp.Want(t, testhttp.Call(t, client, "POST", url+"/apis/ghippo.io/v1alpha1/token", "", map[string]string{"ak": ak, "sk": sk}), 200).JSON(t)["token"].(string)
+	list := url + "/api/v1/cube/proxy/clusters/" + cluster.Name + "/apis/apps/v1/namespaces/default/deployments?pageSize=20&pageNum=1&sortName=metadata.creationTimestamp&sortOrder=desc"
+	for _, tok := range []string{cube, dce} {
+		testhttp.Want(t, testhttp.Call(t, client, "GET", list, tok, nil), 200)
+	}
+
+	// Closing the dialog shows the key in the table, with its last use.
+	run(t, ctx, chromedp.Click(chromedp.CSS("#created-close")), chromedp.WaitVisible(chromedp.CSS(`tr[data-ak="`+ak+`"]`)))
+	if got := text(t, ctx, `tr[data-ak="`+ak+`"]`); !strings.Contains(got, "ci script") || !strings.Contains(got, "Active") {
+		t.Errorf("the key's row: %q", got)
+	}
+
+	// Disable it in the page: the token stops working within a second.
+	run(t, ctx, chromedp.Click(chromedp.CSS(`tr[data-ak="`+ak+`"] button[data-status=Inactive]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-ak="`+ak+`"] button[data-status=Active]`)))
+	disabled := time.Now()
+	for {
+		r := testhttp.Call(t, client, "GET", list, cube, nil)
+		if r.Code == http.StatusUnauthorized {
+			break
+		}
+		if time.Since(disabled) > time.Second {
+			t.Fatalf("the token of a disabled key still answers %d a second later", r.Code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	screenshot(t, ctx, "keys-en")
+
+	// Delete it after confirming.
+	run(t, ctx, chromedp.Click(chromedp.CSS(`tr[data-ak="`+ak+`"] button[data-action=delete]`)), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")))
+	if got := text(t, ctx, "#confirm-text"); !strings.Contains(got, ak) {
+		t.Errorf("the confirmation does not name the key: %q", got)
+	}
+	run(t, ctx, chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitVisible(chromedp.CSS("#keys-empty")))
+	testhttp.Want(t, testhttp.Call(t, client, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 401)
+}
+
+func TestConsoleStatesAndSafety(t *testing.T) {
+	url := gateway(t)
+	ctx := browser(t)
+	run(t, ctx, chromedp.Navigate(url+"/login"), chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.SendKeys(chromedp.CSS("#login-name"), "admin"), chromedp.SendKeys(chromedp.CSS("#login-password"), adminPassword),
+		chromedp.Click(chromedp.CSS("#login-submit")), chromedp.WaitVisible(chromedp.CSS("#add-key")))
+
+	t.Run("the user menu and the key dialog work with the keyboard alone", func(t *testing.T) {
+		run(t, ctx, chromedp.Focus(chromedp.CSS("#user-menu-button")), chromedp.KeyEvent(kb.Enter),
+			chromedp.WaitVisible(chromedp.CSS("#menu-keys")))
+		active := chromedp.Evaluate[string](`document.activeElement.id`)
+		focused := value(t, ctx, active)
+		if focused != "menu-keys" {
+			t.Errorf("Enter on the menu button focuses %q, want the first item", focused)
+		}
+		run(t, ctx, chromedp.KeyEvent(kb.ArrowDown))
+		focused = value(t, ctx, active)
+		if focused != "menu-password" {
+			t.Errorf("ArrowDown focuses %q", focused)
+		}
+		run(t, ctx, chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(chromedp.CSS("#user-menu")))
+		focused = value(t, ctx, active)
+		if focused != "user-menu-button" {
+			t.Errorf("Escape leaves the focus on %q", focused)
+		}
+		run(t, ctx, chromedp.Focus(chromedp.CSS("#add-key")), chromedp.KeyEvent(kb.Enter),
+			chromedp.WaitVisible(chromedp.CSS("#new-key-dialog")), chromedp.KeyEvent(kb.Escape),
+			chromedp.WaitNotVisible(chromedp.CSS("#new-key-dialog")))
+	})
+
+	t.Run("at the limit the button is disabled and says why", func(t *testing.T) {
+		for range 2 {
+			run(t, ctx, chromedp.Click(chromedp.CSS("#add-key")), chromedp.WaitVisible(chromedp.CSS("#new-key-create")),
+				chromedp.Click(chromedp.CSS("#new-key-create")), chromedp.WaitVisible(chromedp.CSS("#created-close")),
+				chromedp.KeyEvent(kb.Escape), chromedp.WaitVisible(chromedp.CSS("#keys-table")), chromedp.Sleep(300*time.Millisecond))
+		}
+		run(t, ctx, chromedp.WaitVisible(chromedp.CSS("#key-limit")))
+		disabled := value(t, ctx, chromedp.Evaluate[bool](`document.querySelector("#add-key").disabled`))
+		if !disabled {
+			t.Error("Add key is enabled at the limit")
+		}
+		if got := text(t, ctx, "#key-limit"); !strings.Contains(got, "2 of 2") {
+			t.Errorf("limit message: %q", got)
+		}
+	})
+
+	t.Run("a state-changing request without the CSRF header is refused", func(t *testing.T) {
+		status := value(t, ctx, chromedp.Evaluate[int](`fetch("/api/v1/cube/key/create", {method: "POST", credentials: "same-origin"}).then(r => r.status)`,
+			chromedp.EvalAwaitPromise))
+		if status != http.StatusForbidden {
+			t.Errorf("POST without X-CSRF-Token: %d, want 403", status)
+		}
+	})
+
+	t.Run("the Chinese pages show Chinese labels, and the choice is remembered", func(t *testing.T) {
+		run(t, ctx, chromedp.Navigate(url+"/keys?lang=zh-CN"), chromedp.WaitVisible(chromedp.CSS("#keys-table")))
+		if got := text(t, ctx, "h1"); got != "访问密钥" {
+			t.Errorf("zh-CN heading: %q", got)
+		}
+		screenshot(t, ctx, "keys-zh")
+		run(t, ctx, chromedp.Navigate(url+"/password"), chromedp.WaitVisible(chromedp.CSS("#password-form")))
+		if got := text(t, ctx, "h1"); got != "修改密码" {
+			t.Errorf("the language was not remembered: %q", got)
+		}
+		run(t, ctx, chromedp.Click(chromedp.CSS("#user-menu-button")), chromedp.WaitVisible(chromedp.CSS("#menu-logout")), chromedp.Click(chromedp.CSS("#menu-logout")),
+			chromedp.WaitVisible(chromedp.CSS("#login-form")))
+		if got := text(t, ctx, "h1"); got != "登录" {
+			t.Errorf("zh-CN login heading: %q", got)
+		}
+		screenshot(t, ctx, "login-zh")
+	})
+}
+
+// Every console page and asset carries the CSP and the other security headers,
+// and the session cookie is HttpOnly and SameSite.
+func TestConsoleHeadersAndCookies(t *testing.T) {
+	url := gateway(t)
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	r := testhttp.Want(t, testhttp.Call(t, client, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}), 200)
+	cookies := (&http.Response{Header: r.Header}).Cookies()
+	for _, c := range cookies {
+		if c.Name == authn.SessionCookie && (!c.HttpOnly || c.SameSite == http.SameSiteNoneMode || c.SameSite == http.SameSiteDefaultMode) {
+			t.Errorf("session cookie flags: HttpOnly=%v SameSite=%v", c.HttpOnly, c.SameSite)
+		}
+	}
+	if len(cookies) < 2 {
+		t.Fatalf("login set %d cookies", len(cookies))
+	}
+	for _, path := range []string{"/login", "/keys", "/password", "/assets/console.js", "/assets/console.css"} {
+		res, err := client.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		csp := res.Header.Get("Content-Security-Policy")
+		if res.StatusCode != 200 || !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-") ||
+			!strings.Contains(csp, "frame-ancestors 'none'") || res.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: %d, CSP %q, nosniff %q", path, res.StatusCode, csp, res.Header.Get("X-Content-Type-Options"))
+		}
+	}
+}
