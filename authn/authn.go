@@ -21,7 +21,7 @@ import (
 )
 
 // SessionCookie carries the console's token, HttpOnly.
-const SessionCookie = "kubegate_session"
+const SessionCookie = filters.SessionCookie
 
 // Tokens is what authentication needs of the token service.
 type Tokens interface {

@@ -6,6 +6,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"fmt"
@@ -81,7 +82,15 @@ func New(o Options) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.files = http.StripPrefix(filters.ConsoleAssetsPrefix, http.FileServer(http.FS(assets)))
+	files := http.StripPrefix(filters.ConsoleAssetsPrefix, http.FileServer(http.FS(assets)))
+	// Files only: no directory listings.
+	c.files = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			httpapi.WriteError(w, r, kubegate.Errorf(kubegate.ENotFound, "the server could not find the requested resource %q", r.URL.Path))
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 	return c, nil
 }
 
@@ -112,14 +121,16 @@ func withHeaders(h http.Handler) http.Handler {
 
 // page is what every template gets.
 type page struct {
-	Lang   Lang
-	Other  Lang
-	Name   string // the template
-	Path   string
-	User   *kubegate.Identity
-	Next   string
-	Base   string
-	Extras any
+	Lang  Lang
+	Other Lang
+	Name  string // the template
+	Path  string
+	User  *kubegate.Identity
+	Next  string
+	Base  string
+	// LangURL is this page in the other language, its query kept.
+	LangURL string
+	Extras  any
 }
 
 // T is the message key in the page's language, formatted with args.
@@ -137,19 +148,23 @@ func (c *Console) newPage(r *http.Request, name string) page {
 	if l == Chinese {
 		other = English
 	}
+	q := r.URL.Query()
+	q.Set("lang", string(other))
 	return page{
 		Lang: l, Other: other, Name: name, Path: r.URL.Path, User: filters.Identity(r.Context()),
-		Base: strings.TrimSuffix(httpapi.ExternalURL(c.o.ExternalURL, r), "/"),
+		Base:    strings.TrimSuffix(httpapi.ExternalURL(c.o.ExternalURL, r), "/"),
+		LangURL: (&url.URL{Path: r.URL.Path, RawQuery: q.Encode()}).String(),
 	}
 }
 
-func (c *Console) render(w http.ResponseWriter, p page) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := c.pages[p.Name].ExecuteTemplate(w, "layout", p); err != nil {
-		// Headers are gone; the half page is all the client gets, and the error is
-		// a template bug that the page tests catch.
-		_, _ = fmt.Fprintf(w, "<!-- %s -->", template.HTMLEscapeString(err.Error()))
+func (c *Console) render(w http.ResponseWriter, r *http.Request, p page) {
+	var b bytes.Buffer
+	if err := c.pages[p.Name].ExecuteTemplate(&b, "layout", p); err != nil {
+		httpapi.WriteError(w, r, fmt.Errorf("rendering the %s page: %w", p.Name, err))
+		return
 	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = b.WriteTo(w)
 }
 
 // switchLang answers ?lang=: it remembers the choice and reloads the page
@@ -220,13 +235,14 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	p := c.newPage(r, "login")
 	p.Next = next
-	c.render(w, p)
+	c.render(w, r, p)
 }
 
 // keyRow is one access key as the keys page shows it.
 type keyRow struct {
 	AccessKey, Description, Status, Created, LastUsed, LastIP, Expires string
-	Active                                                             bool
+	// Active and Expired choose the row's actions: an expired key can only be deleted.
+	Active, Expired bool
 }
 
 type keysPage struct {
@@ -259,7 +275,7 @@ func (c *Console) keys(w http.ResponseWriter, r *http.Request) {
 		if !k.ExpiresAt.IsZero() {
 			row.Expires = k.ExpiresAt.UTC().Format(timeLayout)
 			if !k.ExpiresAt.After(now) {
-				row.Status = "Expired"
+				row.Status, row.Active, row.Expired = "Expired", false, true
 			}
 		}
 		if !k.LastUsedAt.IsZero() {
@@ -276,9 +292,9 @@ func (c *Console) keys(w http.ResponseWriter, r *http.Request) {
 		x.AccessKeyRef = x.Rows[0].AccessKey
 	}
 	p.Extras = x
-	c.render(w, p)
+	c.render(w, r, p)
 }
 
 func (c *Console) password(w http.ResponseWriter, r *http.Request) {
-	c.render(w, c.newPage(r, "password"))
+	c.render(w, r, c.newPage(r, "password"))
 }

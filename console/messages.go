@@ -30,7 +30,7 @@ type message struct{ en, zh string }
 var catalog = map[string]message{
 	"product":              {"kubegate", "kubegate"},
 	"lang.switch":          {"中文", "English"},
-	"menu.user":            {"User menu", "用户菜单"},
+	"nav.main":             {"Main", "主导航"},
 	"menu.keys":            {"Access keys", "访问密钥"},
 	"menu.password":        {"Change password", "修改密码"},
 	"menu.apidocs":         {"API docs", "API 文档"},
@@ -70,6 +70,7 @@ var catalog = map[string]message{
 	"keys.new.description": {"Description (optional)", "描述（可选）"},
 	"keys.new.expires":     {"Expires (optional)", "过期时间（可选）"},
 	"keys.new.create":      {"Create", "创建"},
+	"keys.new.localTime":   {"(your local time; the table shows UTC)", "（本地时间；列表中显示 UTC 时间）"},
 	"keys.created.title":   {"Access key created", "访问密钥已创建"},
 	"keys.created.warning": {"Copy the secret key now: you will not see it again.", "请立即复制 Secret Key：关闭后将无法再次查看。"},
 	"keys.secretKey":       {"Secret key", "Secret Key"},
@@ -88,7 +89,8 @@ var catalog = map[string]message{
 	"password.old":         {"Current password", "当前密码"},
 	"password.new":         {"New password", "新密码"},
 	"password.submit":      {"Change password", "修改密码"},
-	"password.done":        {"Password changed. Other sessions and tokens were signed out.", "密码已修改，其他会话和 Token 已失效。"},
+	"password.done":        {"Password changed. Every session and token, this one included, has ended: log in again with the new password.", "密码已修改。包括当前会话在内的所有会话和 Token 均已失效，请使用新密码重新登录。"},
+	"password.login":       {"Log in again", "重新登录"},
 }
 
 // T returns the message key in lang, formatted with args; an unknown key shows

@@ -93,10 +93,12 @@ type Authenticator interface {
 	Authenticate(r *http.Request, sessions bool) (id *kubegate.Identity, viaCookie bool, err error)
 }
 
-// CSRFCookie and CSRFHeader implement the double-submit check for cookie sessions.
+// SessionCookie carries a console session's token; CSRFCookie and CSRFHeader
+// implement the double-submit check for cookie sessions.
 const (
-	CSRFCookie = "kubegate_csrf"
-	CSRFHeader = "X-CSRF-Token"
+	SessionCookie = "kubegate_session"
+	CSRFCookie    = "kubegate_csrf"
+	CSRFHeader    = "X-CSRF-Token"
 )
 
 // WithAuthentication puts the caller's identity in the context. A presented but
@@ -106,13 +108,20 @@ const (
 // X-CSRF-Token header (the double-submit pattern).
 func WithAuthentication(h http.Handler, authn Authenticator) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if Info(r.Context()).Class == ClassHealth {
-			h.ServeHTTP(w, r) // probes and scrapers carry no user's credential
+		if c := Info(r.Context()).Class; c == ClassHealth || c == ClassAssets {
+			h.ServeHTTP(w, r) // probes, scrapers and stylesheets carry no user's credential
 			return
 		}
 		// Routes that serve clusters' content take bearer tokens only: a tenant's page
 		// proxied onto the gateway's origin must not act with the console's cookie.
 		id, viaCookie, err := authn.Authenticate(r, !Info(r.Context()).BearerOnly())
+		if err != nil && viaCookie {
+			// A session that ended (logged out elsewhere, password changed, user
+			// disabled): forget the cookie and go on anonymous, so that the browser
+			// reaches the login page instead of a 401 on every request, login included.
+			expireSessionCookies(w)
+			id, viaCookie, err = nil, false, nil
+		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kubegate"`)
 			httperr.Write(w, err)
@@ -131,6 +140,12 @@ func WithAuthentication(h http.Handler, authn Authenticator) http.Handler {
 		}
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+func expireSessionCookies(w http.ResponseWriter) {
+	for _, name := range []string{SessionCookie, CSRFCookie} {
+		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: name == SessionCookie, SameSite: http.SameSiteLaxMode}) //nolint:gosec // an expired, empty cookie.
+	}
 }
 
 func safeMethod(m string) bool {

@@ -85,3 +85,52 @@ func TestAuditBoundsWhatClientsChoose(t *testing.T) {
 		t.Fatalf("stored path of %d bytes (valid UTF-8: %v), verb of %d", len(e.Path), utf8.ValidString(e.Path), len(e.Verb))
 	}
 }
+
+// failing answers every credential as revoked, and says whether it came as the cookie.
+type failing struct{}
+
+func (failing) Authenticate(r *http.Request, sessions bool) (*kubegate.Identity, bool, error) {
+	if r.Header.Get("Authorization") != "" {
+		return nil, false, kubegate.Errorf(kubegate.EUnauthorized, "token revoked")
+	}
+	if _, err := r.Cookie(filters.SessionCookie); err == nil && sessions {
+		return nil, true, kubegate.Errorf(kubegate.EUnauthorized, "token revoked")
+	}
+	return nil, false, nil
+}
+
+// A revoked bearer token is a 401 at once; an ended cookie session is forgotten
+// (the cookies expired) and the request goes on anonymous, so the browser can
+// reach the login page and log in again.
+func TestEndedSessionCookieIsForgottenButRevokedTokenRefused(t *testing.T) {
+	var anonymous bool
+	h := filters.WithRequestInfo(filters.WithAuthentication(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		anonymous = filters.Identity(r.Context()) == nil
+	}), failing{}))
+
+	r := httptest.NewRequest("GET", "/api/v1/cube/whoami", nil)
+	r.Header.Set("Authorization", "Bearer revoked")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusUnauthorized {
+		t.Errorf("revoked bearer token: %d, want 401", w.Code)
+	}
+
+	for _, path := range []string{"/keys", "/api/v1/cube/login"} {
+		anonymous = false
+		r = httptest.NewRequest("GET", path, nil)
+		r.AddCookie(&http.Cookie{Name: filters.SessionCookie, Value: "ended"})
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK || !anonymous {
+			t.Errorf("%s with an ended session cookie: %d, anonymous %v", path, w.Code, anonymous)
+		}
+		expired := map[string]bool{}
+		for _, c := range w.Result().Cookies() {
+			expired[c.Name] = c.MaxAge < 0
+		}
+		if !expired[filters.SessionCookie] || !expired[filters.CSRFCookie] {
+			t.Errorf("%s: the session cookies were not expired: %v", path, w.Header().Values("Set-Cookie"))
+		}
+	}
+}

@@ -57,7 +57,8 @@ const (
 	ClassToken   RouteClass = "token"   // access key exchange, either dialect
 	ClassAPI     RouteClass = "api"     // the gateway's own API, ghippo users, .well-known
 	ClassDocs    RouteClass = "docs"    // Swagger UI
-	ClassConsole RouteClass = "console" // the web console's pages and assets
+	ClassConsole RouteClass = "console" // the web console's pages
+	ClassAssets  RouteClass = "assets"  // the console's script and stylesheet: public, unauthenticated
 	ClassHealth  RouteClass = "health"  // /healthz, /livez, /readyz, /metrics
 	ClassOther   RouteClass = "other"   // anything else (a 404)
 )
@@ -176,8 +177,10 @@ func Classify(r *http.Request) *RequestInfo {
 		info.Class = ClassAPI
 	case strings.HasPrefix(p, DocsPrefix):
 		info.Class = ClassDocs
-	case isConsolePage(p), strings.HasPrefix(p, ConsoleAssetsPrefix):
+	case isConsolePage(p):
 		info.Class = ClassConsole
+	case strings.HasPrefix(p, ConsoleAssetsPrefix):
+		info.Class = ClassAssets
 	case p == "/healthz" || p == "/livez" || p == "/readyz" || p == "/metrics":
 		info.Class = ClassHealth
 	}

@@ -30,6 +30,15 @@
     return m || fmt(msg("generic"), r.status);
   }
 
+  // busy disables a form's submit button while its call is in flight, so a
+  // double click cannot, say, create two keys and lose the first secret.
+  async function busy(form, work) {
+    const b = form.querySelector("[type=submit]");
+    if (b.disabled) return;
+    b.disabled = true;
+    try { await work(); } finally { b.disabled = false; }
+  }
+
   function showError(el, text) {
     el.textContent = text;
     el.hidden = !text;
@@ -55,6 +64,11 @@
     });
     menuButton.addEventListener("keydown", (e) => {
       if (e.key === "ArrowDown") { e.preventDefault(); open(true); }
+      else if (e.key === "Escape" && !menu.hidden) { e.preventDefault(); close(false); }
+    });
+    // Focus leaving the menu (Tab, Shift+Tab, a click elsewhere) closes it.
+    menuButton.parentElement.addEventListener("focusout", (e) => {
+      if (!menu.hidden && e.relatedTarget && !menuButton.parentElement.contains(e.relatedTarget)) close(false);
     });
     menu.addEventListener("keydown", (e) => {
       const list = items();
@@ -62,7 +76,8 @@
       if (e.key === "Escape") { e.preventDefault(); close(true); }
       else if (e.key === "ArrowDown") { e.preventDefault(); list[(i + 1) % list.length].focus(); }
       else if (e.key === "ArrowUp") { e.preventDefault(); list[(i - 1 + list.length) % list.length].focus(); }
-      else if (e.key === "Tab" && i === list.length - 1 && !e.shiftKey) close(false);
+      else if (e.key === "Home") { e.preventDefault(); list[0].focus(); }
+      else if (e.key === "End") { e.preventDefault(); list[list.length - 1].focus(); }
     });
     document.addEventListener("click", (e) => {
       if (!menu.hidden && !menu.contains(e.target) && !menuButton.contains(e.target)) close(false);
@@ -73,8 +88,8 @@
     const t = e.target.closest("button");
     if (!t) return;
     if (t.dataset.action === "logout") {
-      await call("POST", "/api/v1/cube/logout");
-      location.assign("/login");
+      const r = await call("POST", "/api/v1/cube/logout");
+      if (r.ok || r.status === 401) location.assign("/login"); else showError($("#page-error"), explain(r));
     } else if (t.dataset.copy !== undefined) {
       copy(t, document.getElementById(t.dataset.copy).textContent);
     } else if (t.dataset.close !== undefined) {
@@ -120,10 +135,11 @@
   if (loginForm) {
     loginForm.addEventListener("submit", async (e) => {
       e.preventDefault();
-      const err = $("#login-error");
-      const r = await call("POST", "/api/v1/cube/login", { name: loginForm.name.value, password: loginForm.password.value });
-      if (!r.ok) { showError(err, explain(r)); loginForm.password.select(); return; }
-      location.assign(loginForm.dataset.next || "/keys");
+      await busy(loginForm, async () => {
+        const r = await call("POST", "/api/v1/cube/login", { name: loginForm.name.value, password: loginForm.password.value });
+        if (!r.ok) { showError($("#login-error"), explain(r)); loginForm.password.select(); return; }
+        location.assign(loginForm.dataset.next || "/keys");
+      });
     });
   }
 
@@ -132,10 +148,12 @@
   if (pwForm) {
     pwForm.addEventListener("submit", async (e) => {
       e.preventDefault();
-      const r = await call("POST", "/api/v1/cube/user/password", { oldPassword: pwForm.oldPassword.value, newPassword: pwForm.newPassword.value });
-      showError($("#password-error"), r.ok ? "" : explain(r));
-      $("#password-done").hidden = !r.ok;
-      if (r.ok) pwForm.reset();
+      await busy(pwForm, async () => {
+        const r = await call("POST", "/api/v1/cube/user/password", { oldPassword: pwForm.oldPassword.value, newPassword: pwForm.newPassword.value });
+        showError($("#password-error"), r.ok ? "" : explain(r));
+        $("#password-done").hidden = !r.ok;
+        if (r.ok) pwForm.reset();
+      });
     });
   }
 
@@ -147,18 +165,22 @@
     addKey.addEventListener("click", () => { form.reset(); showError($("#new-key-error"), ""); dialog.showModal(); });
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      const body = { description: form.description.value };
-      if (form.expiresAt.value) body.expiresAt = new Date(form.expiresAt.value).toISOString().replace(/\.\d{3}Z$/, "Z");
-      const r = await call("POST", "/api/v1/cube/key/create", body);
-      if (!r.ok) { showError($("#new-key-error"), explain(r)); return; }
-      dialog.close();
-      $("#created-ak").textContent = r.data.accessKey;
-      $("#created-sk").textContent = r.data.secretKey;
-      const created = $("#created-dialog");
-      // Escape closes the dialog too: reload then, as the Close button does.
-      created.addEventListener("close", () => location.reload(), { once: true });
-      created.showModal();
-      $("#created-close").focus();
+      await busy(form, () => createKey(dialog, form));
     });
+  }
+
+  async function createKey(dialog, form) {
+    const body = { description: form.description.value };
+    if (form.expiresAt.value) body.expiresAt = new Date(form.expiresAt.value).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const r = await call("POST", "/api/v1/cube/key/create", body);
+    if (!r.ok) { showError($("#new-key-error"), explain(r)); return; }
+    dialog.close();
+    $("#created-ak").textContent = r.data.accessKey;
+    $("#created-sk").textContent = r.data.secretKey;
+    const created = $("#created-dialog");
+    // Escape closes the dialog too: reload then, as the Close button does.
+    created.addEventListener("close", () => location.reload(), { once: true });
+    created.showModal();
+    $("#created-close").focus();
   }
 })();

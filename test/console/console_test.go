@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/cookiejar"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -281,6 +282,17 @@ func TestConsoleStatesAndSafety(t *testing.T) {
 		}
 		screenshot(t, ctx, "login-zh")
 	})
+
+	t.Run("after a password change, which ends every session, the browser is sent to log in again", func(t *testing.T) {
+		run(t, ctx, chromedp.SendKeys(chromedp.CSS("#login-name"), "admin"), chromedp.SendKeys(chromedp.CSS("#login-password"), adminPassword),
+			chromedp.Click(chromedp.CSS("#login-submit")), chromedp.WaitVisible(chromedp.CSS("#add-key")),
+			chromedp.Navigate(url+"/password"), chromedp.WaitVisible(chromedp.CSS("#password-form")),
+			chromedp.SendKeys(chromedp.CSS("#old-password"), adminPassword), chromedp.SendKeys(chromedp.CSS("#new-password"), "a-new-admin-password"),
+			chromedp.Click(chromedp.CSS("#password-form [type=submit]")), chromedp.WaitVisible(chromedp.CSS("#password-done")),
+			chromedp.Navigate(url+"/keys"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+		run(t, ctx, chromedp.SendKeys(chromedp.CSS("#login-name"), "admin"), chromedp.SendKeys(chromedp.CSS("#login-password"), "a-new-admin-password"),
+			chromedp.Click(chromedp.CSS("#login-submit")), chromedp.WaitVisible(chromedp.CSS("#add-key")))
+	})
 }
 
 // Every console page and asset carries the CSP and the other security headers,
@@ -291,7 +303,11 @@ func TestConsoleHeadersAndCookies(t *testing.T) {
 	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
 	r := testhttp.Want(t, testhttp.Call(t, client, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}), 200)
 	cookies := (&http.Response{Header: r.Header}).Cookies()
+	session := ""
 	for _, c := range cookies {
+		if c.Name == authn.SessionCookie {
+			session = c.Value
+		}
 		if c.Name == authn.SessionCookie && (!c.HttpOnly || c.SameSite == http.SameSiteNoneMode || c.SameSite == http.SameSiteDefaultMode) {
 			t.Errorf("session cookie flags: HttpOnly=%v SameSite=%v", c.HttpOnly, c.SameSite)
 		}
@@ -299,16 +315,36 @@ func TestConsoleHeadersAndCookies(t *testing.T) {
 	if len(cookies) < 2 {
 		t.Fatalf("login set %d cookies", len(cookies))
 	}
-	for _, path := range []string{"/login", "/keys", "/password", "/assets/console.js", "/assets/console.css"} {
+	for _, path := range []string{"/", "/login", "/keys", "/password", "/assets/console.js", "/assets/console.css"} {
 		res, err := client.Get(url + path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		res.Body.Close()
 		csp := res.Header.Get("Content-Security-Policy")
+		if path != "/" && path != "/login" && res.Request.URL.Path != path { // those two go to /keys when logged in
+			t.Errorf("%s went to %s", path, res.Request.URL)
+		}
 		if res.StatusCode != 200 || !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-") ||
 			!strings.Contains(csp, "frame-ancestors 'none'") || res.Header.Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("%s: %d, CSP %q, nosniff %q", path, res.StatusCode, csp, res.Header.Get("X-Content-Type-Options"))
 		}
 	}
+	// No directory listings, and a dead session cookie is forgotten, not a 401 on every page.
+	testhttp.Want(t, testhttp.Call(t, client, "GET", url+"/assets/", "", nil), 404)
+	testhttp.Want(t, testhttp.Call(t, client, "POST", url+"/api/v1/cube/logout", "", nil, "X-CSRF-Token", csrf(jar, url)), 204)
+	r = testhttp.Want(t, testhttp.Call(t, &http.Client{Timeout: 10 * time.Second}, "GET", url+"/login", "", nil, "Cookie", authn.SessionCookie+"="+session), 200)
+	if !strings.Contains(r.Header.Get("Set-Cookie"), authn.SessionCookie+"=;") {
+		t.Errorf("a dead session cookie was not expired: %q", r.Header.Values("Set-Cookie"))
+	}
+}
+
+func csrf(jar http.CookieJar, base string) string {
+	u, _ := neturl.Parse(base)
+	for _, c := range jar.Cookies(u) {
+		if c.Name == "kubegate_csrf" {
+			return c.Value
+		}
+	}
+	return ""
 }
