@@ -39,9 +39,10 @@ type Keys interface {
 	ListKeys(ctx context.Context, userID string) ([]kubegate.AccessKey, error)
 }
 
-// Clusters lists the registered clusters.
+// Clusters lists the registered clusters and their last health check.
 type Clusters interface {
 	List() []kubegate.Cluster
+	Health(name string) kubegate.ClusterHealth
 }
 
 // Options configure the console.
@@ -71,7 +72,7 @@ func New(o Options) (*Console, error) {
 		o.Now = time.Now
 	}
 	c := &Console{o: o, pages: map[string]*template.Template{}}
-	for _, name := range []string{"login", "keys", "password"} {
+	for _, name := range []string{"login", "keys", "password", "clusters"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", name, err)
@@ -101,6 +102,7 @@ func (c *Console) Register(mux *http.ServeMux) {
 	mux.Handle("/login", get(c.login))
 	mux.Handle("/keys", get(c.authed(c.keys)))
 	mux.Handle("/password", get(c.authed(c.password)))
+	mux.Handle("/clusters", get(c.authed(c.clusters)))
 	mux.Handle(filters.ConsoleAssetsPrefix, withHeaders(httpapi.Methods{http.MethodGet: c.files}))
 }
 
@@ -292,6 +294,33 @@ func (c *Console) keys(w http.ResponseWriter, r *http.Request) {
 		x.AccessKeyRef = x.Rows[0].AccessKey
 	}
 	p.Extras = x
+	c.render(w, r, p)
+}
+
+// clusterRow is one registered cluster as the clusters page shows it.
+type clusterRow struct {
+	Name, Description, Server, Status, Version, Message, Checked string
+}
+
+func (c *Console) clusters(w http.ResponseWriter, r *http.Request) {
+	p := c.newPage(r, "clusters")
+	cs := c.o.Clusters.List()
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
+	rows := make([]clusterRow, 0, len(cs))
+	for _, cl := range cs {
+		h := c.o.Clusters.Health(cl.Name)
+		row := clusterRow{Name: cl.Name, Description: cl.Description, Server: cl.Server, Status: h.Status, Version: h.Version, Message: h.Message, Checked: "—"}
+		switch row.Status {
+		case "Ready", "Unreachable", "Unauthorized":
+		default:
+			row.Status = "Unknown"
+		}
+		if !h.CheckedAt.IsZero() {
+			row.Checked = h.CheckedAt.UTC().Format(timeLayout)
+		}
+		rows = append(rows, row)
+	}
+	p.Extras = rows
 	c.render(w, r, p)
 }
 

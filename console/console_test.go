@@ -16,7 +16,11 @@ func TestEveryMessageIsTranslated(t *testing.T) {
 		}
 	}
 	used := regexp.MustCompile(`\.T "([^"]+)"`)
-	dynamic := regexp.MustCompile(`printf "keys\.status\.%s"`)
+	// Messages named at run time: the prefix and every value it takes.
+	dynamic := map[string][]string{
+		"keys.status.":     {"Active", "Inactive", "Expired"},
+		"clusters.status.": {"Ready", "Unreachable", "Unauthorized", "Unknown"},
+	}
 	err := fs.WalkDir(templateFS, "templates", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -30,10 +34,14 @@ func TestEveryMessageIsTranslated(t *testing.T) {
 				t.Errorf("%s uses message %q, which the catalog lacks", path, m[1])
 			}
 		}
-		if dynamic.Match(b) {
-			for _, s := range []string{"Active", "Inactive", "Expired"} {
-				if _, ok := catalog["keys.status."+s]; !ok {
-					t.Errorf("%s shows status %s, which the catalog lacks", path, s)
+		for _, m := range regexp.MustCompile(`printf "([a-z.]+)%s"`).FindAllSubmatch(b, -1) {
+			values, ok := dynamic[string(m[1])]
+			if !ok {
+				t.Errorf("%s names messages %s… at run time: list their values in this test", path, m[1])
+			}
+			for _, v := range values {
+				if _, ok := catalog[string(m[1])+v]; !ok {
+					t.Errorf("%s shows %s%s, which the catalog lacks", path, m[1], v)
 				}
 			}
 		}

@@ -97,6 +97,11 @@
     } else if (t.dataset.action === "set-status") {
       const r = await call("PATCH", "/api/v1/cube/key?accessKey=" + encodeURIComponent(t.dataset.ak), { status: t.dataset.status });
       if (r.ok) location.reload(); else showError($("#page-error"), explain(r));
+    } else if (t.dataset.action === "delete-cluster") {
+      confirmThen(fmt(msg("confirm-cluster"), t.dataset.cluster), async () => {
+        const r = await call("DELETE", "/api/v1/cube/clusters/" + encodeURIComponent(t.dataset.cluster));
+        if (r.ok) location.reload(); else showError($("#page-error"), explain(r));
+      });
     } else if (t.dataset.action === "delete") {
       confirmThen(fmt(msg("confirm-delete"), t.dataset.ak), async () => {
         const r = await call("DELETE", "/api/v1/cube/key?accessKey=" + encodeURIComponent(t.dataset.ak));
@@ -166,6 +171,24 @@
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       await busy(form, () => createKey(dialog, form));
+    });
+  }
+
+  // ---- clusters ----
+  const addCluster = $("#add-cluster");
+  if (addCluster) {
+    const dialog = $("#new-cluster-dialog");
+    const form = $("#new-cluster-form");
+    addCluster.addEventListener("click", () => { form.reset(); showError($("#new-cluster-error"), ""); dialog.showModal(); });
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      await busy(form, async () => {
+        const r = await call("POST", "/api/v1/cube/clusters", {
+          name: form.name.value.trim(), kubeconfig: form.kubeconfig.value, context: form.context.value.trim(), description: form.description.value,
+        });
+        if (!r.ok) { showError($("#new-cluster-error"), explain(r)); return; }
+        location.reload();
+      });
     });
   }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,8 +36,9 @@ func TestMain(m *testing.M) {
 }
 
 // gateway builds and starts kubegate in front of the test cluster, over plain
-// HTTP as the demo serves.
-func gateway(t *testing.T) string {
+// HTTP as the demo serves, and returns its URL and the kubeconfig it reaches the
+// cluster with (inline credentials).
+func gateway(t *testing.T) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	bin, err := testbin.Build(dir)
@@ -60,7 +62,7 @@ func gateway(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, p.Output())
 	}
-	return url
+	return url, kubeconfig
 }
 
 // browser starts headless Chromium for the test.
@@ -130,7 +132,7 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 // the pair from the dialog → tokens in both dialects → a list through the proxy →
 // disable the key in the page → its token is refused within a second → delete it.
 func TestGuideWalkInChromium(t *testing.T) {
-	url := gateway(t)
+	url, _ := gateway(t)
 	ctx := browser(t)
 
 	// Not logged in: to the login page, and back to the keys after.
@@ -212,13 +214,47 @@ func TestGuideWalkInChromium(t *testing.T) {
 }
 
 func TestConsoleStatesAndSafety(t *testing.T) {
-	url := gateway(t)
+	url, kubeconfig := gateway(t)
 	ctx := browser(t)
 	run(t, ctx, chromedp.Navigate(url+"/login"), chromedp.WaitVisible(chromedp.CSS("#login-form")),
 		chromedp.SendKeys(chromedp.CSS("#login-name"), "admin"), chromedp.SendKeys(chromedp.CSS("#login-password"), adminPassword),
 		chromedp.Click(chromedp.CSS("#login-submit")), chromedp.WaitVisible(chromedp.CSS("#add-key")))
 
+	t.Run("clusters: health and version, an admin registers one by pasting a kubeconfig and deletes it, anyone downloads a kubeconfig", func(t *testing.T) {
+		raw, err := os.ReadFile(kubeconfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(t, ctx, chromedp.Navigate(url+"/clusters"), chromedp.WaitVisible(chromedp.CSS(`tr[data-cluster="`+cluster.Name+`"]`)))
+		run(t, ctx, chromedp.Click(chromedp.CSS("#add-cluster")), chromedp.WaitVisible(chromedp.CSS("#new-cluster-name")),
+			chromedp.SendKeys(chromedp.CSS("#new-cluster-name"), "Bad Name"),
+			chromedp.Click(chromedp.CSS("#new-cluster-register")), chromedp.WaitVisible(chromedp.CSS("#new-cluster-error")))
+		value(t, ctx, chromedp.Evaluate[string](`document.querySelector("#new-cluster-name").value = "second"`))
+		value(t, ctx, chromedp.Evaluate[string](`document.querySelector("#new-cluster-kubeconfig").value = `+strconv.Quote(string(raw))))
+		run(t, ctx, chromedp.SendKeys(chromedp.CSS("#new-cluster-description"), "the same cluster again"),
+			chromedp.Click(chromedp.CSS("#new-cluster-register")), chromedp.WaitVisible(chromedp.CSS(`tr[data-cluster="second"]`)))
+		// Health checks run in the background: the page shows the first one on reload.
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(text(t, ctx, `tr[data-cluster="second"]`), "Ready") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the registered cluster never showed Ready: %q", text(t, ctx, `tr[data-cluster="second"]`))
+			}
+			run(t, ctx, chromedp.Sleep(500*time.Millisecond), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`tr[data-cluster="second"]`)))
+		}
+		if row := text(t, ctx, `tr[data-cluster="second"]`); !strings.Contains(row, "v1.") {
+			t.Errorf("no Kubernetes version in %q", row)
+		}
+		screenshot(t, ctx, "clusters-en")
+		status := value(t, ctx, chromedp.Evaluate[int](`fetch(document.querySelector('tr[data-cluster="second"] a[download]').href).then(r => r.status)`, chromedp.EvalAwaitPromise))
+		if status != http.StatusOK {
+			t.Errorf("kubeconfig download: %d", status)
+		}
+		run(t, ctx, chromedp.Click(chromedp.CSS(`tr[data-cluster="second"] button[data-action=delete-cluster]`)), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")),
+			chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitNotPresent(chromedp.CSS(`tr[data-cluster="second"]`)))
+	})
+
 	t.Run("the user menu and the key dialog work with the keyboard alone", func(t *testing.T) {
+		run(t, ctx, chromedp.Navigate(url+"/keys"), chromedp.WaitVisible(chromedp.CSS("#add-key")))
 		run(t, ctx, chromedp.Focus(chromedp.CSS("#user-menu-button")), chromedp.KeyEvent(kb.Enter),
 			chromedp.WaitVisible(chromedp.CSS("#menu-keys")))
 		active := chromedp.Evaluate[string](`document.activeElement.id`)
@@ -298,7 +334,7 @@ func TestConsoleStatesAndSafety(t *testing.T) {
 // Every console page and asset carries the CSP and the other security headers,
 // and the session cookie is HttpOnly and SameSite.
 func TestConsoleHeadersAndCookies(t *testing.T) {
-	url := gateway(t)
+	url, _ := gateway(t)
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
 	r := testhttp.Want(t, testhttp.Call(t, client, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}), 200)
