@@ -121,7 +121,8 @@ func (p *Process) Kill() {
 // touchSources opens every source file the binary is built from. go test caches
 // a package's result keyed on what the test process itself reads; the binary is
 // built by a child process, so without this a changed gateway could be "tested"
-// by a cached pass from before the change.
+// by a cached pass from before the change. Only opens from within a test count
+// (not TestMain's, before m.Run): CI runs with -count=1 besides.
 func touchSources() error {
 	out, err := exec.Command("go", "env", "GOMOD").Output() //nolint:noctx // a quick local query.
 	if err != nil {
