@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,10 +46,16 @@ type Clusters interface {
 	Health(name string) kubegate.ClusterHealth
 }
 
+// Users finds users by name, email or full name, in name order.
+type Users interface {
+	SearchUsers(search string, p kubegate.Page) ([]kubegate.User, int)
+}
+
 // Options configure the console.
 type Options struct {
 	Keys     Keys
 	Clusters Clusters
+	Users    Users
 	// MaxKeysPerUser is the server's limit, shown and enforced in the page.
 	MaxKeysPerUser int
 	// ExternalURL is the gateway's address in the commands the console shows;
@@ -72,7 +79,7 @@ func New(o Options) (*Console, error) {
 		o.Now = time.Now
 	}
 	c := &Console{o: o, pages: map[string]*template.Template{}}
-	for _, name := range []string{"login", "keys", "password", "clusters"} {
+	for _, name := range []string{"login", "keys", "password", "clusters", "users"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", name, err)
@@ -103,6 +110,7 @@ func (c *Console) Register(mux *http.ServeMux) {
 	mux.Handle("/keys", get(c.authed(c.keys)))
 	mux.Handle("/password", get(c.authed(c.password)))
 	mux.Handle("/clusters", get(c.authed(c.clusters)))
+	mux.Handle("/users", get(c.authed(c.users)))
 	mux.Handle(filters.ConsoleAssetsPrefix, withHeaders(httpapi.Methods{http.MethodGet: c.files}))
 }
 
@@ -321,6 +329,72 @@ func (c *Console) clusters(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, row)
 	}
 	p.Extras = rows
+	c.render(w, r, p)
+}
+
+// usersPageSize is how many users the users page shows at once.
+const usersPageSize = 20
+
+type userRow struct {
+	Name, FullName, Email, Created, LastLogin string
+	Enabled, Admin, Self                      bool
+}
+
+type usersPage struct {
+	Rows               []userRow
+	Search             string
+	Total, Page, Pages int
+	PrevURL, NextURL   string
+}
+
+func (c *Console) users(w http.ResponseWriter, r *http.Request) {
+	p := c.newPage(r, "users")
+	if !p.User.Admin {
+		httpapi.WriteError(w, r, kubegate.Errorf(kubegate.EForbidden, "the users page is for administrators"))
+		return
+	}
+	q := r.URL.Query()
+	search := strings.TrimSpace(q.Get("q"))
+	if len(search) > 128 {
+		httpapi.WriteError(w, r, kubegate.Errorf(kubegate.EInvalid, "q must be at most 128 bytes"))
+		return
+	}
+	page := 1
+	if v := q.Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100000 {
+			httpapi.WriteError(w, r, kubegate.Errorf(kubegate.EInvalid, "page must be a whole number from 1 to 100000, got %q", v))
+			return
+		}
+		page = n
+	}
+	users, total := c.o.Users.SearchUsers(search, kubegate.Page{Limit: usersPageSize, Offset: (page - 1) * usersPageSize})
+	x := usersPage{Search: search, Total: total, Page: page, Pages: max(1, (total+usersPageSize-1)/usersPageSize)}
+	link := func(n int) string {
+		v := url.Values{"page": {strconv.Itoa(n)}}
+		if search != "" {
+			v.Set("q", search)
+		}
+		return "/users?" + v.Encode()
+	}
+	if page > 1 {
+		x.PrevURL = link(page - 1)
+	}
+	if page < x.Pages {
+		x.NextURL = link(page + 1)
+	}
+	for _, u := range users {
+		row := userRow{
+			Name: u.Name, FullName: strings.TrimSpace(u.FirstName + " " + u.LastName), Email: u.Email,
+			Created: u.CreatedAt.UTC().Format(timeLayout), LastLogin: p.T("keys.never"),
+			Enabled: u.Enabled, Admin: u.Admin, Self: u.ID == p.User.UserID,
+		}
+		if !u.LastLoginAt.IsZero() {
+			row.LastLogin = u.LastLoginAt.UTC().Format(timeLayout)
+		}
+		x.Rows = append(x.Rows, row)
+	}
+	p.Extras = x
 	c.render(w, r, p)
 }
 

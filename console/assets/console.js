@@ -102,6 +102,22 @@
         const r = await call("DELETE", "/api/v1/cube/clusters/" + encodeURIComponent(t.dataset.cluster));
         if (r.ok) location.reload(); else showError($("#page-error"), explain(r));
       });
+    } else if (t.dataset.action === "patch-user") {
+      const r = await call("PATCH", userURL(t.dataset.user), { [t.dataset.field]: t.dataset.value === "true" });
+      if (r.ok) location.reload(); else showError($("#page-error"), explain(r));
+    } else if (t.dataset.action === "delete-user") {
+      confirmThen(fmt(msg("confirm-user"), t.dataset.user), async () => {
+        const r = await call("DELETE", userURL(t.dataset.user));
+        if (r.ok) location.reload(); else showError($("#page-error"), explain(r));
+      });
+    } else if (t.dataset.action === "reset-password") {
+      const d = $("#reset-dialog");
+      const form = $("#reset-form");
+      form.reset();
+      form.dataset.user = t.dataset.user;
+      $("#reset-title").textContent = t.dataset.title;
+      showError($("#reset-error"), "");
+      d.showModal();
     } else if (t.dataset.action === "delete") {
       confirmThen(fmt(msg("confirm-delete"), t.dataset.ak), async () => {
         const r = await call("DELETE", "/api/v1/cube/key?accessKey=" + encodeURIComponent(t.dataset.ak));
@@ -171,6 +187,33 @@
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       await busy(form, () => createKey(dialog, form));
+    });
+  }
+
+  const userURL = (name) => "/api/v1/cube/users/" + encodeURIComponent(name);
+
+  // ---- users ----
+  const addUser = $("#add-user");
+  if (addUser) {
+    const dialog = $("#new-user-dialog");
+    const form = $("#new-user-form");
+    addUser.addEventListener("click", () => { form.reset(); showError($("#new-user-error"), ""); dialog.showModal(); });
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      await busy(form, async () => {
+        const r = await call("POST", "/api/v1/cube/users", { name: form.name.value.trim(), password: form.password.value, email: form.email.value.trim() });
+        if (!r.ok) { showError($("#new-user-error"), explain(r)); return; }
+        location.reload();
+      });
+    });
+    const reset = $("#reset-form");
+    reset.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      await busy(reset, async () => {
+        const r = await call("PATCH", userURL(reset.dataset.user), { password: reset.password.value });
+        if (!r.ok) { showError($("#reset-error"), explain(r)); return; }
+        $("#reset-dialog").close();
+      });
     });
   }
 

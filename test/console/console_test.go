@@ -118,6 +118,17 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// waitFor polls cond until it holds, for at most 30 s.
+func waitFor(t *testing.T, ctx context.Context, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting")
+		}
+		run(t, ctx, chromedp.Sleep(50*time.Millisecond))
+	}
+}
+
 func location(t *testing.T, ctx context.Context) string {
 	t.Helper()
 	return value(t, ctx, chromedp.Location())
@@ -251,6 +262,56 @@ func TestConsoleStatesAndSafety(t *testing.T) {
 		}
 		run(t, ctx, chromedp.Click(chromedp.CSS(`tr[data-cluster="second"] button[data-action=delete-cluster]`)), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")),
 			chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitNotPresent(chromedp.CSS(`tr[data-cluster="second"]`)))
+	})
+
+	t.Run("users: an admin creates, disables, enables, promotes, resets, finds and deletes a user; a non-admin sees no Users page", func(t *testing.T) {
+		row := `tr[data-user="dana"]`
+		run(t, ctx, chromedp.Navigate(url+"/users"), chromedp.WaitVisible(chromedp.CSS("#users-table")),
+			chromedp.Click(chromedp.CSS("#add-user")), chromedp.WaitVisible(chromedp.CSS("#new-user-name")),
+			chromedp.SendKeys(chromedp.CSS("#new-user-name"), "dana"), chromedp.SendKeys(chromedp.CSS("#new-user-password"), "dana-first-password"),
+			chromedp.SendKeys(chromedp.CSS("#new-user-email"), "dana@example.com"),
+			chromedp.Click(chromedp.CSS("#new-user-create")), chromedp.WaitVisible(chromedp.CSS(row)))
+		// Each change reloads the page; the row's opposite button shows it took.
+		for _, step := range []struct{ click, wait, then string }{
+			{`[data-field=enabled][data-value=false]`, `[data-field=enabled][data-value=true]`, "Disabled"},
+			{`[data-field=enabled][data-value=true]`, `[data-field=enabled][data-value=false]`, "Enabled"},
+			{`[data-field=admin][data-value=true]`, `[data-field=admin][data-value=false]`, "Administrator"},
+			{`[data-field=admin][data-value=false]`, `[data-field=admin][data-value=true]`, "User"},
+		} {
+			run(t, ctx, chromedp.Click(chromedp.CSS(row+" button"+step.click)), chromedp.WaitVisible(chromedp.CSS(row+" button"+step.wait)))
+			if got := text(t, ctx, row); !strings.Contains(got, step.then) {
+				t.Errorf("after %s the row reads %q, want %q", step.click, got, step.then)
+			}
+		}
+		run(t, ctx, chromedp.Click(chromedp.CSS(row+" button[data-action=reset-password]")), chromedp.WaitVisible(chromedp.CSS("#reset-password")),
+			chromedp.SendKeys(chromedp.CSS("#reset-password"), "dana-second-password"), chromedp.Click(chromedp.CSS("#reset-submit")),
+			chromedp.WaitNotVisible(chromedp.CSS("#reset-dialog")))
+		run(t, ctx, chromedp.SendKeys(chromedp.CSS("#users-search"), "DANA@"), chromedp.Submit(chromedp.CSS("#users-search")))
+		waitFor(t, ctx, func() bool { return strings.Contains(location(t, ctx), "q=DANA%40") })
+		run(t, ctx, chromedp.WaitVisible(chromedp.CSS(row)))
+		if n := value(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#users-table tbody tr").length`)); n != 1 {
+			t.Errorf("searching dana@ shows %d users", n)
+		}
+		screenshot(t, ctx, "users-en")
+
+		// Dana, not an admin, logs in with the reset password: no Users link, a 403 on its URL.
+		jar, _ := cookiejar.New(nil)
+		dana := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+		testhttp.Want(t, testhttp.Call(t, dana, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": "dana", "password": "dana-second-password"}), 200)
+		if keys := testhttp.Want(t, testhttp.Call(t, dana, "GET", url+"/keys", "", nil), 200); strings.Contains(string(keys.Body), `id="nav-users"`) {
+			t.Error("a non-admin's page links to Users")
+		}
+		testhttp.Want(t, testhttp.Call(t, dana, "GET", url+"/users", "", nil), 403)
+		testhttp.Want(t, testhttp.Call(t, dana, "GET", url+"/users?page=x", "", nil), 403)
+		run(t, ctx, chromedp.Navigate(url+"/users?page=zero"), chromedp.WaitVisible(chromedp.CSS("body")))
+		if body := text(t, ctx, "body"); !strings.Contains(body, `page must be a whole number`) {
+			t.Errorf("a bad page number: %q", body)
+		}
+
+		run(t, ctx, chromedp.Navigate(url+"/users?q=dana"), chromedp.WaitVisible(chromedp.CSS(row)),
+			chromedp.Click(chromedp.CSS(row+" button[data-action=delete-user]")), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")),
+			chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitVisible(chromedp.CSS("#users-empty")))
+		testhttp.Want(t, testhttp.Call(t, dana, "GET", url+"/keys", "", nil), 200) // the ended session is forgotten: the login page
 	})
 
 	t.Run("the user menu and the key dialog work with the keyboard alone", func(t *testing.T) {
