@@ -412,7 +412,7 @@ func TestConsoleHeadersAndCookies(t *testing.T) {
 	if len(cookies) < 2 {
 		t.Fatalf("login set %d cookies", len(cookies))
 	}
-	for _, path := range []string{"/", "/login", "/keys", "/password", "/assets/console.js", "/assets/console.css"} {
+	for _, path := range []string{"/", "/login", "/keys", "/password", "/clusters", "/users", "/assets/console.js", "/assets/console.css"} {
 		res, err := client.Get(url + path)
 		if err != nil {
 			t.Fatal(err)
