@@ -94,10 +94,7 @@ func (a api) logout(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	for _, name := range []string{authn.SessionCookie, filters.CSRFCookie} {
-		http.SetCookie(w, &http.Cookie{ //nolint:gosec // an expired, empty cookie; Secure follows the listener as at login.
-			Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: name == authn.SessionCookie, Secure: a.o.SecureCookies, SameSite: http.SameSiteLaxMode})
-	}
+	filters.ExpireSessionCookies(w, a.o.SecureCookies) // Secure follows the listener, as at login
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

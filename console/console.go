@@ -40,7 +40,7 @@ type Keys interface {
 	ListKeys(ctx context.Context, userID string) ([]kubegate.AccessKey, error)
 }
 
-// Clusters lists the registered clusters and their last health check.
+// Clusters lists the registered clusters (in name order) and their last health check.
 type Clusters interface {
 	List() []kubegate.Cluster
 	Health(name string) kubegate.ClusterHealth
@@ -294,7 +294,6 @@ func (c *Console) keys(w http.ResponseWriter, r *http.Request) {
 		x.Rows = append(x.Rows, row)
 	}
 	if cs := c.o.Clusters.List(); len(cs) > 0 {
-		sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
 		x.Cluster, x.HasCluster = cs[0].Name, true
 	}
 	x.AccessKeyRef = "<access-key>"
@@ -313,7 +312,6 @@ type clusterRow struct {
 func (c *Console) clusters(w http.ResponseWriter, r *http.Request) {
 	p := c.newPage(r, "clusters")
 	cs := c.o.Clusters.List()
-	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
 	rows := make([]clusterRow, 0, len(cs))
 	for _, cl := range cs {
 		h := c.o.Clusters.Health(cl.Name)

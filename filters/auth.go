@@ -119,7 +119,7 @@ func WithAuthentication(h http.Handler, authn Authenticator) http.Handler {
 			// A session that ended (logged out elsewhere, password changed, user
 			// disabled): forget the cookie and go on anonymous, so that the browser
 			// reaches the login page instead of a 401 on every request, login included.
-			expireSessionCookies(w)
+			ExpireSessionCookies(w, false)
 			id, viaCookie, err = nil, false, nil
 		}
 		if err != nil {
@@ -142,9 +142,12 @@ func WithAuthentication(h http.Handler, authn Authenticator) http.Handler {
 	})
 }
 
-func expireSessionCookies(w http.ResponseWriter) {
+// ExpireSessionCookies tells the browser to forget the session and CSRF cookies;
+// secure marks them Secure, as they were set.
+func ExpireSessionCookies(w http.ResponseWriter, secure bool) {
 	for _, name := range []string{SessionCookie, CSRFCookie} {
-		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: name == SessionCookie, SameSite: http.SameSiteLaxMode}) //nolint:gosec // an expired, empty cookie.
+		http.SetCookie(w, &http.Cookie{ //nolint:gosec // an expired, empty cookie; Secure as the caller says.
+			Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: name == SessionCookie, Secure: secure, SameSite: http.SameSiteLaxMode})
 	}
 }
 
