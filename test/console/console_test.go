@@ -21,6 +21,7 @@ import (
 
 	"github.com/kubegate/kubegate/authn"
 	"github.com/kubegate/kubegate/demo"
+	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/kubeenv"
 	"github.com/kubegate/kubegate/kubeenv/kubeenvtest"
 	"github.com/kubegate/kubegate/test/testbin"
@@ -159,6 +160,7 @@ func TestGuideWalkInChromium(t *testing.T) {
 	if msg := text(t, ctx, "#login-error"); !strings.Contains(strings.ToLower(msg), "password") {
 		t.Errorf("wrong password message: %q", msg)
 	}
+	screenshot(t, ctx, "login-error-en")
 	value(t, ctx, chromedp.Evaluate[string](`document.querySelector("#login-password").value = ""`))
 	run(t, ctx, chromedp.SendKeys(chromedp.CSS("#login-password"), adminPassword),
 		chromedp.Click(chromedp.CSS("#login-submit")), chromedp.WaitVisible(chromedp.CSS("#add-key")))
@@ -439,7 +441,7 @@ func TestConsoleHeadersAndCookies(t *testing.T) {
 func csrf(jar http.CookieJar, base string) string {
 	u, _ := neturl.Parse(base)
 	for _, c := range jar.Cookies(u) {
-		if c.Name == "kubegate_csrf" {
+		if c.Name == filters.CSRFCookie {
 			return c.Value
 		}
 	}
