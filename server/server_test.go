@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -147,8 +148,26 @@ func TestErrorsAreStatusObjects(t *testing.T) {
 	}
 }
 
+// lockedBuffer is a log sink the server's goroutines write while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 func TestRequestIDs(t *testing.T) {
-	var logs bytes.Buffer
+	var logs lockedBuffer
 	srv, _, _ := start(t, server.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 
 	resp, _ := get(t, srv.URL()+"/healthz", "X-Request-Id", "abc-123")
@@ -164,9 +183,11 @@ func TestRequestIDs(t *testing.T) {
 	if len(id) < 16 {
 		t.Fatalf("generated request ID %q is too short", id)
 	}
-	time.Sleep(50 * time.Millisecond) // the access log line is written after the response.
-	if !strings.Contains(logs.String(), `"request_id":"`+id+`"`) {
-		t.Fatalf("access log lacks request_id %s:\n%s", id, logs.String())
+	// The access log line is written after the response: wait for it, boundedly.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), `"request_id":"`+id+`"`); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("access log lacks request_id %s:\n%s", id, logs.String())
+		}
 	}
 	if strings.Contains(logs.String(), "s3cr3t") {
 		t.Fatalf("query strings must never be logged:\n%s", logs.String())
