@@ -121,6 +121,9 @@ type Identity struct {
 	// that logging out can revoke exactly it.
 	TokenID        string
 	TokenExpiresAt time.Time
+	// SessionStart is when the console login the token belongs to began; zero
+	// for tokens minted from credentials.
+	SessionStart time.Time
 	// TokenEpoch is the user's token epoch when the identity was established;
 	// tokens issued for it carry it (see User.TokenEpoch).
 	TokenEpoch int64

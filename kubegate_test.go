@@ -2,6 +2,7 @@ package kubegate_test
 
 import (
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/kubegate/kubegate"
 )
@@ -100,6 +102,28 @@ func TestScopeRefuses(t *testing.T) {
 	for _, bad := range []kubegate.Scope{{Clusters: []string{"A"}}, {Namespaces: []string{"x/y/z"}}, {Sources: []string{"10.0.0.0/33"}}} {
 		if kubegate.ErrorCode(bad.Validate()) != kubegate.EInvalid {
 			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+func TestCredentialPolicyJSON(t *testing.T) {
+	p := kubegate.CredentialPolicy{KeyMaxLifetime: 720 * time.Hour, KeyExpiryRequired: true, TokenMaxLifetime: 90 * time.Minute}
+	b, err := json.Marshal(p)
+	if err != nil || string(b) != `{"keyMaxLifetime":"720h0m0s","keyExpiryRequired":true,"tokenMaxLifetime":"1h30m0s"}` {
+		t.Fatalf("marshal: %s %v", b, err)
+	}
+	var back kubegate.CredentialPolicy
+	if err := json.Unmarshal(b, &back); err != nil || back != p {
+		t.Fatalf("round trip: %+v %v", back, err)
+	}
+	for body, want := range map[string]string{
+		`{"keyMaxLifetime":"0s","keyExpiryRequired":false}`:                               "all required",
+		`{"keyMaxLifetime":"a month","keyExpiryRequired":false,"tokenMaxLifetime":"1h"}`:  "keyMaxLifetime must be a duration",
+		`{"keyMaxLifetime":"0s","keyExpiryRequired":false,"tokenMaxLifetime":"1h","x":1}`: "unknown field",
+	} {
+		err := json.Unmarshal([]byte(body), &back)
+		if kubegate.ErrorCode(err) != kubegate.EInvalid || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want a 400 saying %q", body, err, want)
 		}
 	}
 }

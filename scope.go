@@ -14,9 +14,12 @@ const maxScopeEntries = 64
 
 // Validate says what is wrong with a scope, naming the field.
 func (s Scope) Validate() error {
-	for field, n := range map[string]int{"clusters": len(s.Clusters), "namespaces": len(s.Namespaces), "sources": len(s.Sources)} {
-		if n > maxScopeEntries {
-			return Errorf(EInvalid, "scope.%s: at most %d entries", field, maxScopeEntries)
+	for _, f := range []struct {
+		name string
+		n    int
+	}{{"clusters", len(s.Clusters)}, {"namespaces", len(s.Namespaces)}, {"sources", len(s.Sources)}} {
+		if f.n > maxScopeEntries {
+			return Errorf(EInvalid, "scope.%s: at most %d entries", f.name, maxScopeEntries)
 		}
 	}
 	for _, c := range s.Clusters {

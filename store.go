@@ -126,6 +126,7 @@ type AuditEvent struct {
 	Time       time.Time
 	RequestID  string
 	User       string
+	UserID     string
 	AccessKey  string
 	Cluster    string
 	Verb       string
@@ -146,10 +147,14 @@ type RevokedToken struct {
 
 // AuditFilter selects audit events; zero fields do not filter.
 type AuditFilter struct {
-	User    string
-	Cluster string
-	Since   time.Time
-	Until   time.Time
+	User      string
+	UserID    string
+	AccessKey string
+	Cluster   string
+	// StatusMin and StatusMax bound the response status code, inclusive.
+	StatusMin, StatusMax int
+	Since                time.Time
+	Until                time.Time
 }
 
 // Page selects a window of a list: Limit items (0: all) after skipping Offset.
@@ -168,6 +173,7 @@ const (
 	ChangeCluster    ChangeKind = "cluster"
 	ChangeSigningKey ChangeKind = "signingkey"
 	ChangeToken      ChangeKind = "token"
+	ChangeSetting    ChangeKind = "setting"
 	// ChangeResync means changes may have been missed (a lost database connection):
 	// a consumer must reload everything it caches.
 	ChangeResync ChangeKind = "resync"
@@ -234,6 +240,11 @@ type Store interface {
 	// would have expired anyway; ListRevokedTokens returns the unexpired ones.
 	RevokeToken(ctx context.Context, t RevokedToken) error
 	ListRevokedTokens(ctx context.Context, now time.Time) ([]RevokedToken, error)
+
+	// Setting returns the value of the setting name, ENotFound when it was never
+	// put; PutSetting replaces it.
+	Setting(ctx context.Context, name string) (string, error)
+	PutSetting(ctx context.Context, name, value string) error
 
 	AppendAudit(ctx context.Context, events []AuditEvent) error
 	// ListAudit returns matching events newest first, and the total before paging.

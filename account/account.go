@@ -56,6 +56,12 @@ type Service struct {
 	// name takes as long as a wrong password. Run makes it off the start-up path.
 	dummyOnce sync.Once
 	dummyHash string
+
+	// startPolicy is the credential policy of the flags, in force until an
+	// administrator stores one; policy is the one in force.
+	startPolicy kubegate.CredentialPolicy
+	policyMu    sync.RWMutex
+	policy      kubegate.CredentialPolicy
 }
 
 // New returns a Service.
@@ -78,18 +84,31 @@ func New(opts Options) (*Service, error) {
 	if opts.PasswordSlots <= 0 {
 		opts.PasswordSlots = max(2, runtime.GOMAXPROCS(0))
 	}
+	start := kubegate.CredentialPolicy{KeyMaxLifetime: opts.MaxKeyLifetime, KeyExpiryRequired: opts.RequireKeyExpiry, TokenMaxLifetime: opts.PersonalTokenMaxTTL}
+	if err := start.Validate(); err != nil {
+		return nil, err
+	}
 	s := &Service{
 		opts: opts, view: newView(opts.Store, opts.Logger), usage: newUsageRecorder(opts.Store, opts.Logger),
-		kdf: newKDFLimiter(opts.PasswordSlots, opts.PasswordSlots),
+		kdf: newKDFLimiter(opts.PasswordSlots, opts.PasswordSlots), startPolicy: start, policy: start,
 	}
 	return s, nil
 }
 
-// Load reads every user and access key; with Apply it implements kubegate.Mirror.
-func (s *Service) Load(ctx context.Context) error { return s.view.load(ctx) }
+// Load reads every user and access key and the credential policy; with Apply it
+// implements kubegate.Mirror.
+func (s *Service) Load(ctx context.Context) error {
+	s.loadPolicy(ctx)
+	return s.view.load(ctx)
+}
 
 // Apply follows a store change made by any replica.
-func (s *Service) Apply(ctx context.Context, c kubegate.Change) { s.view.apply(ctx, c) }
+func (s *Service) Apply(ctx context.Context, c kubegate.Change) {
+	if c.Kind == kubegate.ChangeSetting && c.Key == PolicySetting || c.Kind == kubegate.ChangeResync {
+		s.loadPolicy(ctx)
+	}
+	s.view.apply(ctx, c)
+}
 
 // Run prepares the unknown-user password hash, then writes batched key uses every
 // interval until ctx is done, and once more.
@@ -488,14 +507,15 @@ type NewKey struct {
 
 // lifetimePolicy checks a new key's expiry against the administrators' policy.
 func (s *Service) lifetimePolicy(now, expiresAt time.Time) error {
+	p := s.Policy()
 	switch {
-	case expiresAt.IsZero() && s.opts.RequireKeyExpiry:
+	case expiresAt.IsZero() && p.KeyMaxLifetime > 0:
+		return kubegate.Errorf(kubegate.EInvalid, "expiresAt is required: access keys live at most %s (the lifetime policy)", p.KeyMaxLifetime)
+	case expiresAt.IsZero() && p.KeyExpiryRequired:
 		return kubegate.Errorf(kubegate.EInvalid, "expiresAt is required: access keys must expire (the lifetime policy)")
-	case s.opts.MaxKeyLifetime > 0 && expiresAt.IsZero():
-		return kubegate.Errorf(kubegate.EInvalid, "expiresAt is required: access keys live at most %s (the lifetime policy)", s.opts.MaxKeyLifetime)
-	case s.opts.MaxKeyLifetime > 0 && expiresAt.After(now.Add(s.opts.MaxKeyLifetime)):
+	case p.KeyMaxLifetime > 0 && expiresAt.After(now.Add(p.KeyMaxLifetime)):
 		return kubegate.Errorf(kubegate.EInvalid, "expiresAt is beyond the longest lifetime of an access key, %s: %s at the latest",
-			s.opts.MaxKeyLifetime, now.Add(s.opts.MaxKeyLifetime).Format(time.RFC3339))
+			p.KeyMaxLifetime, now.Add(p.KeyMaxLifetime).Format(time.RFC3339))
 	}
 	return nil
 }

@@ -29,7 +29,8 @@ func (s *Service) CreatePersonalToken(ctx context.Context, userID, name string, 
 		return kubegate.AccessKey{}, "", kubegate.Errorf(kubegate.EInvalid, "name must be 1 to 64 characters")
 	}
 	now := s.opts.Now().UTC().Truncate(time.Microsecond)
-	longest := now.Add(s.opts.PersonalTokenMaxTTL)
+	maxTTL := s.Policy().TokenMaxLifetime
+	longest := now.Add(maxTTL)
 	switch {
 	case expiresAt.IsZero():
 		expiresAt = longest
@@ -37,7 +38,7 @@ func (s *Service) CreatePersonalToken(ctx context.Context, userID, name string, 
 		return kubegate.AccessKey{}, "", kubegate.Errorf(kubegate.EInvalid, "expiredAt must be in the future")
 	case expiresAt.After(longest):
 		return kubegate.AccessKey{}, "", kubegate.Errorf(kubegate.EInvalid, "expiredAt is beyond the longest lifetime of a personal access token (%s): %s at the latest",
-			s.opts.PersonalTokenMaxTTL, longest.Format(time.RFC3339))
+			maxTTL, longest.Format(time.RFC3339))
 	}
 	k, secret, err := s.mintKey(ctx, kubegate.AccessKey{
 		Kind: kubegate.KindPersonalToken, Name: name, UserID: userID,

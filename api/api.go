@@ -35,6 +35,8 @@ type Accounts interface {
 	ListKeys(ctx context.Context, userID string) ([]kubegate.AccessKey, error)
 	UpdateKey(ctx context.Context, userID, accessKey string, p account.KeyPatch) (kubegate.AccessKey, error)
 	DeleteKey(ctx context.Context, userID, accessKey string) error
+	Policy() kubegate.CredentialPolicy
+	SetPolicy(ctx context.Context, p kubegate.CredentialPolicy) error
 }
 
 // Tokens is what the API shows of token signing (token.Service).
@@ -100,7 +102,8 @@ func Register(mux *http.ServeMux, o Options) {
 	mux.Handle(p+"clusters/{name}", m{http.MethodGet: authed(a.getCluster), http.MethodDelete: admin(a.deleteCluster)})
 	mux.Handle(p+"clusters/{name}/kubeconfig", m{http.MethodGet: authed(a.clusterKubeconfig)})
 
-	mux.Handle(p+"audit", m{http.MethodGet: admin(a.listAudit)})
+	mux.Handle(p+"audit", m{http.MethodGet: authed(a.listAudit)})
+	mux.Handle(p+"settings/credential-policy", m{http.MethodGet: authed(a.getPolicy), http.MethodPut: httpapi.AdminSession(a.putPolicy)})
 
 	mux.Handle(filters.WellKnownPrefix+"jwks.json", m{http.MethodGet: httpapi.Handler(a.jwks)})
 	mux.Handle(filters.WellKnownPrefix+"openid-configuration", m{http.MethodGet: httpapi.Handler(a.openIDConfiguration)})

@@ -35,7 +35,7 @@ func (s *sessions) Login(_ context.Context, name, password, _ string) (authn.Ses
 	if password != "right" {
 		return authn.Session{}, kubegate.Errorf(kubegate.EUnauthorized, "invalid user name or password")
 	}
-	return authn.Session{User: kubegate.User{ID: "u1", Name: name}, Token: token.Issued{Token: "tok-" + name, ExpiresAt: time.Now().Add(time.Hour)}}, nil
+	return authn.Session{User: kubegate.User{ID: "u1", Name: name}, Token: token.Issued{Token: "tok-" + name, ExpiresAt: time.Now().Add(time.Hour)}, Bearer: token.Issued{Token: "tok-" + name, ExpiresAt: time.Now().Add(time.Hour)}}, nil
 }
 
 func (s *sessions) Logout(_ context.Context, id kubegate.Identity) error {
@@ -99,7 +99,16 @@ func (c *clusters) Health(string) kubegate.ClusterHealth {
 	return kubegate.ClusterHealth{Status: "Ready"}
 }
 
+// auditLog remembers the last filter it was asked for.
+type auditLog struct{ last kubegate.AuditFilter }
+
+func (a *auditLog) ListAudit(_ context.Context, f kubegate.AuditFilter, _ kubegate.Page) ([]kubegate.AuditEvent, int, error) {
+	a.last = f
+	return nil, 0, nil
+}
+
 type fixture struct {
+	audit    *auditLog
 	sessions *sessions
 	accounts *accounts
 	clusters *clusters
@@ -111,10 +120,10 @@ type fixture struct {
 // filters, with the identity a test puts in the X-Test-User header ("admin" is
 // an administrator).
 func newFixture() *fixture {
-	f := &fixture{sessions: &sessions{}, accounts: &accounts{users: map[string]kubegate.User{"bob": {ID: "u2", Name: "bob"}}}, clusters: &clusters{}, logs: &bytes.Buffer{}}
+	f := &fixture{audit: &auditLog{}, sessions: &sessions{}, accounts: &accounts{users: map[string]kubegate.User{"bob": {ID: "u2", Name: "bob"}}}, clusters: &clusters{}, logs: &bytes.Buffer{}}
 	mux := http.NewServeMux()
 	api.Register(mux, api.Options{
-		Sessions: f.sessions, Accounts: f.accounts, Tokens: tokens{}, Clusters: f.clusters,
+		Sessions: f.sessions, Accounts: f.accounts, Tokens: tokens{}, Clusters: f.clusters, Audit: f.audit,
 		ExternalURL: "https://gw.example.com/", ExternalCAData: []byte("CA"),
 	})
 	asUser := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -178,7 +187,7 @@ func TestRoutesRefuseWrongMethodsAndAnonymousCallers(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ method, path string }{
-		{"GET", "/api/v1/cube/users"}, {"POST", "/api/v1/cube/clusters"}, {"GET", "/api/v1/cube/audit"},
+		{"GET", "/api/v1/cube/users"}, {"POST", "/api/v1/cube/clusters"},
 		{"POST", "/api/v1/cube/signing-keys/rotate"}, {"DELETE", "/api/v1/cube/clusters/prod"},
 	} {
 		m := status(t, f.do(t, tc.method, tc.path, "alice", ""), 403)
@@ -368,4 +377,24 @@ func TestLoginTypes(t *testing.T) {
 	if !strings.Contains(m["message"].(string), `loginType "ldap"`) {
 		t.Fatalf("message = %v", m["message"])
 	}
+}
+
+// Everyone reads the audit log: administrators everyone's calls, other users
+// their own only, whatever they ask for.
+func TestAuditIsEveryonesOwnAndAdminsAll(t *testing.T) {
+	f := newFixture()
+	status(t, f.do(t, "GET", "/api/v1/cube/audit?accessKey=AK1&status=4xx", "alice", ""), 200)
+	if got := f.audit.last; got.UserID != "id-alice" || got.AccessKey != "AK1" || got.StatusMin != 400 || got.StatusMax != 499 {
+		t.Fatalf("alice's query became %+v", got)
+	}
+	m := status(t, f.do(t, "GET", "/api/v1/cube/audit?user=bob", "alice", ""), 403)
+	if !strings.Contains(m["message"].(string), "only administrators") {
+		t.Fatalf("alice asking for bob's calls: %v", m)
+	}
+	status(t, f.do(t, "GET", "/api/v1/cube/audit?user=bob", "admin", ""), 200)
+	if got := f.audit.last; got.User != "bob" {
+		t.Fatalf("the admin's query became %+v", got)
+	}
+	status(t, f.do(t, "GET", "/api/v1/cube/audit?status=teapot", "admin", ""), 400)
+	status(t, f.do(t, "GET", "/api/v1/cube/audit?page=2000&pageSize=100", "admin", ""), 400) // too deep: narrow the filter
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/audit"
 	"github.com/kubegate/kubegate/internal/httpapi"
 )
 
@@ -23,23 +24,19 @@ type auditView struct {
 	Scope string `json:"scope,omitempty"`
 }
 
-// listAudit: GET /api/v1/cube/audit?user=&cluster=&since=&until=&page=&pageSize=,
-// newest first.
-func (a api) listAudit(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
+// listAudit: GET /api/v1/cube/audit?user=&accessKey=&cluster=&status=&since=&until=&page=&pageSize=,
+// newest first: everyone's calls for administrators, the caller's own for others.
+func (a api) listAudit(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
 	_, _, p, err := httpapi.PageParams(r)
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	f := kubegate.AuditFilter{User: q.Get("user"), Cluster: q.Get("cluster")}
-	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return kubegate.Errorf(kubegate.EInvalid, "parameter %s must be an RFC 3339 time, got %q", name, v)
-			}
-			*dst = t
-		}
+	f, err := audit.ParseQuery(r.URL.Query(), *id)
+	if err != nil {
+		return err
+	}
+	if err := audit.CheckDepth(p); err != nil {
+		return err
 	}
 	events, total, err := a.o.Audit.ListAudit(r.Context(), f, p)
 	if err != nil {

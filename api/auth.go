@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/authn"
 	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/internal/httpapi"
 )
@@ -61,17 +60,9 @@ func (a api) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Secure follows whether the gateway serves HTTPS: over plain HTTP (the demo) a
 	// Secure cookie would never come back.
-	http.SetCookie(w, &http.Cookie{ //nolint:gosec // see above.
-		Name: authn.SessionCookie, Value: s.Token.Token, Path: "/", Expires: s.Token.ExpiresAt,
-		HttpOnly: true, Secure: a.o.SecureCookies, SameSite: http.SameSiteLaxMode,
-	})
-	// Readable by the console's script, which echoes it in X-CSRF-Token.
-	http.SetCookie(w, &http.Cookie{ //nolint:gosec // the CSRF cookie must be readable by script; it grants nothing alone.
-		Name: filters.CSRFCookie, Value: hex.EncodeToString(csrf), Path: "/", Expires: s.Token.ExpiresAt,
-		Secure: a.o.SecureCookies, SameSite: http.SameSiteStrictMode,
-	})
+	filters.SetLoginCookies(w, s.Token.Token, s.Token.ExpiresAt, hex.EncodeToString(csrf), s.Ends, a.o.SecureCookies)
 	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{
-		"token": s.Token.Token, "expiresAt": httpapi.TimeString(s.Token.ExpiresAt),
+		"token": s.Bearer.Token, "expiresAt": httpapi.TimeString(s.Bearer.ExpiresAt),
 		"user": userInfo{Name: s.User.Name, Groups: kubegate.GroupsFor(s.User), Admin: s.User.Admin},
 	})
 }

@@ -20,7 +20,9 @@ const initializer = `window.onload = function() {
     url: "doc.json",
     dom_id: '#swagger-ui',
     deepLinking: true,
-    persistAuthorization: true,
+    // An authorized token stays in the page's memory: never in localStorage,
+    // where any script on the gateway's origin could read it later.
+    persistAuthorization: false,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
     plugins: [SwaggerUIBundle.plugins.DownloadUrl],
     layout: "StandaloneLayout"

@@ -27,6 +27,7 @@ const SessionCookie = filters.SessionCookie
 type Tokens interface {
 	Verify(raw string) (*token.Claims, error)
 	Issue(id kubegate.Identity, ttl time.Duration) (token.Issued, error)
+	IssueSession(id kubegate.Identity, ref token.SessionRef, exp time.Time) (token.Issued, token.SessionRef, error)
 	Lifetime(requested, fallback time.Duration) (time.Duration, bool)
 	Revoke(ctx context.Context, tokenID string, expiresAt time.Time) error
 }
@@ -46,9 +47,18 @@ type Options struct {
 	Accounts Accounts
 	// Guard limits failed logins and exchanges; nil: no limit.
 	Guard *ratelimit.Guard
-	// SessionTTL is the lifetime of a console login.
+	// SessionTTL is the longest a console login lasts, however busy (absolute expiry).
 	SessionTTL time.Duration
+	// SessionIdle ends a console login unused for this long (idle expiry): its
+	// token lives that long and is renewed while the login is used; 0 or more
+	// than SessionTTL: SessionTTL.
+	SessionIdle time.Duration
+	Now         func() time.Time
 }
+
+// renewAfter is how old a session token gets before use renews it: idle expiry
+// is exact to this, and a busy console costs one signature per this.
+const renewAfter = time.Minute
 
 // Service authenticates requests and issues tokens for credentials.
 type Service struct {
@@ -57,6 +67,12 @@ type Service struct {
 
 // New returns a Service.
 func New(opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.SessionIdle <= 0 || opts.SessionIdle > opts.SessionTTL {
+		opts.SessionIdle = opts.SessionTTL
+	}
 	if opts.Guard == nil {
 		opts.Guard = ratelimit.NewGuard(0, 0, nil)
 	}
@@ -108,13 +124,53 @@ func (s *Service) Verify(raw string) (*kubegate.Identity, error) {
 	if claims.ExpiresAt != nil {
 		id.TokenExpiresAt = claims.ExpiresAt.Time
 	}
+	if claims.AuthTime != nil {
+		id.SessionStart = claims.AuthTime.Time
+	}
 	return &id, nil
+}
+
+// sessionEnd is when a session token's login ends whatever it is used for.
+func (s *Service) sessionEnd(id kubegate.Identity) time.Time {
+	return id.SessionStart.Add(s.opts.SessionTTL)
+}
+
+// RenewSession slides a console login's idle expiry: for a session token older
+// than renewAfter it issues the next one of the same session (same ID, same
+// start, so logout still ends it), valid for SessionIdle more but never past the
+// login's absolute end. It returns an empty token when no renewal is due.
+func (s *Service) RenewSession(id *kubegate.Identity) (raw string, expires time.Time, err error) {
+	if id == nil || id.SessionStart.IsZero() || id.AccessKey != "" {
+		return "", time.Time{}, nil
+	}
+	now := s.opts.Now()
+	if !id.TokenExpiresAt.After(now) {
+		return "", time.Time{}, nil // accepted within the clock-skew leeway: not a reason to extend it
+	}
+	end := s.sessionEnd(*id)
+	exp := now.Add(s.opts.SessionIdle)
+	if exp.After(end) {
+		exp = end
+	}
+	// Issued renewAfter ago or more, and the new token would outlive the old one.
+	if id.TokenExpiresAt.After(now.Add(s.opts.SessionIdle-renewAfter)) || !exp.After(id.TokenExpiresAt.Add(time.Second)) {
+		return "", time.Time{}, nil
+	}
+	issued, _, err := s.opts.Tokens.IssueSession(*id, token.SessionRef{ID: id.TokenID, Started: id.SessionStart}, exp)
+	return issued.Token, issued.ExpiresAt, err
 }
 
 // Session is a console login.
 type Session struct {
-	User  kubegate.User
+	User kubegate.User
+	// Token is the login's first cookie token; it expires when the login has been
+	// idle for SessionIdle, and RenewSession issues the next.
 	Token token.Issued
+	// Bearer is the token of the same login for the login response's body,
+	// valid until Ends: a script has no cookie to renew.
+	Bearer token.Issued
+	// Ends is the login's absolute end.
+	Ends time.Time
 }
 
 // Login checks a user name and password from the client address addr and issues
@@ -135,11 +191,18 @@ func (s *Service) Login(ctx context.Context, name, password, addr string) (Sessi
 		return Session{}, err
 	}
 	id := kubegate.Identity{UserID: u.ID, Name: u.Name, Groups: kubegate.GroupsFor(u), Admin: u.Admin, TokenEpoch: u.TokenEpoch}
-	issued, err := s.opts.Tokens.Issue(id, s.opts.SessionTTL)
+	now := s.opts.Now()
+	issued, ref, err := s.opts.Tokens.IssueSession(id, token.SessionRef{}, now.Add(s.opts.SessionIdle))
 	if err != nil {
 		return Session{}, err
 	}
-	return Session{User: u, Token: issued}, nil
+	// The bearer form of the login, for scripts that log in (KubeCube's clients
+	// do): the whole session long, since nothing renews it; logout ends it too.
+	bearer, _, err := s.opts.Tokens.IssueSession(id, ref, now.Add(s.opts.SessionTTL))
+	if err != nil {
+		return Session{}, err
+	}
+	return Session{User: u, Token: issued, Bearer: bearer, Ends: now.Add(s.opts.SessionTTL)}, nil
 }
 
 // ExchangeRequest is an access key pair presented for a token.
@@ -212,7 +275,12 @@ func (s *Service) ChangePassword(ctx context.Context, id kubegate.Identity, oldP
 	return err
 }
 
-// Logout revokes the token the identity came with, on every replica.
+// Logout revokes the token the identity came with, on every replica; for a
+// console login, every token of the login until its absolute end.
 func (s *Service) Logout(ctx context.Context, id kubegate.Identity) error {
-	return s.opts.Tokens.Revoke(ctx, id.TokenID, id.TokenExpiresAt)
+	until := id.TokenExpiresAt
+	if !id.SessionStart.IsZero() {
+		until = s.sessionEnd(id)
+	}
+	return s.opts.Tokens.Revoke(ctx, id.TokenID, until)
 }

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +37,8 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 // Keys lists a user's access keys.
 type Keys interface {
 	ListKeys(ctx context.Context, userID string) ([]kubegate.AccessKey, error)
+	// Policy is the credential lifetime policy in force.
+	Policy() kubegate.CredentialPolicy
 }
 
 // Clusters lists the registered clusters (in name order) and their last health check.
@@ -56,6 +57,10 @@ type Options struct {
 	Keys     Keys
 	Clusters Clusters
 	Users    Users
+	Audit    AuditLog
+	// PersonalTokens lists personal access tokens; MaxTokensPerUser is their limit.
+	PersonalTokens   PersonalTokens
+	MaxTokensPerUser int
 	// MaxKeysPerUser is the server's limit, shown and enforced in the page.
 	MaxKeysPerUser int
 	// ExternalURL is the gateway's address in the commands the console shows;
@@ -79,8 +84,8 @@ func New(o Options) (*Console, error) {
 		o.Now = time.Now
 	}
 	c := &Console{o: o, pages: map[string]*template.Template{}}
-	for _, name := range []string{"login", "keys", "password", "clusters", "users"} {
-		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+	for _, name := range []string{"login", "keys", "password", "clusters", "users", "audit", "tokens", "settings"} {
+		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/scope.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", name, err)
 		}
@@ -111,6 +116,9 @@ func (c *Console) Register(mux *http.ServeMux) {
 	mux.Handle("/password", get(c.authed(c.password)))
 	mux.Handle("/clusters", get(c.authed(c.clusters)))
 	mux.Handle("/users", get(c.authed(c.users)))
+	mux.Handle("/audit", get(c.authed(c.auditLog)))
+	mux.Handle("/tokens", get(c.authed(c.tokens)))
+	mux.Handle("/settings", get(c.authed(c.settings)))
 	mux.Handle(filters.ConsoleAssetsPrefix, withHeaders(httpapi.Methods{http.MethodGet: c.files}))
 }
 
@@ -140,7 +148,9 @@ type page struct {
 	Base  string
 	// LangURL is this page in the other language, its query kept.
 	LangURL string
-	Extras  any
+	// Error is shown at the top of the page (a bad filter, say).
+	Error  string
+	Extras any
 }
 
 // T is the message key in the page's language, formatted with args.
@@ -150,6 +160,14 @@ func (p page) T(key string, args ...any) string {
 		s = fmt.Sprintf(s, args...)
 	}
 	return s
+}
+
+// ScopeEditor hands the scope editor template the page and the editor.
+func (p page) ScopeEditor(e scopeEditor) any {
+	return struct {
+		P page
+		E scopeEditor
+	}{p, e}
 }
 
 func (c *Console) newPage(r *http.Request, name string) page {
@@ -168,12 +186,18 @@ func (c *Console) newPage(r *http.Request, name string) page {
 }
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, p page) {
+	c.renderStatus(w, r, p, http.StatusOK)
+}
+
+// renderStatus renders p with the status code (a page that shows an error).
+func (c *Console) renderStatus(w http.ResponseWriter, r *http.Request, p page, code int) {
 	var b bytes.Buffer
 	if err := c.pages[p.Name].ExecuteTemplate(&b, "layout", p); err != nil {
 		httpapi.WriteError(w, r, fmt.Errorf("rendering the %s page: %w", p.Name, err))
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
 	_, _ = b.WriteTo(w)
 }
 
@@ -250,9 +274,11 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 
 // keyRow is one access key as the keys page shows it.
 type keyRow struct {
-	AccessKey, Description, Status, Created, LastUsed, LastIP, Expires string
+	AccessKey, Description, Status, Scope, Created, LastUsed, LastIP, Expires string
 	// Active and Expired choose the row's actions: an expired key can only be deleted.
 	Active, Expired bool
+	// Soon: it expires within a week.
+	Soon bool
 }
 
 type keysPage struct {
@@ -262,6 +288,12 @@ type keysPage struct {
 	Cluster      string
 	HasCluster   bool
 	AccessKeyRef string
+	// Soon counts the keys that expire within a week.
+	Soon   int
+	Editor scopeEditor
+	// ExpiryRequired and MaxLifetime are the lifetime policy, said in the dialog.
+	ExpiryRequired bool
+	MaxLifetime    string
 }
 
 const timeLayout = "2006-01-02 15:04 UTC"
@@ -274,28 +306,33 @@ func (c *Console) keys(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := c.o.Now()
-	x := keysPage{Count: len(keys), Max: c.o.MaxKeysPerUser, AtLimit: len(keys) >= c.o.MaxKeysPerUser, Cluster: "my-cluster"}
+	pol := c.o.Keys.Policy()
+	x := keysPage{
+		Count: len(keys), Max: c.o.MaxKeysPerUser, AtLimit: len(keys) >= c.o.MaxKeysPerUser, Editor: c.scopeEditor("new-key"),
+		ExpiryRequired: pol.ExpiryRequired(),
+	}
+	if pol.KeyMaxLifetime > 0 {
+		x.MaxLifetime = days(pol.KeyMaxLifetime)
+	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].CreatedAt.After(keys[j].CreatedAt) })
 	for _, k := range keys {
 		row := keyRow{
-			AccessKey: k.AccessKey, Description: k.Description, Status: string(k.Status),
-			Created: k.CreatedAt.UTC().Format(timeLayout), Active: k.Status == kubegate.KeyActive,
-			LastUsed: p.T("keys.never"), Expires: p.T("keys.noExpiry"),
+			AccessKey: k.AccessKey, Description: k.Description, Status: string(k.Status), Scope: scopeSummary(p.Lang, k.Scope),
+			Created: k.CreatedAt.UTC().Format(timeLayout), Active: k.Status == kubegate.KeyActive, LastUsed: p.T("keys.never"),
 		}
-		if !k.ExpiresAt.IsZero() {
-			row.Expires = k.ExpiresAt.UTC().Format(timeLayout)
-			if !k.ExpiresAt.After(now) {
-				row.Status, row.Active, row.Expired = "Expired", false, true
-			}
+		row.Expires, row.Expired, row.Soon = expiry(p.Lang, k.ExpiresAt, now)
+		if row.Expired {
+			row.Status, row.Active = "Expired", false
+		}
+		if row.Soon {
+			x.Soon++
 		}
 		if !k.LastUsedAt.IsZero() {
 			row.LastUsed, row.LastIP = k.LastUsedAt.UTC().Format(timeLayout), k.LastUsedIP
 		}
 		x.Rows = append(x.Rows, row)
 	}
-	if cs := c.o.Clusters.List(); len(cs) > 0 {
-		x.Cluster, x.HasCluster = cs[0].Name, true
-	}
+	x.Cluster, x.HasCluster = exampleCluster(x.Editor.Clusters)
 	x.AccessKeyRef = "<access-key>"
 	if len(x.Rows) > 0 {
 		x.AccessKeyRef = x.Rows[0].AccessKey
@@ -357,30 +394,14 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, kubegate.Errorf(kubegate.EInvalid, "q must be at most 128 bytes"))
 		return
 	}
-	page := 1
-	if v := q.Get("page"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100000 {
-			httpapi.WriteError(w, r, kubegate.Errorf(kubegate.EInvalid, "page must be a whole number from 1 to 100000, got %q", v))
-			return
-		}
-		page = n
+	page, err := pageParam(q)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
 	}
 	users, total := c.o.Users.SearchUsers(search, kubegate.Page{Limit: usersPageSize, Offset: (page - 1) * usersPageSize})
-	x := usersPage{Search: search, Total: total, Page: page, Pages: max(1, (total+usersPageSize-1)/usersPageSize)}
-	link := func(n int) string {
-		v := url.Values{"page": {strconv.Itoa(n)}}
-		if search != "" {
-			v.Set("q", search)
-		}
-		return "/users?" + v.Encode()
-	}
-	if page > 1 {
-		x.PrevURL = link(page - 1)
-	}
-	if page < x.Pages {
-		x.NextURL = link(page + 1)
-	}
+	x := usersPage{Search: search, Total: total, Page: page}
+	x.Pages, x.PrevURL, x.NextURL = pager(r.URL, page, total, usersPageSize)
 	for _, u := range users {
 		row := userRow{
 			Name: u.Name, FullName: strings.TrimSpace(u.FirstName + " " + u.LastName), Email: u.Email,

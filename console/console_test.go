@@ -20,6 +20,7 @@ func TestEveryMessageIsTranslated(t *testing.T) {
 	dynamic := map[string][]string{
 		"keys.status.":     {"Active", "Inactive", "Expired"},
 		"clusters.status.": {"Ready", "Unreachable", "Unauthorized", "Unknown"},
+		"audit.status.":    auditPage{}.statuses(),
 	}
 	err := fs.WalkDir(templateFS, "templates", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {

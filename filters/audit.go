@@ -47,10 +47,16 @@ func WithAudit(h http.Handler, sink AuditSink, now func() time.Time) http.Handle
 			if status == 0 {
 				status = http.StatusOK
 			}
+			// The verb as Kubernetes audits it (list, watch, create…) where the
+			// request is a resource's, else the method.
+			verb := Info(r.Context()).Verb
+			if verb == "" {
+				verb = strings.ToLower(r.Method)
+			}
 			sink.Record(kubegate.AuditEvent{
 				Time: start.UTC().Truncate(time.Microsecond), RequestID: RequestID(r.Context()),
-				User: id.Name, AccessKey: id.AccessKey, Cluster: Info(r.Context()).Cluster,
-				Verb: truncate(strings.ToLower(r.Method), 16), Path: truncate(r.URL.Path, MaxAuditPath), StatusCode: status,
+				User: id.Name, UserID: id.UserID, AccessKey: id.AccessKey, Cluster: Info(r.Context()).Cluster,
+				Verb: truncate(verb, 16), Path: truncate(r.URL.Path, MaxAuditPath), StatusCode: status,
 				Latency: now().Sub(start), SourceIP: ClientIP(r.Context()), Scope: scopeDecision(r),
 			})
 		}()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/internal/httperr"
@@ -91,6 +92,9 @@ func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
 // need the CSRF header. With sessions false the session cookie is ignored.
 type Authenticator interface {
 	Authenticate(r *http.Request, sessions bool) (id *kubegate.Identity, viaCookie bool, err error)
+	// RenewSession returns the next token of a console login due for one (its
+	// idle expiry slides while it is used), or an empty token.
+	RenewSession(id *kubegate.Identity) (raw string, expires time.Time, err error)
 }
 
 // SessionCookie carries a console session's token; CSRFCookie and CSRFHeader
@@ -105,8 +109,9 @@ const (
 // invalid credential is a 401 at once, as in the Kubernetes apiserver; an absent one
 // leaves the request anonymous for the handlers to refuse or serve. A state-changing
 // request authenticated by the session cookie must echo the CSRF cookie in the
-// X-CSRF-Token header (the double-submit pattern).
-func WithAuthentication(h http.Handler, authn Authenticator) http.Handler {
+// X-CSRF-Token header (the double-submit pattern). A console login's cookie is
+// renewed as it is used; secureCookies marks the cookies it sets Secure.
+func WithAuthentication(h http.Handler, authn Authenticator, secureCookies bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c := Info(r.Context()).Class; c == ClassHealth || c == ClassAssets {
 			h.ServeHTTP(w, r) // probes, scrapers and stylesheets carry no user's credential
@@ -119,7 +124,7 @@ func WithAuthentication(h http.Handler, authn Authenticator) http.Handler {
 			// A session that ended (logged out elsewhere, password changed, user
 			// disabled): forget the cookie and go on anonymous, so that the browser
 			// reaches the login page instead of a 401 on every request, login included.
-			ExpireSessionCookies(w, false)
+			ExpireSessionCookies(w, secureCookies)
 			id, viaCookie, err = nil, false, nil
 		}
 		if err != nil {
@@ -131,6 +136,13 @@ func WithAuthentication(h http.Handler, authn Authenticator) http.Handler {
 			httperr.Write(w, kubegate.Errorf(kubegate.EForbidden, "missing or wrong %s header for a cookie-authenticated %s", CSRFHeader, r.Method))
 			return
 		}
+		if viaCookie {
+			// Best effort: a renewal that fails (the signer's trouble) leaves the
+			// current token, still valid, and the request goes on.
+			if raw, exp, err := authn.RenewSession(id); err == nil && raw != "" {
+				SetSessionCookie(w, raw, exp, secureCookies)
+			}
+		}
 		ctx := r.Context()
 		if f, ok := ctx.Value(factsKey).(*facts); ok && id != nil {
 			f.user = id.Name
@@ -139,6 +151,25 @@ func WithAuthentication(h http.Handler, authn Authenticator) http.Handler {
 			ctx = WithIdentityContext(ctx, id)
 		}
 		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// SetSessionCookie gives the browser a console login's token, HttpOnly, until it
+// expires; secure marks it Secure (over plain HTTP a Secure cookie never comes back).
+func SetSessionCookie(w http.ResponseWriter, raw string, expires time.Time, secure bool) {
+	http.SetCookie(w, &http.Cookie{ //nolint:gosec // Secure as the caller says; see above.
+		Name: SessionCookie, Value: raw, Path: "/", Expires: expires,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// SetLoginCookies starts a console login in the browser: the session cookie (see
+// SetSessionCookie) and the CSRF cookie, readable by the console's script, which
+// echoes it in X-CSRF-Token, for the whole login (until ends).
+func SetLoginCookies(w http.ResponseWriter, raw string, expires time.Time, csrf string, ends time.Time, secure bool) {
+	SetSessionCookie(w, raw, expires, secure)
+	http.SetCookie(w, &http.Cookie{ //nolint:gosec // the CSRF cookie must be readable by script; it grants nothing alone.
+		Name: CSRFCookie, Value: csrf, Path: "/", Expires: ends, Secure: secure, SameSite: http.SameSiteStrictMode,
 	})
 }
 

@@ -99,6 +99,10 @@ func (failing) Authenticate(r *http.Request, sessions bool) (*kubegate.Identity,
 	return nil, false, nil
 }
 
+func (failing) RenewSession(*kubegate.Identity) (string, time.Time, error) {
+	return "", time.Time{}, nil
+}
+
 // A revoked bearer token is a 401 at once; an ended cookie session is forgotten
 // (the cookies expired) and the request goes on anonymous, so the browser can
 // reach the login page and log in again.
@@ -106,7 +110,7 @@ func TestEndedSessionCookieIsForgottenButRevokedTokenRefused(t *testing.T) {
 	var anonymous bool
 	h := filters.WithRequestInfo(filters.WithAuthentication(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		anonymous = filters.Identity(r.Context()) == nil
-	}), failing{}))
+	}), failing{}, false))
 
 	r := httptest.NewRequest("GET", "/api/v1/cube/whoami", nil)
 	r.Header.Set("Authorization", "Bearer revoked")
@@ -132,5 +136,40 @@ func TestEndedSessionCookieIsForgottenButRevokedTokenRefused(t *testing.T) {
 		if !expired[filters.SessionCookie] || !expired[filters.CSRFCookie] {
 			t.Errorf("%s: the session cookies were not expired: %v", path, w.Header().Values("Set-Cookie"))
 		}
+	}
+}
+
+// renewing authenticates every cookie as a login due for renewal.
+type renewing struct{}
+
+func (renewing) Authenticate(r *http.Request, sessions bool) (*kubegate.Identity, bool, error) {
+	if _, err := r.Cookie(filters.SessionCookie); err == nil && sessions {
+		return &kubegate.Identity{Name: "alice"}, true, nil
+	}
+	return nil, false, nil
+}
+
+func (renewing) RenewSession(*kubegate.Identity) (string, time.Time, error) {
+	return "next", time.Now().Add(time.Hour), nil
+}
+
+// A console login used is renewed in its cookie (HttpOnly, Secure as configured);
+// a bearer token is never answered with a cookie.
+func TestUsedSessionCookieIsRenewed(t *testing.T) {
+	h := filters.WithRequestInfo(filters.WithAuthentication(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), renewing{}, true))
+	r := httptest.NewRequest("GET", "/keys", nil)
+	r.AddCookie(&http.Cookie{Name: filters.SessionCookie, Value: "old"})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	cs := w.Result().Cookies()
+	if len(cs) != 1 || cs[0].Name != filters.SessionCookie || cs[0].Value != "next" || !cs[0].HttpOnly || !cs[0].Secure || cs[0].Expires.IsZero() {
+		t.Fatalf("renewed cookie: %v", w.Header().Values("Set-Cookie"))
+	}
+	r = httptest.NewRequest("GET", "/api/v1/cube/whoami", nil)
+	r.Header.Set("Authorization", "Bearer x")
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if got := w.Header().Values("Set-Cookie"); len(got) != 0 {
+		t.Fatalf("a bearer request got cookies: %v", got)
 	}
 }

@@ -40,7 +40,7 @@ const (
 // isConsolePage says whether p is a page of the web console.
 func isConsolePage(p string) bool {
 	switch p {
-	case "/", "/login", "/keys", "/password", "/clusters", "/users":
+	case "/", "/login", "/keys", "/password", "/clusters", "/users", "/audit", "/tokens", "/settings":
 		return true
 	}
 	return false

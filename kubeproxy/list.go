@@ -12,6 +12,7 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
+	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/internal/httpapi"
 	"github.com/kubegate/kubegate/listquery"
 )
@@ -103,27 +104,12 @@ func (p *Proxy) list(ctx context.Context, target *cluster.Target, path string, p
 		if cont != "" {
 			v.Set("continue", cont)
 		}
-		u := *target.Server
-		u.Path = strings.TrimSuffix(u.Path, "/") + path
-		u.RawQuery = v.Encode()
-		// The host is a cluster an admin registered; the path passed the request classification.
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		resp, err := getAsCaller(ctx, target, path, v, accept)
 		if err != nil {
 			return nil, err
 		}
-		req.Header.Set("Accept", accept)
-		resp, err := transport{}.RoundTrip(req)
-		if err != nil {
-			return nil, kubegate.Errorf(kubegate.EUnavailable, "cluster %s is unreachable: %v", target.Name, err)
-		}
-		next, err := func() (string, error) {
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-				return "", &upstreamError{code: resp.StatusCode, header: resp.Header, body: body}
-			}
-			return decodeChunk(resp.Body, res, c)
-		}()
+		next, err := decodeChunk(resp.Body, res, c)
+		resp.Body.Close()
 		if err != nil {
 			return nil, err
 		}
@@ -138,6 +124,31 @@ func (p *Proxy) list(ctx context.Context, target *cluster.Target, path string, p
 	}
 	res.Items, res.Total = items, c.Total()
 	return res, nil
+}
+
+// getAsCaller GETs path with query v from target as the caller ctx carries
+// (withUpstream), asking for accept. An answer other than 200 is the cluster's
+// own, returned as an upstreamError to pass on unchanged.
+func getAsCaller(ctx context.Context, target *cluster.Target, path string, v url.Values, accept string) (*http.Response, error) {
+	u := *target.Server
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.RawQuery = v.Encode()
+	// The host is a cluster an admin registered; the path passed the request classification.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", accept)
+	resp, err := transport{}.RoundTrip(req)
+	if err != nil {
+		return nil, kubegate.Errorf(kubegate.EUnavailable, "cluster %s is unreachable: %v", target.Name, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return nil, &upstreamError{code: resp.StatusCode, header: resp.Header, body: body}
+	}
+	return resp, nil
 }
 
 // decodeChunk streams one list response: the list's kind and metadata are kept,
@@ -254,9 +265,14 @@ func validLabelKey(k string) bool {
 	return k != "" && !strings.ContainsAny(k, ",=!() ")
 }
 
+// ListSourceHeader says, with --list-cache, whether a list query was answered
+// from the cache or by the cluster.
+const ListSourceHeader = "X-Kubegate-List-Source"
+
 // serveKubeCubeList answers a proxied GET of a collection that carries extension
 // parameters: the Kubernetes List with the page in items and a top-level total.
-func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target *cluster.Target, path string) error {
+func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target *cluster.Target, info *filters.RequestInfo) error {
+	path := info.Path
 	query := r.URL.Query()
 	q, err := listquery.ParseKubeCube(query, p.opts.MaxPageSize)
 	if err != nil {
@@ -280,10 +296,29 @@ func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target
 		accept = a
 		upstream.Set("includeObject", "Object")
 	}
-	pushDown(q, upstream)
-	res, err := p.list(r.Context(), target, path, upstream, q, accept, nil)
-	if err != nil {
-		return err
+	var res *ListResult
+	cached := false
+	if accept == "application/json" { // Tables: the cluster renders their columns
+		if res, cached, err = p.cachedList(r.Context(), target, info, q, upstream); err != nil {
+			return err
+		}
+	}
+	if !cached {
+		pushDown(q, upstream)
+		if res, err = p.list(r.Context(), target, path, upstream, q, accept, nil); err != nil {
+			return err
+		}
+	}
+	if p.opts.Cache != nil {
+		// Where the answer came from, for operators tuning the cache (as CDNs say).
+		source := "cluster"
+		if cached {
+			source = "cache"
+		}
+		w.Header().Set(ListSourceHeader, source)
+		if p.opts.ObserveListQuery != nil {
+			p.opts.ObserveListQuery(source)
+		}
 	}
 	if res.Kind == "Table" {
 		return httpapi.WriteJSON(w, http.StatusOK, map[string]any{

@@ -15,6 +15,7 @@ import (
 	"net/http/httputil"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
@@ -33,6 +34,13 @@ type Targets interface {
 type Options struct {
 	// MaxPageSize bounds pageSize, and what pageSize=0 may return.
 	MaxPageSize int
+	// Cache answers list queries from memory; nil: every list reads the cluster.
+	Cache Cache
+	// CacheWait bounds how long a query waits for the cache to be as fresh as the
+	// cluster was when the query came (default 250 ms); then the cluster answers.
+	CacheWait time.Duration
+	// ObserveListQuery, when set, learns where each list query's answer came from.
+	ObserveListQuery func(source string)
 }
 
 // Proxy is the proxy handler.
@@ -58,6 +66,9 @@ type upstream struct {
 func New(targets Targets, logger *slog.Logger, opts Options) *Proxy {
 	if opts.MaxPageSize == 0 {
 		opts.MaxPageSize = 5000
+	}
+	if opts.CacheWait <= 0 {
+		opts.CacheWait = defaultCacheWait
 	}
 	p := &Proxy{targets: targets, logger: logger, opts: opts}
 	p.proxy = &httputil.ReverseProxy{
@@ -107,7 +118,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
 		if _, ok := query["selector"]; ok && info.Verb == "watch" {
 			return p.serveWatch(w, r, target, info.Path)
 		}
-		return p.serveKubeCubeList(w, r, target, info.Path)
+		return p.serveKubeCubeList(w, r, target, info)
 	}
 	ctx := context.WithValue(r.Context(), upstreamKey, &upstream{target: target, path: info.Path, rawPath: info.RawPath})
 	p.proxy.ServeHTTP(w, r.WithContext(ctx))

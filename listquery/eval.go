@@ -12,11 +12,34 @@ import (
 	"github.com/kubegate/kubegate"
 )
 
+// Item is a list item the collector can evaluate without decoding it (a cached
+// object): the values at a path, as Values reads them from a decoded object; its
+// namespace and name; and the JSON a page shows of it.
+type Item interface {
+	Values(path Path, out []string) []string
+	Meta() (namespace, name string)
+	JSON() json.RawMessage
+}
+
+// valuer reads the values at a path of one item (an Item, or a decoded object).
+type valuer interface {
+	Values(path Path, out []string) []string
+}
+
+// decoded is a decoded JSON object as a valuer.
+type decoded map[string]any
+
+func (d decoded) Values(path Path, out []string) []string { return values(d, path, out) }
+
 // Match reports whether obj (a decoded JSON object) satisfies every condition.
 func (q *Query) Match(obj map[string]any) bool {
-	var buf []string
+	return q.match(decoded(obj), nil)
+}
+
+// match evaluates the conditions on v; buf is scratch space, returned for reuse.
+func (q *Query) match(v valuer, buf []string) bool {
 	for _, c := range q.Conds {
-		buf = values(obj, c.Path, buf[:0])
+		buf = v.Values(c.Path, buf[:0])
 		if !c.match(buf) {
 			return false
 		}
@@ -29,7 +52,7 @@ func (c Cond) match(vals []string) bool {
 	hit := false
 	for _, v := range vals {
 		if fuzzy {
-			v = strings.ToLower(v) // once per value, not once per alternative
+			v = lower(v) // once per value, not once per alternative
 		}
 		for _, want := range c.Values {
 			if fuzzy {
@@ -50,6 +73,21 @@ func (c Cond) match(vals []string) bool {
 	}
 	return hit
 }
+
+// lower is strings.ToLower, with a quick way out for what is lower-case ASCII
+// already (most names and label values): no scan for Unicode, no copy.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' || c >= 0x80 {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
+// Values appends the scalar values at path in obj (a decoded JSON object), as
+// strings, as queries see them.
+func Values(obj map[string]any, path Path, out []string) []string { return values(obj, path, out) }
 
 // values appends the scalar values at path in obj, as strings. A path through an
 // array visits every element. Keys match case-insensitively (an exact match wins),
@@ -107,8 +145,8 @@ type sortKey struct {
 	n       float64
 }
 
-func (q *Query) key(obj map[string]any) sortKey {
-	vals := values(obj, q.SortPath, nil)
+func (q *Query) key(it valuer, buf []string) sortKey {
+	vals := it.Values(q.SortPath, buf[:0])
 	if len(vals) == 0 {
 		return sortKey{missing: true}
 	}
@@ -176,6 +214,7 @@ type Collector struct {
 	cap   int // for pageSize=0: the most items a response may hold
 	total int
 	h     entryHeap
+	buf   []string // scratch for the values of one item
 	// Transform, when set, turns each item into the shape the query and the page
 	// are in (a dialect's own item shape), or drops it (keep false).
 	Transform func(obj map[string]any) (out map[string]any, keep bool)
@@ -183,7 +222,7 @@ type Collector struct {
 
 // NewCollector returns a collector for q; maxPageSize caps pageSize=0.
 func NewCollector(q *Query, maxPageSize int) *Collector {
-	c := &Collector{q: q, cap: maxPageSize}
+	c := &Collector{q: q, cap: maxPageSize, buf: make([]string, 0, 8)}
 	if q.PageSize == 0 {
 		c.keep = maxPageSize + 1 // one more, to tell "too many" from "exactly the cap"
 	} else {
@@ -216,11 +255,11 @@ func (c *Collector) Add(raw json.RawMessage) error {
 // AddDecoded evaluates an item already decoded; raw is what the page shows of it
 // (nil: obj, encoded when the page is).
 func (c *Collector) AddDecoded(obj map[string]any, raw json.RawMessage) {
-	if !c.q.Match(obj) {
+	if !c.q.match(decoded(obj), c.buf) {
 		return
 	}
 	c.total++
-	e := &entry{key: c.q.key(obj), raw: raw}
+	e := &entry{key: c.q.key(decoded(obj), c.buf), raw: raw}
 	if raw == nil {
 		e.obj = obj
 	}
@@ -228,6 +267,29 @@ func (c *Collector) AddDecoded(obj map[string]any, raw json.RawMessage) {
 		e.namespace, _ = md["namespace"].(string)
 		e.name, _ = md["name"].(string)
 	}
+	c.push(e)
+}
+
+// AddItem evaluates an item that reads its own values (no Transform applies).
+func (c *Collector) AddItem(it Item) {
+	if !c.q.match(it, c.buf) {
+		return
+	}
+	c.total++
+	k := c.q.key(it, c.buf)
+	if len(c.h.items) >= c.keep && (c.keep == 0 || !c.q.before(&entry{key: k, namespace: nsOf(it), name: nameOf(it)}, c.h.items[0])) {
+		return // cannot be on the page: no entry made
+	}
+	e := &entry{key: k, raw: it.JSON()}
+	e.namespace, e.name = it.Meta()
+	c.push(e)
+}
+
+func nsOf(it Item) string   { ns, _ := it.Meta(); return ns }
+func nameOf(it Item) string { _, n := it.Meta(); return n }
+
+// push keeps e if it can still be on the page.
+func (c *Collector) push(e *entry) {
 	if len(c.h.items) < c.keep {
 		heap.Push(&c.h, e)
 		return

@@ -18,6 +18,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	proxied  *prometheus.CounterVec
+	listed   *prometheus.CounterVec
 }
 
 // New registers the metrics on a new registry, with the Go and process collectors.
@@ -34,8 +35,11 @@ func New() *Metrics {
 		proxied: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kubegate_proxy_requests_total", Help: "Requests addressed to registered clusters (the proxy and dialect lists), by cluster and status code.",
 		}, []string{"cluster", "code"}),
+		listed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kubegate_list_queries_total", Help: "List queries with extension parameters, by where the answer came from (cache or cluster; with --list-cache).",
+		}, []string{"source"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.proxied,
+	m.registry.MustRegister(m.requests, m.duration, m.proxied, m.listed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -64,4 +68,21 @@ func codeLabel(code int) string {
 		return "other"
 	}
 	return strconv.Itoa(code)
+}
+
+// ObserveListQuery counts a list query answered from source (cache or cluster).
+func (m *Metrics) ObserveListQuery(source string) {
+	m.listed.WithLabelValues(source).Inc()
+}
+
+// WatchListCache exports the list cache's size, read when scraped.
+func (m *Metrics) WatchListCache(stats func() (collections, objects int, bytes int64)) {
+	gauge := func(name, help string, read func() float64) prometheus.GaugeFunc {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, read)
+	}
+	m.registry.MustRegister(
+		gauge("kubegate_list_cache_collections", "Collections (cluster, resource) the list cache holds.", func() float64 { c, _, _ := stats(); return float64(c) }),
+		gauge("kubegate_list_cache_objects", "Objects the list cache holds.", func() float64 { _, o, _ := stats(); return float64(o) }),
+		gauge("kubegate_list_cache_bytes", "Approximate memory of the list cache's objects.", func() float64 { _, _, b := stats(); return float64(b) }),
+	)
 }

@@ -41,6 +41,8 @@ type Options struct {
 	ReadyChecks     []ReadyCheck
 	// Authenticator establishes identities; without one every request is anonymous.
 	Authenticator filters.Authenticator
+	// SecureCookies marks the session cookies the authentication filter renews Secure.
+	SecureCookies bool
 	// TrustedProxies may set X-Forwarded-For.
 	TrustedProxies []netip.Prefix
 	// Audit, when set, receives one event per authenticated request.
@@ -161,7 +163,7 @@ func (s *Server) BuildHandlerChain(h http.Handler) http.Handler {
 		h = filters.WithAudit(h, s.opts.Audit, s.opts.Now)
 	}
 	if s.opts.Authenticator != nil {
-		h = filters.WithAuthentication(h, s.opts.Authenticator)
+		h = filters.WithAuthentication(h, s.opts.Authenticator, s.opts.SecureCookies)
 	}
 	h = filters.WithClientIP(h, s.opts.TrustedProxies)
 	h = filters.WithPanicRecovery(h, s.opts.Logger)

@@ -105,6 +105,9 @@ type Claims struct {
 	// Scope is the key's scope at issue, for those who read the token; the
 	// gateway enforces the key's current scope.
 	Scope *kubegate.Scope `json:"scope,omitempty"`
+	// AuthTime is when the console login a session token renews began (OIDC's
+	// auth_time); absent from every other token.
+	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
 }
 
 // GetAudience implements jwt.Claims with the shadowing aud.
@@ -119,7 +122,9 @@ func scopeClaim(s kubegate.Scope) *kubegate.Scope {
 
 // Issued is a freshly signed token.
 type Issued struct {
-	Token     string
+	Token string
+	// ID is the token's jti (a session's ID for session tokens).
+	ID        string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }
@@ -366,10 +371,42 @@ func (s *Service) MaxTTL() time.Duration { return s.opts.MaxTTL }
 // Issue signs a token for id, valid for ttl (which callers take from Lifetime).
 func (s *Service) Issue(id kubegate.Identity, ttl time.Duration) (Issued, error) {
 	now := s.opts.Now().UTC().Truncate(time.Second)
-	exp := now.Add(ttl)
-	jti := make([]byte, 16)
-	if _, err := io.ReadFull(s.opts.Rand, jti); err != nil {
-		return Issued{}, err
+	return s.issue(id, now, now.Add(ttl), "", nil)
+}
+
+// SessionRef ties together the tokens of one console login, which is renewed
+// while it is used: they share its ID (their jti, so that revoking it ends the
+// login whichever of its tokens the browser holds) and its start (auth_time).
+type SessionRef struct {
+	ID      string
+	Started time.Time
+}
+
+// IssueSession signs a session token for id valid until exp; a zero ref starts a
+// new session now. It returns the session the token belongs to.
+func (s *Service) IssueSession(id kubegate.Identity, ref SessionRef, exp time.Time) (Issued, SessionRef, error) {
+	now := s.opts.Now().UTC().Truncate(time.Second)
+	if ref.ID == "" {
+		ref.Started = now
+	}
+	if !exp.After(now) {
+		return Issued{}, ref, kubegate.Errorf(kubegate.EUnauthorized, "the session has ended: log in again")
+	}
+	issued, err := s.issue(id, now, exp.UTC().Truncate(time.Second), ref.ID, jwt.NewNumericDate(ref.Started))
+	if err != nil {
+		return Issued{}, ref, err
+	}
+	ref.ID = issued.ID
+	return issued, ref, nil
+}
+
+func (s *Service) issue(id kubegate.Identity, now, exp time.Time, jti string, authTime *jwt.NumericDate) (Issued, error) {
+	if jti == "" {
+		b := make([]byte, 16)
+		if _, err := io.ReadFull(s.opts.Rand, b); err != nil {
+			return Issued{}, err
+		}
+		jti = hex.EncodeToString(b)
 	}
 	groups := append([]string{}, id.Groups...)
 	claims := &Claims{
@@ -379,7 +416,7 @@ func (s *Service) Issue(id kubegate.Identity, ttl time.Duration) (Issued, error)
 			ExpiresAt: jwt.NewNumericDate(exp),
 			NotBefore: jwt.NewNumericDate(now),
 			IssuedAt:  jwt.NewNumericDate(now),
-			ID:        hex.EncodeToString(jti),
+			ID:        jti,
 		},
 		Aud:               Audience{s.opts.Audience},
 		PreferredUsername: id.Name,
@@ -388,6 +425,7 @@ func (s *Service) Issue(id kubegate.Identity, ttl time.Duration) (Issued, error)
 		UserInfo:          UserInfo{Username: id.Name, Groups: groups},
 		Epoch:             id.TokenEpoch,
 		Scope:             scopeClaim(id.Scope),
+		AuthTime:          authTime,
 	}
 	s.mu.RLock()
 	kid, signer := s.signKID, s.signKey
@@ -402,7 +440,7 @@ func (s *Service) Issue(id kubegate.Identity, ttl time.Duration) (Issued, error)
 	if err != nil {
 		return Issued{}, fmt.Errorf("signing token: %w", err)
 	}
-	return Issued{Token: signed, IssuedAt: now, ExpiresAt: exp}, nil
+	return Issued{Token: signed, ID: jti, IssuedAt: now, ExpiresAt: exp}, nil
 }
 
 // Verify checks a token's signature (configured algorithm, known kid), claims
@@ -540,6 +578,9 @@ func (s *Service) Revoke(ctx context.Context, tokenID string, expiresAt time.Tim
 	if tokenID == "" {
 		return nil
 	}
+	// Kept past the expiry by the leeway Verify grants it, or the token would
+	// work again in those seconds once the revocation is pruned.
+	expiresAt = expiresAt.Add(s.opts.Leeway)
 	if err := s.opts.Store.RevokeToken(ctx, kubegate.RevokedToken{ID: tokenID, ExpiresAt: expiresAt}); err != nil {
 		return err
 	}

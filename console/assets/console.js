@@ -118,6 +118,11 @@
       $("#reset-title").textContent = t.dataset.title;
       showError($("#reset-error"), "");
       d.showModal();
+    } else if (t.dataset.action === "delete-token") {
+      confirmThen(fmt(msg("confirm-token"), t.dataset.name), async () => {
+        const r = await call("DELETE", "/apis/ghippo.io/v1alpha1/current-user/accesstokens/" + encodeURIComponent(t.dataset.token));
+        if (r.ok) location.reload(); else showError($("#page-error"), explain(r));
+      });
     } else if (t.dataset.action === "delete") {
       confirmThen(fmt(msg("confirm-delete"), t.dataset.ak), async () => {
         const r = await call("DELETE", "/api/v1/cube/key?accessKey=" + encodeURIComponent(t.dataset.ak));
@@ -178,35 +183,72 @@
     });
   }
 
-  // ---- access keys ----
-  const addKey = $("#add-key");
-  if (addKey) {
-    const dialog = $("#new-key-dialog");
-    const form = $("#new-key-form");
-    addKey.addEventListener("click", () => { form.reset(); showError($("#new-key-error"), ""); dialog.showModal(); });
-    form.addEventListener("submit", async (e) => {
+  // ---- settings: the credential lifetime policy ----
+  const policyForm = $("#policy-form");
+  if (policyForm) {
+    const seconds = (days) => Math.round(parseFloat(days) * 24 * 3600) + "s";
+    policyForm.addEventListener("submit", async (e) => {
       e.preventDefault();
-      await busy(form, () => createKey(dialog, form));
+      await busy(policyForm, async () => {
+        const r = await call("PUT", "/api/v1/cube/settings/credential-policy", {
+          keyMaxLifetime: seconds(policyForm.keyDays.value || "0"), keyExpiryRequired: policyForm.keyRequired.checked,
+          tokenMaxLifetime: seconds(policyForm.tokenDays.value || "0"),
+        });
+        showError($("#policy-error"), r.ok ? "" : explain(r));
+        $("#policy-done").hidden = !r.ok;
+      });
     });
   }
+
+  // addDialog wires an "Add" button to its dialog: #add-NAME opens
+  // #new-NAME-dialog with #new-NAME-form cleared; submitting calls create, once
+  // at a time, and shows in #new-NAME-error why a call failed.
+  function addDialog(name, create) {
+    const button = $("#add-" + name);
+    if (!button) return;
+    const dialog = $("#new-" + name + "-dialog");
+    const form = $("#new-" + name + "-form");
+    const error = $("#new-" + name + "-error");
+    button.addEventListener("click", () => { form.reset(); showError(error, ""); dialog.showModal(); });
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      await busy(form, async () => {
+        const r = await create(form);
+        if (!r.ok) { showError(error, explain(r)); return; }
+        dialog.close();
+        if (r.show) r.show(); else location.reload();
+      });
+    });
+  }
+
+  // showOnce opens the dialog that shows a new secret, once: closing it (Close or
+  // Escape) reloads the page, which never holds the secret again.
+  function showOnce(dialogSel, closeSel) {
+    const created = $(dialogSel);
+    created.addEventListener("close", () => location.reload(), { once: true });
+    created.showModal();
+    $(closeSel).focus();
+  }
+
+  // ---- access keys ----
+  addDialog("key", async (form) => {
+    const body = { description: form.description.value, scope: scopeOf(form) };
+    if (form.expiresAt.value) body.expiresAt = isoTime(form.expiresAt.value);
+    const r = await call("POST", "/api/v1/cube/key/create", body);
+    r.show = () => {
+      $("#created-ak").textContent = r.data.accessKey;
+      $("#created-sk").textContent = r.data.secretKey;
+      showOnce("#created-dialog", "#created-close");
+    };
+    return r;
+  });
 
   const userURL = (name) => "/api/v1/cube/users/" + encodeURIComponent(name);
 
   // ---- users ----
-  const addUser = $("#add-user");
-  if (addUser) {
-    const dialog = $("#new-user-dialog");
-    const form = $("#new-user-form");
-    addUser.addEventListener("click", () => { form.reset(); showError($("#new-user-error"), ""); dialog.showModal(); });
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      await busy(form, async () => {
-        const r = await call("POST", "/api/v1/cube/users", { name: form.name.value.trim(), password: form.password.value, email: form.email.value.trim() });
-        if (!r.ok) { showError($("#new-user-error"), explain(r)); return; }
-        location.reload();
-      });
-    });
-    const reset = $("#reset-form");
+  addDialog("user", (form) => call("POST", "/api/v1/cube/users", { name: form.name.value.trim(), password: form.password.value, email: form.email.value.trim() }));
+  const reset = $("#reset-form");
+  if (reset) {
     reset.addEventListener("submit", async (e) => {
       e.preventDefault();
       await busy(reset, async () => {
@@ -218,35 +260,34 @@
   }
 
   // ---- clusters ----
-  const addCluster = $("#add-cluster");
-  if (addCluster) {
-    const dialog = $("#new-cluster-dialog");
-    const form = $("#new-cluster-form");
-    addCluster.addEventListener("click", () => { form.reset(); showError($("#new-cluster-error"), ""); dialog.showModal(); });
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      await busy(form, async () => {
-        const r = await call("POST", "/api/v1/cube/clusters", {
-          name: form.name.value.trim(), kubeconfig: form.kubeconfig.value, context: form.context.value.trim(), description: form.description.value,
-        });
-        if (!r.ok) { showError($("#new-cluster-error"), explain(r)); return; }
-        location.reload();
-      });
-    });
-  }
+  addDialog("cluster", (form) => call("POST", "/api/v1/cube/clusters", {
+    name: form.name.value.trim(), kubeconfig: form.kubeconfig.value, context: form.context.value.trim(), description: form.description.value,
+  }));
 
-  async function createKey(dialog, form) {
-    const body = { description: form.description.value };
-    if (form.expiresAt.value) body.expiresAt = new Date(form.expiresAt.value).toISOString().replace(/\.\d{3}Z$/, "Z");
-    const r = await call("POST", "/api/v1/cube/key/create", body);
-    if (!r.ok) { showError($("#new-key-error"), explain(r)); return; }
-    dialog.close();
-    $("#created-ak").textContent = r.data.accessKey;
-    $("#created-sk").textContent = r.data.secretKey;
-    const created = $("#created-dialog");
-    // Escape closes the dialog too: reload then, as the Close button does.
-    created.addEventListener("close", () => location.reload(), { once: true });
-    created.showModal();
-    $("#created-close").focus();
+  // ---- personal access tokens ----
+  addDialog("token", async (form) => {
+    const body = { name: form.name.value.trim(), scope: scopeOf(form) };
+    if (form.expiresAt.value) body.expiredAt = isoTime(form.expiresAt.value);
+    const r = await call("POST", "/apis/ghippo.io/v1alpha1/current-user/accesstoken", body);
+    r.show = () => {
+      $("#created-token").textContent = r.data.token;
+      showOnce("#token-created-dialog", "#token-created-close");
+    };
+    return r;
+  });
+
+  // isoTime turns a datetime-local value (the user's local time) into RFC 3339 UTC.
+  const isoTime = (v) => new Date(v).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+  // scopeOf reads a dialog's scope editor; the server validates each entry and
+  // names the one it refuses.
+  function scopeOf(form) {
+    const list = (name) => form.elements[name].value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    return {
+      clusters: Array.from(form.querySelectorAll("input[name=scope-cluster]:checked")).map((c) => c.value),
+      namespaces: list("scope-namespaces"),
+      readOnly: form.elements["scope-readonly"].checked,
+      sources: list("scope-sources"),
+    };
   }
 })();

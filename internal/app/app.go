@@ -30,6 +30,7 @@ import (
 	"github.com/kubegate/kubegate/internal/httpapi"
 	"github.com/kubegate/kubegate/internal/seal"
 	"github.com/kubegate/kubegate/kubeproxy"
+	"github.com/kubegate/kubegate/listcache"
 	"github.com/kubegate/kubegate/metrics"
 	"github.com/kubegate/kubegate/ratelimit"
 	"github.com/kubegate/kubegate/server"
@@ -48,6 +49,7 @@ type App struct {
 	tokens   *token.Service
 	clusters *cluster.Registry
 	audit    *audit.Recorder
+	cache    *listcache.Cache // nil without --list-cache
 	srv      *server.Server
 	// adminPassword is the bootstrap admin's password when it was generated now.
 	adminPassword string
@@ -103,10 +105,19 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		}
 	}
 	authenticator := authn.New(authn.Options{
-		Tokens: a.tokens, Accounts: a.accounts, SessionTTL: cfg.SessionTTL,
+		Tokens: a.tokens, Accounts: a.accounts, SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdleTimeout,
 		Guard: ratelimit.NewGuard(cfg.FailuresPerIP, cfg.FailuresPerKey, nil),
 	})
-	proxy := kubeproxy.New(a.clusters, logger, kubeproxy.Options{MaxPageSize: cfg.MaxPageSize})
+	m := metrics.New()
+	popts := kubeproxy.Options{MaxPageSize: cfg.MaxPageSize, CacheWait: cfg.CacheWait}
+	if cfg.ListCache {
+		a.cache = listcache.NewCache(listcache.CacheOptions{
+			Targets: a.clusters, IdleTimeout: cfg.CacheIdleTimeout, MemoryLimit: int64(cfg.CacheMemoryLimit), Logger: logger,
+		})
+		popts.Cache, popts.ObserveListQuery = a.cache, m.ObserveListQuery
+		m.WatchListCache(a.cache.Stats)
+	}
+	proxy := kubeproxy.New(a.clusters, logger, popts)
 	docs, err := apidocs.Handler()
 	if err != nil {
 		return nil, err
@@ -115,7 +126,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 	// Secure when clients reach the gateway over HTTPS, TLS terminated here or in front.
 	secureCookies := cfg.TLSCertFile != "" || strings.HasPrefix(cfg.ExternalURL, "https://")
 	ui, err := console.New(console.Options{
-		Keys: a.accounts, Clusters: a.clusters, Users: a.accounts, MaxKeysPerUser: cfg.MaxKeysPerUser, ExternalURL: cfg.ExternalURL, SecureCookies: secureCookies,
+		Keys: a.accounts, Clusters: a.clusters, Users: a.accounts, Audit: store, PersonalTokens: a.accounts, MaxTokensPerUser: cfg.MaxPersonalTokensPerUser, MaxKeysPerUser: cfg.MaxKeysPerUser, ExternalURL: cfg.ExternalURL, SecureCookies: secureCookies,
 	})
 	if err != nil {
 		return nil, err
@@ -128,7 +139,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 	}
 	a.srv, err = server.New(ctx, server.Options{
 		Audit:           a.audit,
-		Metrics:         metrics.New(),
+		Metrics:         m,
 		MetricsListen:   cfg.MetricsListen,
 		MetricsToken:    strings.TrimSpace(string(metricsToken)),
 		Limits:          filters.Limits{MaxURIBytes: 16 << 10, BodyTimeout: 5 * time.Minute},
@@ -140,6 +151,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		Logger:          logger,
 		ReadyChecks:     []server.ReadyCheck{{Name: "store", Check: store.Ping}},
 		Authenticator:   authenticator,
+		SecureCookies:   secureCookies,
 		TrustedProxies:  cfg.TrustedProxies,
 		Routes: func(mux *http.ServeMux) {
 			api.Register(mux, api.Options{
@@ -273,6 +285,9 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { a.accounts.Run(bg, 5*time.Second); return nil })
 	g.Go(func() error { a.audit.Run(bg, time.Second); return nil })
 	g.Go(func() error { a.audit.RunRetention(bg, a.cfg.AuditRetention, time.Now); return nil })
+	if a.cache != nil {
+		g.Go(func() error { a.cache.Run(bg); return nil })
+	}
 
 	err = a.registerStartupClusters(ctx)
 	if err == nil {

@@ -21,6 +21,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kubegate/kubegate"
 )
 
 // Config is the whole configuration of a kubegate process.
@@ -53,6 +55,7 @@ type Config struct {
 	TokenTTL            time.Duration
 	TokenMaxTTL         time.Duration
 	SessionTTL          time.Duration
+	SessionIdleTimeout  time.Duration
 	TokenSigningAlg     string
 	TokenHMACSecretFile string
 	Issuer              string
@@ -70,6 +73,13 @@ type Config struct {
 	ClusterHealthInterval time.Duration
 	// MaxPageSize bounds list pages (and what pageSize=0 may return).
 	MaxPageSize int
+	// ListCache answers list queries from watch caches; CacheMemoryLimit (bytes)
+	// bounds them, CacheIdleTimeout drops unused ones, CacheWait bounds a query's
+	// wait for freshness before the cluster answers instead.
+	ListCache        bool
+	CacheMemoryLimit int
+	CacheIdleTimeout time.Duration
+	CacheWait        time.Duration
 	// ExternalURL is how clients reach the gateway, for generated kubeconfigs.
 	ExternalURL string
 	// ExternalCAFile is the CA (PEM) that generated kubeconfigs trust for the
@@ -147,6 +157,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 		TokenTTL:                 time.Hour,
 		TokenMaxTTL:              7 * 24 * time.Hour,
 		SessionTTL:               12 * time.Hour,
+		SessionIdleTimeout:       30 * time.Minute,
 		TokenSigningAlg:          "ES256",
 		Issuer:                   "kubegate",
 		Audience:                 "kubegate",
@@ -155,6 +166,9 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 		ClusterDialTimeout:       5 * time.Second,
 		ClusterHealthInterval:    30 * time.Second,
 		MaxPageSize:              5000,
+		CacheMemoryLimit:         1 << 30,
+		CacheIdleTimeout:         10 * time.Minute,
+		CacheWait:                250 * time.Millisecond,
 		AuditRetention:           30 * 24 * time.Hour,
 	}
 	c.BootstrapAdminPassword = getenv("KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD")
@@ -177,12 +191,13 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&pathValue{&c.EncryptionKeyFile}, "encryption-key-file", "AES-256 key (32 bytes, raw, base64 or hex) encrypting secrets at rest; generated in --data-dir with sqlite when absent")
 	fs.Var(&intValue{p: &c.MaxKeysPerUser, min: 1, max: 1000}, "max-keys-per-user", "how many access keys one user may have")
 	fs.Var(&intValue{p: &c.MaxPersonalTokensPerUser, min: 1, max: 1000}, "max-personal-tokens-per-user", "how many personal access tokens (DCE) one user may have")
-	fs.Var(&durationValue{p: &c.KeyMaxLifetime}, "key-max-lifetime", "longest lifetime of an access key (0: no limit); with a limit, keys must have an expiry")
+	fs.Var(&durationValue{p: &c.KeyMaxLifetime}, "key-max-lifetime", "longest lifetime of an access key (0: no limit); with a limit, keys must have an expiry. The starting policy: administrators change it at run time (console Settings, PUT /api/v1/cube/settings/credential-policy)")
 	fs.BoolVar(&c.KeyExpiryRequired, "key-expiry-required", false, "refuse access keys that never expire")
 	fs.Var(&durationValue{p: &c.PersonalTokenMaxTTL, min: time.Hour}, "personal-token-max-ttl", "longest lifetime of a personal access token (and the lifetime of one asked for without expiredAt)")
 	fs.Var(&durationValue{p: &c.TokenTTL, min: time.Minute}, "token-ttl", "lifetime of tokens exchanged from access keys (KubeCube's default: 1h)")
 	fs.Var(&durationValue{p: &c.TokenMaxTTL, min: time.Minute}, "token-max-ttl", "longest lifetime a caller may ask for (expiresIn, DCE's cycle); longer requests are clamped")
-	fs.Var(&durationValue{p: &c.SessionTTL, min: time.Minute}, "session-ttl", "lifetime of console logins")
+	fs.Var(&durationValue{p: &c.SessionTTL, min: time.Minute}, "session-ttl", "longest a console login lasts, however busy (absolute expiry)")
+	fs.Var(&durationValue{p: &c.SessionIdleTimeout, min: 5 * time.Minute}, "session-idle-timeout", "a console login unused for this long ends (idle expiry; capped at --session-ttl)")
 	fs.Var(&enumValue{p: &c.TokenSigningAlg, allowed: []string{"ES256", "RS256", "HS256"}}, "token-signing-alg", "JWT signing algorithm; HS256 needs --token-hmac-secret-file")
 	fs.Var(&pathValue{&c.TokenHMACSecretFile}, "token-hmac-secret-file", "shared secret (at least 32 bytes) for HS256 tokens, for drop-in KubeCube deployments")
 	fs.Var(&pathValue{&c.Issuer}, "issuer", "the iss claim of tokens (and the OpenID issuer)")
@@ -194,6 +209,10 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&durationValue{p: &c.ClusterDialTimeout, min: 100 * time.Millisecond}, "cluster-dial-timeout", "how long connecting to a cluster may take before the call is a 503")
 	fs.Var(&durationValue{p: &c.ClusterHealthInterval, min: time.Second}, "cluster-health-interval", "how often each cluster's /version is checked")
 	fs.Var(&intValue{p: &c.MaxPageSize, min: 1, max: 1_000_000}, "max-page-size", "largest list page (pageSize), and the most items pageSize=0 may return")
+	fs.BoolVar(&c.ListCache, "list-cache", false, "answer list queries (selector, sort, paging) from per-collection watch caches, as fresh as the cluster when the query came (experimental)")
+	fs.Var(&intValue{p: &c.CacheMemoryLimit, min: 1 << 20, max: 1 << 40}, "cache-memory-limit", "bytes all list caches may hold; past it the least recently used are dropped")
+	fs.Var(&durationValue{p: &c.CacheIdleTimeout, min: time.Minute}, "cache-idle-timeout", "drop a list cache no query used for this long")
+	fs.Var(&durationValue{p: &c.CacheWait, min: time.Millisecond}, "cache-wait", "longest a list query waits for its cache to be fresh before the cluster answers it")
 	fs.Var(&urlValue{&c.ExternalURL}, "external-url", "the gateway's URL as clients reach it, for generated kubeconfigs (default: the request's host)")
 	fs.Var(&listenValue{&c.MetricsListen}, "metrics-listen", "serve /metrics on this host:port only, e.g. an address the monitoring network alone reaches (default: the main address)")
 	fs.Var(&pathValue{&c.MetricsTokenFile}, "metrics-token-file", "file holding a bearer token that /metrics requires (default: /metrics is open)")
@@ -348,6 +367,12 @@ func (c *Config) Validate() error {
 	if c.TokenTTL > c.TokenMaxTTL {
 		return usagef("--token-ttl (%s) must not exceed --token-max-ttl (%s)", c.TokenTTL, c.TokenMaxTTL)
 	}
+	if p := (kubegate.CredentialPolicy{KeyMaxLifetime: c.KeyMaxLifetime, KeyExpiryRequired: c.KeyExpiryRequired, TokenMaxLifetime: c.PersonalTokenMaxTTL}); p.Validate() != nil {
+		return usagef("--key-max-lifetime or --personal-token-max-ttl: %s", kubegate.ErrorMessage(p.Validate()))
+	}
+	// A login cannot idle longer than it lasts: a short --session-ttl caps the
+	// default idle timeout instead of refusing to start.
+	c.SessionIdleTimeout = min(c.SessionIdleTimeout, c.SessionTTL)
 	if c.SessionTTL > c.TokenMaxTTL {
 		return usagef("--session-ttl (%s) must not exceed --token-max-ttl (%s)", c.SessionTTL, c.TokenMaxTTL)
 	}
@@ -387,14 +412,15 @@ func (c *Config) Validate() error {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return usagef("--tls-cert-file and --tls-key-file must be given together")
 	}
-	for flagName, p := range map[string]string{"tls-cert-file": c.TLSCertFile, "tls-key-file": c.TLSKeyFile} {
-		if p == "" {
+	// In flag order, so that the message names the same one every time.
+	for _, f := range []struct{ name, path string }{{"tls-cert-file", c.TLSCertFile}, {"tls-key-file", c.TLSKeyFile}} {
+		if f.path == "" {
 			continue
 		}
-		if st, err := os.Stat(p); err != nil {
-			return usagef("invalid value %q for --%s: %v", p, flagName, err)
+		if st, err := os.Stat(f.path); err != nil {
+			return usagef("invalid value %q for --%s: %v", f.path, f.name, err)
 		} else if st.IsDir() {
-			return usagef("invalid value %q for --%s: is a directory", p, flagName)
+			return usagef("invalid value %q for --%s: is a directory", f.path, f.name)
 		}
 	}
 	return nil

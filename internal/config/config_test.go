@@ -154,3 +154,15 @@ func TestPostgresDSNIsNeverEchoed(t *testing.T) {
 		t.Fatalf("err = %v; must fail without quoting the password", err)
 	}
 }
+
+// A short --session-ttl caps the idle timeout's default instead of refusing to
+// start a server configured before the idle timeout existed.
+func TestShortSessionTTLCapsTheIdleTimeout(t *testing.T) {
+	c, err := config.Parse(config.Serve, []string{"--session-ttl=10m"}, env(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SessionIdleTimeout != 10*time.Minute {
+		t.Fatalf("idle timeout %s, want the 10m session TTL", c.SessionIdleTimeout)
+	}
+}

@@ -153,7 +153,10 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		var syntaxErr *json.SyntaxError
+		var own *kubegate.Error
 		switch {
+		case errors.As(err, &own):
+			return own // a type's own UnmarshalJSON said what is wrong
 		case errors.As(err, &typeErr):
 			return kubegate.Errorf(kubegate.EInvalid, "request body: field %q must be a %s", typeErr.Field, typeErr.Type)
 		case errors.As(err, &syntaxErr):

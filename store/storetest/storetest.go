@@ -40,6 +40,7 @@ func Run(t *testing.T, f Factory) {
 		{"SigningKeys", testSigningKeys},
 		{"Audit", testAudit},
 		{"RevokedTokens", testRevokedTokens},
+		{"Settings", testSettings},
 		{"WatchSeesOtherInstance", testWatch},
 	}
 	for _, tc := range tests {
@@ -471,13 +472,16 @@ func testAudit(t *testing.T, open func(*testing.T) kubegate.Store) {
 	base := Now()
 	var events []kubegate.AuditEvent
 	for i := range 10 {
-		user := "alice"
+		user, key, status := "alice", "AK", 200
 		if i%2 == 1 {
 			user = "bob"
 		}
+		if i%3 == 0 {
+			key, status = "AK2", 403
+		}
 		events = append(events, kubegate.AuditEvent{
-			Time: base.Add(time.Duration(i) * time.Second), RequestID: fmt.Sprintf("req-%d", i), User: user, AccessKey: "AK",
-			Cluster: "prod", Verb: "get", Path: fmt.Sprintf("/api/v1/pods/%d", i), StatusCode: 200, Latency: 1500 * time.Microsecond, SourceIP: "10.0.0.1",
+			Time: base.Add(time.Duration(i) * time.Second), RequestID: fmt.Sprintf("req-%d", i), User: user, UserID: "id-" + user, AccessKey: key,
+			Cluster: "prod", Verb: "get", Path: fmt.Sprintf("/api/v1/pods/%d", i), StatusCode: status, Latency: 1500 * time.Microsecond, SourceIP: "10.0.0.1",
 			Scope: "refused: namespaces",
 		})
 	}
@@ -497,6 +501,22 @@ func testAudit(t *testing.T, open func(*testing.T) kubegate.Store) {
 	must(t, err)
 	if total != 2 || len(got) != 2 || got[0].RequestID != "req-7" || got[1].RequestID != "req-5" {
 		t.Fatalf("filtered = %+v (total %d)", got, total)
+	}
+
+	got, total, err = s.ListAudit(ctx(), kubegate.AuditFilter{AccessKey: "AK2", StatusMin: 400, StatusMax: 499}, kubegate.Page{Limit: 2, Offset: 1})
+	must(t, err)
+	if total != 4 || len(got) != 2 || got[0].RequestID != "req-6" || got[1].RequestID != "req-3" {
+		t.Fatalf("by key and status = %+v (total %d)", got, total)
+	}
+	_, total, err = s.ListAudit(ctx(), kubegate.AuditFilter{UserID: "id-bob"}, kubegate.Page{})
+	must(t, err)
+	if total != 5 {
+		t.Fatalf("bob by ID: %d events, want 5", total)
+	}
+	_, total, err = s.ListAudit(ctx(), kubegate.AuditFilter{AccessKey: "AK", StatusMin: 400, StatusMax: 499}, kubegate.Page{})
+	must(t, err)
+	if total != 0 {
+		t.Fatalf("key AK answered 4xx %d times, want 0", total)
 	}
 
 	// Retention: events before the cutoff go, the rest stay.
@@ -528,6 +548,29 @@ func testRevokedTokens(t *testing.T, open func(*testing.T) kubegate.Store) {
 		equal(t, "change", c, kubegate.Change{Kind: kubegate.ChangeToken, Key: "jti-1"})
 	case <-time.After(time.Second):
 		t.Fatal("revocation not announced within a second")
+	}
+}
+
+// testSettings: a setting put through one instance is read and announced on
+// another; one never put is not found.
+func testSettings(t *testing.T, open func(*testing.T) kubegate.Store) {
+	a, b := open(t), open(t)
+	_, err := a.Setting(ctx(), "policy")
+	wantCode(t, err, kubegate.ENotFound)
+	wctx, cancel := context.WithCancel(ctx())
+	defer cancel()
+	changes, err := b.Watch(wctx)
+	must(t, err)
+	must(t, a.PutSetting(ctx(), "policy", `{"v":1}`))
+	must(t, a.PutSetting(ctx(), "policy", `{"v":2}`))
+	got, err := b.Setting(ctx(), "policy")
+	must(t, err)
+	equal(t, "setting", got, `{"v":2}`)
+	select {
+	case c := <-changes:
+		equal(t, "change", c, kubegate.Change{Kind: kubegate.ChangeSetting, Key: "policy"})
+	case <-time.After(time.Second):
+		t.Fatal("setting not announced within a second")
 	}
 }
 

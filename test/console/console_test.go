@@ -108,12 +108,23 @@ func value[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 // (`make screenshots`), else to the test's temporary directory.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
+	savePNG(t, ctx, name, chromedp.FullScreenshot(100))
+}
+
+// viewScreenshot saves what the window shows, for pages too long to show whole.
+func viewScreenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	savePNG(t, ctx, name, chromedp.CaptureScreenshot())
+}
+
+func savePNG(t *testing.T, ctx context.Context, name string, shot chromedp.Action[[]byte]) {
+	t.Helper()
 	dir := t.TempDir()
 	if os.Getenv("KUBEGATE_SCREENSHOTS") != "" {
 		dir = filepath.Join("..", "..", "docs", "screenshots")
 	}
 	run(t, ctx, chromedp.Sleep(150*time.Millisecond))
-	png := value(t, ctx, chromedp.FullScreenshot(100))
+	png := value(t, ctx, shot)
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -217,6 +228,35 @@ func TestGuideWalkInChromium(t *testing.T) {
 	}
 	screenshot(t, ctx, "keys-en")
 
+	// The key's recent calls: the audit page, filtered to the key, shows the two
+	// lists (written within a second or so: the audit log is flushed in batches).
+	run(t, ctx, chromedp.Click(chromedp.CSS(`tr[data-ak="`+ak+`"] a[data-recent]`)), chromedp.WaitVisible(chromedp.CSS("#audit-filter")))
+	if loc := location(t, ctx); loc != url+"/audit?accessKey="+ak {
+		t.Fatalf("recent calls went to %s", loc)
+	}
+	rows := chromedp.Evaluate[int](`document.querySelectorAll("#audit-table tbody tr").length`)
+	for deadline := time.Now().Add(10 * time.Second); value(t, ctx, rows) < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the key's calls never showed: %q", text(t, ctx, "main"))
+		}
+		run(t, ctx, chromedp.Sleep(300*time.Millisecond), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#audit-total")))
+	}
+	if got := text(t, ctx, "#audit-table tbody"); strings.Count(got, "/deployments") != 2 || strings.Count(got, "200") < 2 || !strings.Contains(got, "admin") {
+		t.Errorf("the key's calls: %q", got)
+	}
+	screenshot(t, ctx, "audit-en")
+	// Filtered to refusals, the key has none: the empty state says it is the filter.
+	run(t, ctx, chromedp.SetValue(chromedp.CSS("#audit-status"), "4xx"), chromedp.Click(chromedp.CSS("#audit-apply")), chromedp.WaitVisible(chromedp.CSS("#audit-empty")))
+	if loc := location(t, ctx); !strings.Contains(loc, "status=4xx") || !strings.Contains(loc, "accessKey="+ak) {
+		t.Errorf("the filter form went to %s", loc)
+	}
+	run(t, ctx, chromedp.Click(chromedp.CSS("#audit-clear")), chromedp.WaitVisible(chromedp.CSS("#audit-table")))
+	run(t, ctx, chromedp.Navigate(url+"/audit?since=yesterday"), chromedp.WaitVisible(chromedp.CSS("#page-error")))
+	if got := text(t, ctx, "#page-error"); !strings.Contains(got, "since must be") {
+		t.Errorf("a bad time filter: %q", got)
+	}
+	run(t, ctx, chromedp.Navigate(url+"/keys"), chromedp.WaitVisible(chromedp.CSS(`tr[data-ak="`+ak+`"]`)))
+
 	// Delete it after confirming.
 	run(t, ctx, chromedp.Click(chromedp.CSS(`tr[data-ak="`+ak+`"] button[data-action=delete]`)), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")))
 	if got := text(t, ctx, "#confirm-text"); !strings.Contains(got, ak) {
@@ -305,6 +345,16 @@ func TestConsoleStatesAndSafety(t *testing.T) {
 		}
 		testhttp.Want(t, testhttp.Call(t, dana, "GET", url+"/users", "", nil), 403)
 		testhttp.Want(t, testhttp.Call(t, dana, "GET", url+"/users?page=x", "", nil), 403)
+		testhttp.Want(t, testhttp.Call(t, dana, "GET", url+"/settings", "", nil), 403)
+		testhttp.Want(t, testhttp.Call(t, dana, "PUT", url+"/api/v1/cube/settings/credential-policy", "",
+			map[string]any{"keyMaxLifetime": "0", "keyExpiryRequired": false, "tokenMaxLifetime": "24h"}, "X-CSRF-Token", csrf(jar, url)), 403)
+		// Dana's audit log is Dana's: no user column, and asking for the admin's calls is refused.
+		if own := testhttp.Want(t, testhttp.Call(t, dana, "GET", url+"/audit", "", nil), 200); strings.Contains(string(own.Body), `id="audit-user"`) {
+			t.Error("a non-admin's audit page offers to filter by user")
+		}
+		if r := testhttp.Want(t, testhttp.Call(t, dana, "GET", url+"/audit?user=admin", "", nil), 403); !strings.Contains(string(r.Body), "only administrators") {
+			t.Errorf("a non-admin asking for the admin's calls: %s", r.Body)
+		}
 		run(t, ctx, chromedp.Navigate(url+"/users?page=zero"), chromedp.WaitVisible(chromedp.CSS("body")))
 		if body := text(t, ctx, "body"); !strings.Contains(body, `page must be a whole number`) {
 			t.Errorf("a bad page number: %q", body)
@@ -327,7 +377,7 @@ func TestConsoleStatesAndSafety(t *testing.T) {
 		}
 		run(t, ctx, chromedp.KeyEvent(kb.ArrowDown))
 		focused = value(t, ctx, active)
-		if focused != "menu-password" {
+		if focused != "menu-tokens" {
 			t.Errorf("ArrowDown focuses %q", focused)
 		}
 		run(t, ctx, chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(chromedp.CSS("#user-menu")))
@@ -340,7 +390,92 @@ func TestConsoleStatesAndSafety(t *testing.T) {
 			chromedp.WaitNotVisible(chromedp.CSS("#new-key-dialog")))
 	})
 
+	t.Run("a scoped key: the scope editor in Add key, its summary in the table, enforced", func(t *testing.T) {
+		run(t, ctx, chromedp.Navigate(url+"/keys"), chromedp.WaitVisible(chromedp.CSS("#keys-empty")),
+			chromedp.Click(chromedp.CSS("#add-key")), chromedp.WaitVisible(chromedp.CSS("#new-key-description")),
+			chromedp.SendKeys(chromedp.CSS("#new-key-description"), "read-only reporter"),
+			chromedp.Click(chromedp.CSS("#new-key-scope summary")), chromedp.WaitVisible(chromedp.CSS("#new-key-namespaces")),
+			chromedp.Click(chromedp.CSS(`#new-key-scope input[name=scope-cluster][value="`+cluster.Name+`"]`)),
+			chromedp.SendKeys(chromedp.CSS("#new-key-namespaces"), "Team_A"), chromedp.Click(chromedp.CSS("#new-key-readonly")),
+			chromedp.Click(chromedp.CSS("#new-key-create")), chromedp.WaitVisible(chromedp.CSS("#new-key-error")))
+		if got := text(t, ctx, "#new-key-error"); !strings.Contains(got, "scope.namespaces") {
+			t.Errorf("a bad namespace in the scope: %q", got)
+		}
+		value(t, ctx, chromedp.Evaluate[string](`document.querySelector("#new-key-namespaces").value = ""`))
+		run(t, ctx, chromedp.SendKeys(chromedp.CSS("#new-key-namespaces"), "team-a, kube-public"))
+		screenshot(t, ctx, "key-scope-editor-en")
+		run(t, ctx, chromedp.Click(chromedp.CSS("#new-key-create")), chromedp.WaitVisible(chromedp.CSS("#created-sk")))
+		ak, sk := text(t, ctx, "#created-ak"), text(t, ctx, "#created-sk")
+		run(t, ctx, chromedp.KeyEvent(kb.Escape), chromedp.WaitVisible(chromedp.CSS(`tr[data-ak="`+ak+`"]`)))
+		want := "Clusters: " + cluster.Name + " · Namespaces: team-a, kube-public · read-only"
+		if got := text(t, ctx, `tr[data-ak="`+ak+`"] td.scope`); got != want {
+			t.Errorf("the scope in the table: %q, want %q", got, want)
+		}
+		client := &http.Client{Timeout: 10 * time.Second}
+		tok := testhttp.Want(t, testhttp.Call(t, client, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 200).JSON(t)["token"].(string)
+		proxy := url + "/api/v1/cube/proxy/clusters/" + cluster.Name + "/api/v1/namespaces/"
+		testhttp.Want(t, testhttp.Call(t, client, "GET", proxy+"kube-public/configmaps", tok, nil), 200)
+		if r := testhttp.Want(t, testhttp.Call(t, client, "GET", proxy+"default/configmaps", tok, nil), 403); !strings.Contains(string(r.Body), "namespaces") {
+			t.Errorf("another namespace: %s", r.Body)
+		}
+		testhttp.Want(t, testhttp.Call(t, client, "POST", proxy+"kube-public/configmaps", tok, map[string]any{"metadata": map[string]string{"name": "x"}}), 403)
+		run(t, ctx, chromedp.Click(chromedp.CSS(`tr[data-ak="`+ak+`"] button[data-action=delete]`)), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")),
+			chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitVisible(chromedp.CSS("#keys-empty")))
+	})
+
+	t.Run("an administrator sets the lifetime policy in Settings, and Add key says and enforces it", func(t *testing.T) {
+		run(t, ctx, chromedp.Navigate(url+"/settings"), chromedp.WaitVisible(chromedp.CSS("#policy-form")))
+		value(t, ctx, chromedp.Evaluate[string](`document.querySelector("#policy-key-days").value = ""`))
+		run(t, ctx, chromedp.SendKeys(chromedp.CSS("#policy-key-days"), "2"), chromedp.Click(chromedp.CSS("#policy-save")), chromedp.WaitVisible(chromedp.CSS("#policy-done")))
+		screenshot(t, ctx, "settings-en")
+		run(t, ctx, chromedp.Navigate(url+"/keys"), chromedp.WaitVisible(chromedp.CSS("#keys-empty")),
+			chromedp.Click(chromedp.CSS("#add-key")), chromedp.WaitVisible(chromedp.CSS("#new-key-policy")))
+		if got := text(t, ctx, "#new-key-policy"); !strings.Contains(got, "at most 2 days") {
+			t.Errorf("the dialog's policy hint: %q", got)
+		}
+		run(t, ctx, chromedp.Click(chromedp.CSS("#new-key-create")), chromedp.WaitVisible(chromedp.CSS("#new-key-error")))
+		if got := text(t, ctx, "#new-key-error"); !strings.Contains(got, "48h") {
+			t.Errorf("a key without expiry under a 2-day policy: %q", got)
+		}
+		run(t, ctx, chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(chromedp.CSS("#new-key-dialog")))
+		// Back to no limit for the tests that follow.
+		run(t, ctx, chromedp.Navigate(url+"/settings"), chromedp.WaitVisible(chromedp.CSS("#policy-form")))
+		value(t, ctx, chromedp.Evaluate[string](`document.querySelector("#policy-key-days").value = "0"`))
+		run(t, ctx, chromedp.Click(chromedp.CSS("#policy-save")), chromedp.WaitVisible(chromedp.CSS("#policy-done")))
+	})
+
+	t.Run("personal access tokens: from the user menu, scoped, shown once, a bearer token as is, deleted", func(t *testing.T) {
+		run(t, ctx, chromedp.Click(chromedp.CSS("#user-menu-button")), chromedp.WaitVisible(chromedp.CSS("#menu-tokens")),
+			chromedp.Click(chromedp.CSS("#menu-tokens")), chromedp.WaitVisible(chromedp.CSS("#tokens-empty")),
+			chromedp.Click(chromedp.CSS("#add-token")), chromedp.WaitVisible(chromedp.CSS("#new-token-name")),
+			chromedp.SendKeys(chromedp.CSS("#new-token-name"), "deploy bot"),
+			chromedp.Click(chromedp.CSS("#new-token-scope summary")), chromedp.WaitVisible(chromedp.CSS("#new-token-readonly")),
+			chromedp.Click(chromedp.CSS("#new-token-readonly")),
+			chromedp.Click(chromedp.CSS("#new-token-create")), chromedp.WaitVisible(chromedp.CSS("#created-token")))
+		tok := text(t, ctx, "#created-token")
+		if !strings.HasPrefix(tok, "kgpat.") {
+			t.Fatalf("the dialog shows %q", tok)
+		}
+		screenshot(t, ctx, "token-created-en")
+		run(t, ctx, chromedp.KeyEvent(kb.Escape), chromedp.WaitVisible(chromedp.CSS("#tokens-table")))
+		if got := text(t, ctx, "#tokens-table tbody"); !strings.Contains(got, "deploy bot") || !strings.Contains(got, "read-only") {
+			t.Errorf("the token's row: %q", got)
+		}
+		screenshot(t, ctx, "tokens-en")
+		client := &http.Client{Timeout: 10 * time.Second}
+		proxy := url + "/api/v1/cube/proxy/clusters/" + cluster.Name + "/api/v1/namespaces/default/configmaps"
+		testhttp.Want(t, testhttp.Call(t, client, "GET", proxy, tok, nil), 200)
+		testhttp.Want(t, testhttp.Call(t, client, "POST", proxy, tok, map[string]any{"metadata": map[string]string{"name": "x"}}), 403)
+		run(t, ctx, chromedp.Click(chromedp.CSS("#tokens-table button[data-action=delete-token]")), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")))
+		if got := text(t, ctx, "#confirm-text"); !strings.Contains(got, "deploy bot") {
+			t.Errorf("the confirmation does not name the token: %q", got)
+		}
+		run(t, ctx, chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitVisible(chromedp.CSS("#tokens-empty")))
+		testhttp.Want(t, testhttp.Call(t, client, "GET", proxy, tok, nil), 401)
+	})
+
 	t.Run("at the limit the button is disabled and says why", func(t *testing.T) {
+		run(t, ctx, chromedp.Navigate(url+"/keys"), chromedp.WaitVisible(chromedp.CSS("#keys-empty")))
 		for range 2 {
 			run(t, ctx, chromedp.Click(chromedp.CSS("#add-key")), chromedp.WaitVisible(chromedp.CSS("#new-key-create")),
 				chromedp.Click(chromedp.CSS("#new-key-create")), chromedp.WaitVisible(chromedp.CSS("#created-close")),
@@ -370,6 +505,27 @@ func TestConsoleStatesAndSafety(t *testing.T) {
 			t.Errorf("zh-CN heading: %q", got)
 		}
 		screenshot(t, ctx, "keys-zh")
+		// Every page in Chinese, and the key dialog: one key goes to make room.
+		for _, pg := range []struct{ path, ready, heading string }{
+			{"/clusters", "#clusters-table", "集群"}, {"/users", "#users-table", "用户"}, {"/audit", "#audit-table", "审计日志"}, {"/tokens", "#tokens-empty", "个人访问令牌"},
+		} {
+			run(t, ctx, chromedp.Navigate(url+pg.path), chromedp.WaitVisible(chromedp.CSS(pg.ready)))
+			if got := text(t, ctx, "h1"); got != pg.heading {
+				t.Errorf("%s in zh-CN: heading %q, want %q", pg.path, got, pg.heading)
+			}
+			screenshot(t, ctx, strings.TrimPrefix(pg.path, "/")+"-zh")
+		}
+		run(t, ctx, chromedp.Navigate(url+"/keys"), chromedp.WaitVisible(chromedp.CSS("#keys-table")),
+			chromedp.Click(chromedp.CSS("#keys-table button[data-action=delete]")), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")),
+			chromedp.Click(chromedp.CSS("#confirm-ok")))
+		waitFor(t, ctx, func() bool { return strings.HasPrefix(text(t, ctx, "#key-count"), "1 ") })
+		run(t, ctx, chromedp.Click(chromedp.CSS("#add-key")), chromedp.WaitVisible(chromedp.CSS("#new-key-create")),
+			chromedp.Click(chromedp.CSS("#new-key-create")), chromedp.WaitVisible(chromedp.CSS("#created-sk")))
+		if got := text(t, ctx, "#created-dialog .warning"); !strings.Contains(got, "无法再次查看") {
+			t.Errorf("zh-CN secret warning: %q", got)
+		}
+		screenshot(t, ctx, "key-created-zh")
+		run(t, ctx, chromedp.KeyEvent(kb.Escape), chromedp.WaitVisible(chromedp.CSS("#key-limit")))
 		run(t, ctx, chromedp.Navigate(url+"/password"), chromedp.WaitVisible(chromedp.CSS("#password-form")))
 		if got := text(t, ctx, "h1"); got != "修改密码" {
 			t.Errorf("the language was not remembered: %q", got)
@@ -414,7 +570,7 @@ func TestConsoleHeadersAndCookies(t *testing.T) {
 	if len(cookies) < 2 {
 		t.Fatalf("login set %d cookies", len(cookies))
 	}
-	for _, path := range []string{"/", "/login", "/keys", "/password", "/clusters", "/users", "/assets/console.js", "/assets/console.css"} {
+	for _, path := range []string{"/", "/login", "/keys", "/password", "/clusters", "/users", "/audit", "/tokens", "/settings", "/assets/console.js", "/assets/console.css"} {
 		res, err := client.Get(url + path)
 		if err != nil {
 			t.Fatal(err)

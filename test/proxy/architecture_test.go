@@ -59,7 +59,13 @@ func TestKpandaListIsCountedAndAudited(t *testing.T) {
 // metricValue reads one sample from /metrics, 0 when absent.
 func metricValue(t *testing.T, series string) float64 {
 	t.Helper()
-	body := string(want(t, call(t, "GET", shared.url+"/metrics", "", nil), 200).Body)
+	return metricAt(t, shared.url, series)
+}
+
+// metricAt reads one sample from the /metrics of the gateway at url, 0 when absent.
+func metricAt(t *testing.T, url, series string) float64 {
+	t.Helper()
+	body := string(want(t, call(t, "GET", url+"/metrics", "", nil), 200).Body)
 	for _, line := range strings.Split(body, "\n") {
 		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			var f float64

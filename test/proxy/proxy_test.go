@@ -247,7 +247,7 @@ func TestCallsAreAudited(t *testing.T) {
 	tok := want(t, call(t, "GET", shared.url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 200).JSON(t)["token"].(string)
 	want(t, call(t, "GET", proxyURL(c, "/api/v1/namespaces/default/secrets?limit=1"), tok, nil), 403)
 	want(t, call(t, "GET", proxyURL(c, "/version"), tok, nil), 200)
-	want(t, call(t, "GET", shared.url+"/api/v1/cube/audit", token, nil), 403)
+	want(t, call(t, "GET", shared.url+"/api/v1/cube/audit?user=admin", token, nil), 403) // others' calls are the admins'
 
 	admin := login(t, "admin", adminPassword)
 	deadline := time.Now().Add(5 * time.Second)
@@ -264,9 +264,21 @@ func TestCallsAreAudited(t *testing.T) {
 			t.Fatal(err)
 		}
 		if out.Total == 2 {
+			// The user sees the same two calls of theirs, and nobody else's.
+			var own struct {
+				Items []struct{ User string } `json:"items"`
+			}
+			if err := json.Unmarshal(want(t, call(t, "GET", shared.url+"/api/v1/cube/audit?cluster="+c, token, nil), 200).Body, &own); err != nil || len(own.Items) != 2 {
+				t.Fatalf("the user's own calls: %v %+v", err, own)
+			}
+			for _, e := range own.Items {
+				if e.User != "audited" {
+					t.Fatalf("the user sees %s's call", e.User)
+				}
+			}
 			newest, older := out.Items[0], out.Items[1]
 			if newest.Path != "/api/v1/cube/proxy/clusters/"+c+"/version" || newest.StatusCode != 200 || newest.AccessKey != ak ||
-				older.StatusCode != 403 || older.Verb != "get" || older.SourceIP != "127.0.0.1" {
+				older.StatusCode != 403 || older.Verb != "list" || newest.Verb != "get" || older.SourceIP != "127.0.0.1" {
 				t.Fatalf("audit events = %+v", out.Items)
 			}
 			return

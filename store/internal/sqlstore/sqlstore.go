@@ -716,6 +716,27 @@ func (s *Store) RevokeToken(ctx context.Context, t kubegate.RevokedToken) error 
 	})
 }
 
+// Setting implements kubegate.Store.
+func (s *Store) Setting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT value FROM settings WHERE name = ?`), name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", kubegate.Errorf(kubegate.ENotFound, "setting %q not found", name)
+	}
+	return v, err
+}
+
+// PutSetting implements kubegate.Store.
+func (s *Store) PutSetting(ctx context.Context, name, value string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`), name, value, toDB(s.opts.Now())); err != nil {
+			return err
+		}
+		return s.changed(ctx, tx, kubegate.ChangeSetting, name)
+	})
+}
+
 // ListRevokedTokens implements kubegate.Store.
 func (s *Store) ListRevokedTokens(ctx context.Context, now time.Time) ([]kubegate.RevokedToken, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, expires_at FROM revoked_tokens WHERE expires_at >= ? ORDER BY id`), toDB(now))
@@ -739,13 +760,13 @@ func (s *Store) AppendAudit(ctx context.Context, events []kubegate.AuditEvent) e
 		return nil
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO audit_events (time, request_id, user_name, access_key, cluster, verb, path, status_code, latency_us, source_ip, scope) VALUES (?,?,?,?,?,?,?,?,?,?,?)`))
+		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO audit_events (time, request_id, user_name, user_id, access_key, cluster, verb, path, status_code, latency_us, source_ip, scope) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`))
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, e := range events {
-			if _, err := stmt.ExecContext(ctx, toDB(e.Time), e.RequestID, e.User, e.AccessKey, e.Cluster, e.Verb, e.Path, e.StatusCode, e.Latency.Microseconds(), e.SourceIP, e.Scope); err != nil {
+			if _, err := stmt.ExecContext(ctx, toDB(e.Time), e.RequestID, e.User, e.UserID, e.AccessKey, e.Cluster, e.Verb, e.Path, e.StatusCode, e.Latency.Microseconds(), e.SourceIP, e.Scope); err != nil {
 				return err
 			}
 		}
@@ -773,8 +794,20 @@ func (s *Store) ListAudit(ctx context.Context, f kubegate.AuditFilter, p kubegat
 	if f.User != "" {
 		where, args = append(where, "user_name = ?"), append(args, f.User)
 	}
+	if f.UserID != "" {
+		where, args = append(where, "user_id = ?"), append(args, f.UserID)
+	}
+	if f.AccessKey != "" {
+		where, args = append(where, "access_key = ?"), append(args, f.AccessKey)
+	}
 	if f.Cluster != "" {
 		where, args = append(where, "cluster = ?"), append(args, f.Cluster)
+	}
+	if f.StatusMin != 0 {
+		where, args = append(where, "status_code >= ?"), append(args, f.StatusMin)
+	}
+	if f.StatusMax != 0 {
+		where, args = append(where, "status_code <= ?"), append(args, f.StatusMax)
 	}
 	if !f.Since.IsZero() {
 		where, args = append(where, "time >= ?"), append(args, toDB(f.Since))
@@ -790,14 +823,14 @@ func (s *Store) ListAudit(ctx context.Context, f kubegate.AuditFilter, p kubegat
 	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM audit_events`+cond), args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, time, request_id, user_name, access_key, cluster, verb, path, status_code, latency_us, source_ip, scope FROM audit_events`+cond+` ORDER BY time DESC, id DESC`+lim), args...)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, time, request_id, user_name, user_id, access_key, cluster, verb, path, status_code, latency_us, source_ip, scope FROM audit_events`+cond+` ORDER BY time DESC, id DESC`+lim), args...)
 	if err != nil {
 		return nil, 0, err
 	}
 	events, err := collect(rows, func(r scanner) (kubegate.AuditEvent, error) {
 		var e kubegate.AuditEvent
 		var at, latency int64
-		err := r.Scan(&e.ID, &at, &e.RequestID, &e.User, &e.AccessKey, &e.Cluster, &e.Verb, &e.Path, &e.StatusCode, &latency, &e.SourceIP, &e.Scope)
+		err := r.Scan(&e.ID, &at, &e.RequestID, &e.User, &e.UserID, &e.AccessKey, &e.Cluster, &e.Verb, &e.Path, &e.StatusCode, &latency, &e.SourceIP, &e.Scope)
 		e.Time, e.Latency = fromDB(at), time.Duration(latency)*time.Microsecond
 		return e, err
 	})

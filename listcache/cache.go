@@ -1,0 +1,209 @@
+package listcache
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/kubegate/kubegate/cluster"
+)
+
+// Targets resolves a cluster name to how to reach it (cluster.Registry); a
+// cluster that no longer resolves, or resolves to new credentials, loses its
+// collections.
+type Targets interface {
+	Target(name string) (*cluster.Target, error)
+}
+
+// CacheOptions configure a Cache.
+type CacheOptions struct {
+	Targets Targets
+	// IdleTimeout drops a collection no query used for this long (default 10 min).
+	IdleTimeout time.Duration
+	// MemoryLimit bounds the cached objects' approximate memory, all collections
+	// together: past it the least recently used go, and no new one starts.
+	MemoryLimit int64
+	// MaxCollections bounds how many collections are cached at once (default 64).
+	MaxCollections int
+	// SweepInterval is how often idle, over-budget and orphaned collections are
+	// dropped (default 30 s).
+	SweepInterval time.Duration
+	Collection    Options
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+type cacheKey struct{ cluster, path string }
+
+type cacheEntry struct {
+	coll     *Collection
+	target   *cluster.Target
+	cancel   context.CancelFunc
+	lastUsed time.Time
+}
+
+// Cache holds the collections queries use, started on first use.
+type Cache struct {
+	o CacheOptions
+
+	mu      sync.Mutex
+	ctx     context.Context // Run's: collections live under it
+	entries map[cacheKey]*cacheEntry
+	// resting are collections dropped for memory, not started again before the
+	// time: a collection that cannot fit is not listed again on every query.
+	resting map[cacheKey]time.Time
+}
+
+// NewCache returns a cache; Run must be running for it to start collections.
+func NewCache(o CacheOptions) *Cache {
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 10 * time.Minute
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = 30 * time.Second
+	}
+	if o.MaxCollections <= 0 {
+		o.MaxCollections = 64
+	}
+	o.Collection.MaxBytes = o.MemoryLimit // one collection alone past the limit gives up while listing
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	o.Collection.Logger = o.Logger
+	return &Cache{o: o, entries: map[cacheKey]*cacheEntry{}, resting: map[cacheKey]time.Time{}}
+}
+
+// Run sweeps until ctx ends, then stops every collection.
+func (c *Cache) Run(ctx context.Context) {
+	c.mu.Lock()
+	c.ctx = ctx
+	c.mu.Unlock()
+	t := time.NewTicker(c.o.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			c.mu.Lock()
+			for k, e := range c.entries {
+				e.cancel()
+				delete(c.entries, k)
+			}
+			c.mu.Unlock()
+			return
+		case <-t.C:
+			c.Sweep()
+		}
+	}
+}
+
+// Collection returns the collection path (cluster-wide, e.g. /api/v1/pods) of
+// target, starting it on first use; nil when it cannot be cached, or the cache
+// is not running, full (collections or memory), or resting the collection after
+// dropping it for memory: the caller reads the cluster instead.
+func (c *Cache) Collection(target *cluster.Target, path string) *Collection {
+	k := cacheKey{target.Name, path}
+	now := c.o.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[k]; ok {
+		if e.target == target {
+			if e.coll.GaveUp() {
+				return nil // kept, unused, until the idle sweep: then it may try again
+			}
+			e.lastUsed = now
+			return e.coll
+		}
+		e.cancel() // the cluster was registered again: new server or credentials
+		delete(c.entries, k)
+	}
+	if until, ok := c.resting[k]; ok && now.Before(until) {
+		return nil
+	}
+	delete(c.resting, k)
+	if c.ctx == nil || c.ctx.Err() != nil || len(c.entries) >= c.o.MaxCollections ||
+		c.o.MemoryLimit > 0 && c.bytesLocked() >= c.o.MemoryLimit {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	e := &cacheEntry{coll: Start(ctx, target, path, c.o.Collection), target: target, cancel: cancel, lastUsed: now}
+	c.entries[k] = e
+	c.o.Logger.Info("caching a collection", "cluster", target.Name, "collection", path)
+	return e.coll
+}
+
+func (c *Cache) bytesLocked() int64 {
+	var n int64
+	for _, e := range c.entries {
+		_, b := e.coll.Stats()
+		n += b
+	}
+	return n
+}
+
+// Sweep drops collections that are idle, whose cluster is gone or changed, and
+// the least recently used while over the memory limit.
+func (c *Cache) Sweep() {
+	now := c.o.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	drop := func(k cacheKey, why string) {
+		c.entries[k].cancel()
+		delete(c.entries, k)
+		c.o.Logger.Info("dropped a cached collection", "cluster", k.cluster, "collection", k.path, "reason", why)
+	}
+	for k, e := range c.entries {
+		t, err := c.o.Targets.Target(k.cluster)
+		switch {
+		case err != nil:
+			drop(k, "cluster removed")
+		case t != e.target:
+			drop(k, "cluster changed")
+		case now.Sub(e.lastUsed) > c.o.IdleTimeout:
+			drop(k, "idle")
+		}
+	}
+	if c.o.MemoryLimit <= 0 {
+		return
+	}
+	keys := make([]cacheKey, 0, len(c.entries))
+	for k := range c.entries {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return c.entries[keys[i]].lastUsed.Before(c.entries[keys[j]].lastUsed) })
+	for _, k := range keys {
+		if c.bytesLocked() <= c.o.MemoryLimit {
+			break
+		}
+		drop(k, "over the memory limit")
+		c.resting[k] = now.Add(c.o.IdleTimeout)
+	}
+	for k, until := range c.resting {
+		if !now.Before(until) {
+			delete(c.resting, k)
+		}
+	}
+}
+
+// Stats sums the collections' sizes.
+func (c *Cache) Stats() (collections, objects int, bytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.entries {
+		n, b := e.coll.Stats()
+		objects += n
+		bytes += b
+	}
+	return len(c.entries), objects, bytes
+}
+
+// Len says how many collections are cached.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}

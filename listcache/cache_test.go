@@ -1,0 +1,165 @@
+package listcache_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/cluster"
+	"github.com/kubegate/kubegate/listcache"
+)
+
+// registry is a fake cluster registry the test edits.
+type registry struct {
+	mu      sync.Mutex
+	targets map[string]*cluster.Target
+}
+
+func (r *registry) Target(name string) (*cluster.Target, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t, ok := r.targets[name]; ok {
+		return t, nil
+	}
+	return nil, kubegate.Errorf(kubegate.ENotFound, "cluster %q not found", name)
+}
+
+func (r *registry) set(name string, t *cluster.Target) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t == nil {
+		delete(r.targets, name)
+	} else {
+		r.targets[name] = t
+	}
+}
+
+// Collections start on first use and are shared; a sweep drops those idle too
+// long, those of a cluster removed or registered again, and — over the memory
+// limit — the least recently used; a stopped cache starts none.
+func TestCacheStartsSharesAndDropsCollections(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	now := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+	var clockMu sync.Mutex
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	advance := func(d time.Duration) { clockMu.Lock(); now = now.Add(d); clockMu.Unlock() }
+
+	a := target(t)
+	reg := &registry{targets: map[string]*cluster.Target{a.Name: a}}
+	c := listcache.NewCache(listcache.CacheOptions{Targets: reg, IdleTimeout: time.Minute, SweepInterval: time.Hour, Now: clock})
+	if c.Collection(a, "/api/v1/configmaps") != nil {
+		t.Fatal("a cache that is not running started a collection")
+	}
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	var first *listcache.Collection
+	for first == nil { // Run has started once it hands out collections
+		first = c.Collection(a, "/api/v1/configmaps")
+		time.Sleep(time.Millisecond)
+	}
+	if c.Collection(a, "/api/v1/configmaps") != first || c.Len() != 1 {
+		t.Fatal("a second query did not share the collection")
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := first.WaitFor(wctx, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	// Idle: dropped by the sweep after the idle timeout, not before.
+	c.Collection(a, "/api/v1/namespaces")
+	advance(50 * time.Second)
+	c.Collection(a, "/api/v1/configmaps")
+	advance(20 * time.Second)
+	c.Sweep()
+	if c.Len() != 1 {
+		t.Fatalf("after one idle minute: %d collections, want the one still used", c.Len())
+	}
+
+	// Registered again (new credentials): a new collection on next use.
+	b := *a
+	reg.set(a.Name, &b)
+	c.Sweep()
+	if c.Len() != 0 {
+		t.Fatalf("after the cluster changed: %d collections", c.Len())
+	}
+	if c.Collection(&b, "/api/v1/configmaps") == first {
+		t.Fatal("the changed cluster's collection was reused")
+	}
+
+	// Removed: dropped.
+	reg.set(a.Name, nil)
+	c.Sweep()
+	if c.Len() != 0 {
+		t.Fatalf("after the cluster was removed: %d collections", c.Len())
+	}
+	cancel()
+	<-done
+	if c.Len() != 0 || c.Collection(&b, "/api/v1/configmaps") != nil {
+		t.Fatal("a stopped cache holds or starts collections")
+	}
+}
+
+// A collection larger than the memory limit gives up while listing; one that
+// outgrows it is dropped by the sweep and not started again for a while, so a
+// collection that cannot fit is not listed on every query.
+func TestCacheMemoryLimit(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a := target(t)
+	reg := &registry{targets: map[string]*cluster.Target{a.Name: a}}
+	tiny := listcache.NewCache(listcache.CacheOptions{Targets: reg, MemoryLimit: 1, SweepInterval: time.Hour})
+	go tiny.Run(ctx)
+	var coll *listcache.Collection
+	for coll == nil {
+		coll = tiny.Collection(a, "/api/v1/namespaces")
+		time.Sleep(time.Millisecond)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := coll.WaitFor(wctx, 0); !errors.Is(err, listcache.ErrUncachable) {
+		t.Fatalf("a collection over the limit: %v, want ErrUncachable", err)
+	}
+	if !coll.GaveUp() || tiny.Collection(a, "/api/v1/namespaces") != nil {
+		t.Fatal("a collection that cannot fit is offered again")
+	}
+
+	// Outgrowing the limit: dropped, and resting until the idle timeout.
+	now := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+	var clockMu sync.Mutex
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	probe := listcache.NewCache(listcache.CacheOptions{Targets: reg, SweepInterval: time.Hour})
+	go probe.Run(ctx)
+	for coll = nil; coll == nil; time.Sleep(time.Millisecond) {
+		coll = probe.Collection(a, "/api/v1/namespaces")
+	}
+	if err := coll.WaitFor(wctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, size := coll.Stats()
+	c := listcache.NewCache(listcache.CacheOptions{Targets: reg, MemoryLimit: size + 2000, SweepInterval: time.Hour, IdleTimeout: time.Minute, Now: clock})
+	go c.Run(ctx)
+	for coll = nil; coll == nil; time.Sleep(time.Millisecond) {
+		coll = c.Collection(a, "/api/v1/namespaces")
+	}
+	if err := coll.WaitFor(wctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	namespaces(t, clientset(t), "grow", 12) // about 4 kB more than fits
+	for _, grown := coll.Stats(); grown <= size+2000; _, grown = coll.Stats() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.Sweep()
+	if c.Len() != 0 || c.Collection(a, "/api/v1/namespaces") != nil {
+		t.Fatal("a collection over the limit was kept or started again at once")
+	}
+	clockMu.Lock()
+	now = now.Add(2 * time.Minute)
+	clockMu.Unlock()
+	if c.Collection(a, "/api/v1/namespaces") == nil {
+		t.Fatal("the collection was not started again after resting")
+	}
+}
