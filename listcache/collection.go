@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kubegate/kubegate"
@@ -117,7 +118,17 @@ type Collection struct {
 	typed, typedKnown bool
 	gaveUp            bool          // ErrUncachable: no more attempts
 	advance           chan struct{} // closed, and replaced, whenever rv moves or sync state changes
+	// hurry asks for a bookmark soon: a query waits for a version the watch has
+	// not reached, most likely because the cluster wrote something else since
+	// (its resource version is global, and the watch hears only this resource).
+	hurry chan struct{}
 }
+
+// hurryTimeout is the watch timeout that makes the apiserver send a bookmark
+// about a second after the watch starts: it sends one 2 s before a watch's
+// deadline (cacheWatcher.nextBookmarkTime), on its bookmark timer, which ticks
+// about every second. Shorter would schedule none.
+const hurryTimeout = 3 * time.Second
 
 // Options tune a Collection's list and watch.
 type Options struct {
@@ -159,6 +170,7 @@ func Start(ctx context.Context, target *cluster.Target, path string, o Options) 
 	c := &Collection{
 		target: target, path: path, logger: o.Logger.With("cluster", target.Name, "collection", path),
 		objects: map[string]*Object{}, byNS: map[string]map[string]*Object{}, advance: make(chan struct{}),
+		hurry: make(chan struct{}, 1),
 	}
 	go c.run(ctx, o)
 	return c
@@ -185,12 +197,19 @@ func (c *Collection) run(ctx context.Context, o Options) {
 			continue
 		}
 		backoff = o.Backoff
+		timeout := o.WatchTimeout
 		for failures := 0; ctx.Err() == nil && failures < 3; {
-			err := c.watch(ctx, o.WatchTimeout)
+			hurried, err := c.watch(ctx, timeout)
 			switch {
 			case err == nil: // the watch ended as asked (or made progress and was cut): renew it
 				failures = 0
 				backoff = o.Backoff
+				// A hurried watch is renewed short, for a bookmark in about a
+				// second; after that the watch is long again.
+				timeout = o.WatchTimeout
+				if hurried {
+					timeout = min(hurryTimeout, o.WatchTimeout)
+				}
 				continue
 			case errors.Is(err, errGone):
 				failures = 3 // too far behind: list again
@@ -332,8 +351,9 @@ type watchEvent struct {
 }
 
 // watch follows the collection from the cache's resource version until the
-// watch times out (nil), falls behind (errGone) or fails.
-func (c *Collection) watch(ctx context.Context, timeout time.Duration) error {
+// watch times out (nil), falls behind (errGone) or fails. A long watch is cut
+// short when a query hurries it (hurried true): the caller renews it short.
+func (c *Collection) watch(ctx context.Context, timeout time.Duration) (hurried bool, err error) {
 	c.mu.RLock()
 	from := c.rv
 	c.mu.RUnlock()
@@ -341,22 +361,53 @@ func (c *Collection) watch(ctx context.Context, timeout time.Duration) error {
 		"watch": {"true"}, "allowWatchBookmarks": {"true"}, "resourceVersion": {strconv.FormatUint(from, 10)},
 		"timeoutSeconds": {strconv.Itoa(int(timeout / time.Second))},
 	}
-	resp, err := c.get(ctx, v)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// A query behind the watch cuts a long watch, or a short one whose bookmark
+	// came already; a short watch's bookmark still to come is what it waits for.
+	var cut, bookmarked atomic.Bool
+	stop := make(chan struct{})
+	defer close(stop)
+	defer func() { hurried = cut.Load() }()
+	go func() {
+		for {
+			select {
+			case <-c.hurry:
+				if timeout > hurryTimeout || bookmarked.Load() {
+					cut.Store(true)
+					cancel() // resumed from the same version: nothing is lost
+					return
+				}
+			case <-stop:
+				return
+			}
+		}
+	}()
+	resp, err := c.get(wctx, v)
 	if err != nil {
-		return err
+		if wctx.Err() != nil && ctx.Err() == nil {
+			return false, nil // hurried before the watch began
+		}
+		return false, err
 	}
 	defer resp.Body.Close()
 	dec := json.NewDecoder(resp.Body)
 	for {
 		var e watchEvent
 		if err := dec.Decode(&e); err != nil {
-			if errors.Is(err, io.EOF) || ctx.Err() != nil {
-				return nil
+			if errors.Is(err, io.EOF) || wctx.Err() != nil {
+				return false, nil
 			}
-			return fmt.Errorf("reading the watch: %w", err)
+			return false, fmt.Errorf("reading the watch: %w", err)
 		}
-		if err := c.apply(ctx, e); err != nil {
-			return err
+		if err := c.apply(wctx, e); err != nil {
+			if wctx.Err() != nil && ctx.Err() == nil {
+				return false, nil
+			}
+			return false, err
+		}
+		if e.Type == "BOOKMARK" {
+			bookmarked.Store(true)
 		}
 	}
 }
@@ -454,6 +505,11 @@ func (c *Collection) WaitFor(ctx context.Context, rv uint64) error {
 			return nil
 		case !synced && syncErr != nil:
 			return syncErr
+		case synced:
+			select { // the watch is behind rv: ask for a bookmark soon
+			case c.hurry <- struct{}{}:
+			default:
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,15 @@ func listNames(t *testing.T, url, token, cluster, ns string) (names []string, co
 // the write (read-your-writes) and never a deleted object; RBAC still decides —
 // a user who may not list gets the cluster's 403 however warm the cache is, and
 // a user allowed one namespace lists it and is refused elsewhere.
+func mustUint(t *testing.T, s string) uint64 {
+	t.Helper()
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func TestListCacheReadsYourWritesAndKeepsRBAC(t *testing.T) {
 	url := cachedGateway(t)
 	loginAt := func(name, password string) string {
@@ -133,6 +143,48 @@ func TestListCacheReadsYourWritesAndKeepsRBAC(t *testing.T) {
 		t.Errorf("metrics count %v cached objects, want at least %d", got, len(live))
 	}
 
+	// A write elsewhere in the cluster moves its resource version past the
+	// cache's, which the collection's watch never hears of: the cache asks for a
+	// bookmark and answers again within seconds.
+	want(t, call(t, "POST", url+"/api/v1/cube/proxy/clusters/"+cl.Name+"/api/v1/namespaces/"+ns+"/serviceaccounts", admin, map[string]any{"metadata": map[string]string{"name": "elsewhere"}}), 201)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		got, code, body, source := listNames(t, url, admin, cl.Name, ns)
+		if code != 200 || strings.Join(got, ",") != strings.Join(live, ",") {
+			t.Fatalf("after a write elsewhere the list shows %v (%d %s), want %v", got, code, body, live)
+		}
+		if source == "cache" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("after a write elsewhere the cache never answered again")
+		}
+	}
+
+	// resourceVersion=N: an answer not older than N, from the cache once it holds
+	// N — a script's read of its own write, without a consistent read.
+	created := want(t, call(t, "POST", base, admin, map[string]any{"metadata": map[string]string{"name": "cm-rv"}}), 201).JSON(t)
+	rv := created["metadata"].(map[string]any)["resourceVersion"].(string)
+	r := want(t, call(t, "GET", base+"?pageSize=0&sortName=metadata.name&resourceVersion="+rv, admin, nil), 200)
+	var atRV struct {
+		Metadata struct{ ResourceVersion string }
+		Items    []metav1.PartialObjectMetadata
+	}
+	if err := json.Unmarshal(r.Body, &atRV); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(atRV.Items); n == 0 || atRV.Items[n-1].Name != "cm-rv" || r.Header.Get(kubeproxy.ListSourceHeader) != "cache" {
+		t.Fatalf("a list not older than the create of cm-rv (%s, from %s): %s", rv, r.Header.Get(kubeproxy.ListSourceHeader), r.Body)
+	}
+	if got, _ := strconv.ParseUint(atRV.Metadata.ResourceVersion, 10, 64); got < mustUint(t, rv) {
+		t.Fatalf("the answer reflects %s, older than the %s asked for", atRV.Metadata.ResourceVersion, rv)
+	}
+	want(t, call(t, "DELETE", base+"/cm-rv", admin, nil), 200)
+	// An exact version is the cluster's to answer.
+	r = want(t, call(t, "GET", base+"?pageSize=1&resourceVersion="+rv+"&resourceVersionMatch=Exact", admin, nil), 200)
+	if src := r.Header.Get(kubeproxy.ListSourceHeader); src != "cluster" {
+		t.Fatalf("an exact resourceVersion answered from %q", src)
+	}
+
 	// A user with no RBAC in the cluster: the cluster's 403, warm cache or not.
 	nobody := newUserAt("cache-nobody")
 	if _, code, body, _ := listNames(t, url, nobody, cl.Name, ns); code != 403 || !strings.Contains(body, "forbidden") {
@@ -176,7 +228,7 @@ func TestListCacheReadsYourWritesAndKeepsRBAC(t *testing.T) {
 	if _, code, _, _ := listNames(t, url, reader, cl.Name, "default"); code != 403 {
 		t.Fatalf("the reader in another namespace: %d, want 403", code)
 	}
-	r := call(t, "GET", url+"/api/v1/cube/proxy/clusters/"+cl.Name+"/api/v1/configmaps?pageSize=5", reader, nil)
+	r = call(t, "GET", url+"/api/v1/cube/proxy/clusters/"+cl.Name+"/api/v1/configmaps?pageSize=5", reader, nil)
 	if r.Code != 403 {
 		t.Fatalf("the reader's cluster-wide list: %d, want 403", r.Code)
 	}

@@ -1,0 +1,41 @@
+package kubeproxy
+
+import (
+	"net/url"
+	"testing"
+)
+
+// Which list requests the cache may answer, and how fresh the answer must be,
+// as Kubernetes reads resourceVersion and resourceVersionMatch for a list
+// without a limit.
+func TestFreshness(t *testing.T) {
+	for _, c := range []struct {
+		query string
+		rv    string
+		ok    bool
+	}{
+		{"", "", true}, // consistent
+		{"resourceVersion=", "", true},
+		{"resourceVersion=0", "0", true}, // any
+		{"resourceVersion=42", "42", true},
+		{"resourceVersion=42&resourceVersionMatch=NotOlderThan", "42", true},
+		{"resourceVersion=0&resourceVersionMatch=NotOlderThan", "0", true},
+		{"resourceVersion=42&resourceVersionMatch=Exact", "", false},
+		{"resourceVersionMatch=NotOlderThan", "", false}, // the cluster's 400
+		{"resourceVersion=abc", "", false},
+		{"resourceVersion=-1", "", false},
+		{"resourceVersion=1&resourceVersion=2", "", false},
+		{"labelSelector=app%3Dweb", "", false},
+		{"fieldSelector=metadata.name%3Dx", "", false},
+		{"limit=5", "", false},
+	} {
+		v, err := url.ParseQuery(c.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rv, ok := freshness(v)
+		if rv != c.rv || ok != c.ok {
+			t.Errorf("%q: %q %v, want %q %v", c.query, rv, ok, c.rv, c.ok)
+		}
+	}
+}
