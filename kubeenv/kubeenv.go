@@ -74,6 +74,9 @@ type Options struct {
 	StartTimeout time.Duration
 	// ExtraAPIServerArgs are appended to the apiserver's flags.
 	ExtraAPIServerArgs []string
+	// EtcdData, when set, is an etcd data directory (saved by SaveEtcdData) the
+	// cluster starts from: a seeded cluster reused without seeding again.
+	EtcdData string
 }
 
 // Cluster is one running control plane.
@@ -93,6 +96,8 @@ type Cluster struct {
 	opts          Options
 	ca            *Authority
 	apiserverArgs []string
+	etcdArgs      []string
+	etcdURL       string
 
 	mu        sync.Mutex
 	ports     *PortLease
@@ -195,7 +200,12 @@ func (c *Cluster) start(ctx context.Context) error {
 
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdClient)
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(etcdPeer)
-	c.etcd, err = startProcess(filepath.Join(opts.BinDir, "etcd"), []string{
+	if opts.EtcdData != "" {
+		if err := copyDir(filepath.Join(dir, "etcd"), opts.EtcdData); err != nil {
+			return fmt.Errorf("kubeenv: copying the etcd data: %w", err)
+		}
+	}
+	c.etcdArgs = []string{
 		"--name=" + sanitize(opts.Name),
 		"--data-dir=" + filepath.Join(dir, "etcd"),
 		"--listen-client-urls=" + etcdURL,
@@ -205,14 +215,10 @@ func (c *Cluster) start(ctx context.Context) error {
 		"--initial-cluster=" + sanitize(opts.Name) + "=" + peerURL,
 		"--unsafe-no-fsync", // test data on tmpfs; durability is not what is tested.
 		"--log-level=warn",
-	}, filepath.Join(dir, "etcd.log"))
-	if err != nil {
-		return err
 	}
-	if err := waitFor(ctx, opts.StartTimeout, c.etcd, func(ctx context.Context) bool {
-		return httpOK(ctx, http.DefaultClient, etcdURL+"/health")
-	}); err != nil {
-		return c.startError("etcd", err, c.etcd)
+	c.etcdURL = etcdURL
+	if err := c.startEtcd(ctx); err != nil {
+		return err
 	}
 
 	c.URL = "https://127.0.0.1:" + strconv.Itoa(apiPort)
@@ -283,6 +289,69 @@ func (c *Cluster) writeCerts() error {
 		}
 	}
 	return nil
+}
+
+// startEtcd starts etcd and waits until it is healthy.
+func (c *Cluster) startEtcd(ctx context.Context) error {
+	var err error
+	c.etcd, err = startProcess(filepath.Join(c.opts.BinDir, "etcd"), c.etcdArgs, filepath.Join(c.Dir, "etcd.log"))
+	if err != nil {
+		return err
+	}
+	if err := waitFor(ctx, c.opts.StartTimeout, c.etcd, func(ctx context.Context) bool {
+		return httpOK(ctx, http.DefaultClient, c.etcdURL+"/health")
+	}); err != nil {
+		return c.startError("etcd", err, c.etcd)
+	}
+	return nil
+}
+
+// SaveEtcdData copies the cluster's etcd data directory to dst (replacing it)
+// for Options.EtcdData: it stops the apiserver and etcd for a consistent copy,
+// then starts them again.
+func (c *Cluster) SaveEtcdData(ctx context.Context, dst string) error {
+	if err := c.StopAPIServer(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	err := c.etcd.stop(10 * time.Second)
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	_ = os.RemoveAll(tmp)
+	if err := copyDir(tmp, filepath.Join(c.Dir, "etcd")); err != nil {
+		return err
+	}
+	_ = os.RemoveAll(dst)
+	if err := os.Rename(tmp, dst); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	err = c.startEtcd(ctx)
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return c.StartAPIServer(ctx)
+}
+
+// copyDir copies the directory tree src to dst, private to its owner as etcd
+// wants its data.
+func copyDir(dst, src string) error {
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		return err
+	}
+	return filepath.WalkDir(dst, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.Chmod(path, 0o700)
+		}
+		return os.Chmod(path, 0o600)
+	})
 }
 
 // StartAPIServer (re)starts the apiserver on the same port and etcd, waiting until

@@ -1,6 +1,7 @@
 package kubeproxy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -130,20 +131,34 @@ func (p *Proxy) list(ctx context.Context, target *cluster.Target, path string, p
 // (withUpstream), asking for accept. An answer other than 200 is the cluster's
 // own, returned as an upstreamError to pass on unchanged.
 func getAsCaller(ctx context.Context, target *cluster.Target, path string, v url.Values, accept string) (*http.Response, error) {
+	return send(ctx, transport{}, target, http.MethodGet, path, v, accept, nil)
+}
+
+// getAsGateway is getAsCaller as the gateway's own identity.
+func getAsGateway(ctx context.Context, target *cluster.Target, path string, v url.Values) (*http.Response, error) {
+	return send(ctx, target.Transport, target, http.MethodGet, path, v, "application/json", nil)
+}
+
+// send makes one request of target through rt; an answer other than 200 or
+// 201 is returned as an upstreamError.
+func send(ctx context.Context, rt http.RoundTripper, target *cluster.Target, method, path string, v url.Values, accept string, body []byte) (*http.Response, error) {
 	u := *target.Server
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	u.RawQuery = v.Encode()
 	// The host is a cluster an admin registered; the path passed the request classification.
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Accept", accept)
-	resp, err := transport{}.RoundTrip(req)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		return nil, kubegate.Errorf(kubegate.EUnavailable, "cluster %s is unreachable: %v", target.Name, err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		return nil, &upstreamError{code: resp.StatusCode, header: resp.Header, body: body}

@@ -49,6 +49,7 @@ type Proxy struct {
 	logger  *slog.Logger
 	opts    Options
 	proxy   *httputil.ReverseProxy
+	access  *access // RBAC answers for cached lists
 }
 
 type ctxKey int
@@ -70,7 +71,7 @@ func New(targets Targets, logger *slog.Logger, opts Options) *Proxy {
 	if opts.CacheWait <= 0 {
 		opts.CacheWait = defaultCacheWait
 	}
-	p := &Proxy{targets: targets, logger: logger, opts: opts}
+	p := &Proxy{targets: targets, logger: logger, opts: opts, access: newAccess(time.Now)}
 	p.proxy = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
 		ModifyResponse: sandboxUpstream,

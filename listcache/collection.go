@@ -116,12 +116,19 @@ type Collection struct {
 	// typed says list items carry kind and apiVersion (known once a list had
 	// items); watch events always do, and are made to look like list items.
 	typed, typedKnown bool
+	// listAPIVersion and listKind are the list's own (e.g. v1, ConfigMapList).
+	listAPIVersion, listKind string
 	gaveUp            bool          // ErrUncachable: no more attempts
 	advance           chan struct{} // closed, and replaced, whenever rv moves or sync state changes
 	// hurry asks for a bookmark soon: a query waits for a version the watch has
 	// not reached, most likely because the cluster wrote something else since
 	// (its resource version is global, and the watch hears only this resource).
 	hurry chan struct{}
+	// version counts changes to the objects; a view is rebuilt for the first
+	// cluster-wide query after one.
+	version uint64
+	viewMu  sync.Mutex // one build at a time
+	view    atomic.Pointer[view]
 }
 
 // hurryTimeout is the watch timeout that makes the apiserver send a bookmark
@@ -281,6 +288,7 @@ func (c *Collection) get(ctx context.Context, v url.Values) (*http.Response, err
 func (c *Collection) list(ctx context.Context, chunk int, maxBytes int64) error {
 	objects := map[string]*Object{}
 	var listRV uint64
+	var listAPIVersion, listKind string
 	var total int64
 	typed := false // whether list items carry kind and apiVersion (custom resources do)
 	cont := ""
@@ -294,7 +302,9 @@ func (c *Collection) list(ctx context.Context, chunk int, maxBytes int64) error 
 			return err
 		}
 		var page struct {
-			Metadata struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+			Metadata   struct {
 				ResourceVersion string `json:"resourceVersion"`
 				Continue        string `json:"continue"`
 			} `json:"metadata"`
@@ -309,6 +319,7 @@ func (c *Collection) list(ctx context.Context, chunk int, maxBytes int64) error 
 			if listRV, err = parseRV(page.Metadata.ResourceVersion); err != nil {
 				return err
 			}
+			listAPIVersion, listKind = page.APIVersion, page.Kind
 		}
 		for _, raw := range page.Items {
 			o, kind, err := parseObject(raw)
@@ -336,6 +347,9 @@ func (c *Collection) list(ctx context.Context, chunk int, maxBytes int64) error 
 	}
 	c.mu.Lock()
 	c.objects, c.byNS, c.bytes, c.rv, c.synced, c.err = objects, byNS, total, listRV, true, nil
+	c.listAPIVersion, c.listKind = listAPIVersion, listKind
+	c.version++
+	c.view.Store(nil)
 	if len(objects) > 0 { // an empty list does not say
 		c.typed, c.typedKnown = typed, true
 	}
@@ -484,6 +498,8 @@ func (c *Collection) apply(ctx context.Context, e watchEvent) error {
 	} else if len(c.byNS[o.Namespace]) == 0 {
 		delete(c.byNS, o.Namespace)
 	}
+	c.version++
+	c.view.Store(nil) // it would keep replaced objects alive
 	if o.ResourceVersion > c.rv {
 		c.rv = o.ResourceVersion
 	}
@@ -554,11 +570,38 @@ func (c *Collection) objectsOf(namespace string) ([]*Object, uint64) {
 	return out, c.rv
 }
 
-// Stats says how many objects the collection holds and their approximate memory.
+// ListType is the apiVersion and kind of the collection's lists (say v1 and
+// ConfigMapList), as the cluster named them; empty before the first list.
+func (c *Collection) ListType() (apiVersion, kind string) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.listAPIVersion, c.listKind
+}
+
+// Count says how many objects namespace ("" for all) holds, and whether any
+// object of the collection is in a namespace (false for cluster-scoped
+// resources, or while nothing says).
+func (c *Collection) Count(namespace string) (n int, namespaced bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	_, clusterScoped := c.byNS[""]
+	namespaced = len(c.byNS) > 0 && !clusterScoped
+	if namespace == "" {
+		return len(c.objects), namespaced
+	}
+	return len(c.byNS[namespace]), namespaced
+}
+
+// Stats says how many objects the collection holds and their approximate
+// memory, its scan view's included.
 func (c *Collection) Stats() (objects int, bytes int64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return len(c.objects), c.bytes
+	bytes = c.bytes
+	if v := c.view.Load(); v != nil {
+		bytes += v.bytes
+	}
+	return len(c.objects), bytes
 }
 
 // Result is one page of a query answered from the cache.
@@ -575,16 +618,48 @@ type Result struct {
 // touches are kept parsed, others are read once per object and path; maxPageSize
 // caps pageSize=0.
 func (c *Collection) Query(q *listquery.Query, namespace string, maxPageSize int) (Result, error) {
-	objs, rv := c.objectsOf(namespace) // the collector orders what it keeps
 	col := listquery.NewCollector(q, maxPageSize)
-	for _, o := range objs {
-		col.AddItem(o)
+	var rv uint64
+	if namespace != "" {
+		var objs []*Object
+		objs, rv = c.objectsOf(namespace) // the collector orders what it keeps
+		for _, o := range objs {
+			col.AddItem(o)
+		}
+	} else {
+		var v *view
+		v, rv = c.currentView()
+		r := &row{v: v}
+		for r.i = range v.objs {
+			col.AddItem(r)
+		}
 	}
 	items, err := col.Page()
 	if err != nil {
 		return Result{}, err
 	}
 	return Result{Items: items, Total: col.Total(), ResourceVersion: rv}, nil
+}
+
+// currentView returns a view of the collection as it is now, building one if
+// the objects changed since the last, and the resource version it reflects.
+func (c *Collection) currentView() (*view, uint64) {
+	c.mu.RLock()
+	version, rv := c.version, c.rv
+	c.mu.RUnlock()
+	if v := c.view.Load(); v != nil && v.version == version {
+		return v, rv
+	}
+	c.viewMu.Lock()
+	defer c.viewMu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if v := c.view.Load(); v != nil && v.version == c.version {
+		return v, c.rv
+	}
+	v := newView(c.version, c.objects)
+	c.view.Store(v)
+	return v, c.rv
 }
 
 // listItemsTyped asks the cluster, with a one-item list, whether the

@@ -232,7 +232,7 @@ func TestListCacheReadsYourWritesAndKeepsRBAC(t *testing.T) {
 	if r.Code != 403 {
 		t.Fatalf("the reader's cluster-wide list: %d, want 403", r.Code)
 	}
-	// The binding removed: refused at once (RBAC is asked on every query).
+	// The binding removed: refused within the 5 s the gateway reuses an RBAC answer.
 	if err := cs.RbacV1().RoleBindings(ns).Delete(ctx, "reader", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}

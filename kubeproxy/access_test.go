@@ -1,0 +1,107 @@
+package kubeproxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/cluster"
+	"github.com/kubegate/kubegate/filters"
+)
+
+// The cluster's answer to "may this caller list this" is asked as the caller
+// (impersonated), reused for accessTTL per caller and scope, then asked again;
+// a refusal is the apiserver's own 403 for the list, word for word.
+func TestAccessReviewsAreAskedAsTheCallerAndRememberedBriefly(t *testing.T) {
+	var calls atomic.Int32
+	var lastNS atomic.Value
+	allowed := atomic.Bool{}
+	allowed.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		var review struct {
+			Spec struct {
+				ResourceAttributes map[string]string `json:"resourceAttributes"`
+			} `json:"spec"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&review); err != nil {
+			t.Error(err)
+		}
+		ra := review.Spec.ResourceAttributes
+		if r.Method != http.MethodPost || r.URL.Path != "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" ||
+			r.Header.Get("Impersonate-User") != "alice" || strings.Join(r.Header.Values("Impersonate-Group"), ",") != "devs,kubegate:users" ||
+			ra["verb"] != "list" || ra["group"] != "apps" || ra["resource"] != "deployments" {
+			t.Errorf("review %s %s %v %v", r.Method, r.URL.Path, r.Header, ra)
+		}
+		lastNS.Store(ra["namespace"])
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": map[string]any{"allowed": allowed.Load(), "reason": "no RoleBinding"}})
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	target := &cluster.Target{Name: "a", Server: u, Transport: http.DefaultTransport}
+	now := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+	a := newAccess(func() time.Time { return now })
+	ctx := filters.WithIdentityContext(context.Background(), &kubegate.Identity{Name: "alice", Groups: []string{"devs", "kubegate:users"}})
+	info := &filters.RequestInfo{APIGroup: "apps", APIVersion: "v1", Resource: "deployments", Namespace: "team-a"}
+
+	for range 3 {
+		if err := a.mayList(ctx, target, info); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("%d reviews for three lists within %s, want 1", calls.Load(), accessTTL)
+	}
+	allowed.Store(false) // the RoleBinding is removed
+	now = now.Add(accessTTL - time.Millisecond)
+	if err := a.mayList(ctx, target, info); err != nil {
+		t.Fatal("the remembered answer was not used within its lifetime")
+	}
+	now = now.Add(time.Millisecond)
+	err := a.mayList(ctx, target, info)
+	var refused *upstreamError
+	if !errors.As(err, &refused) || refused.code != http.StatusForbidden {
+		t.Fatalf("after the lifetime, a refused list: %v", err)
+	}
+	want := `deployments.apps is forbidden: User "alice" cannot list resource "deployments" in API group "apps" in the namespace "team-a": no RoleBinding`
+	var st struct{ Kind, Reason, Message string }
+	if err := json.Unmarshal(refused.body, &st); err != nil || st.Kind != "Status" || st.Reason != "Forbidden" || st.Message != want {
+		t.Fatalf("refusal %s, want the message %q", refused.body, want)
+	}
+	if calls.Load() != 2 {
+		t.Fatalf("%d reviews, want 2", calls.Load())
+	}
+
+	// Another scope is another question.
+	other := *info
+	other.Namespace = ""
+	_ = a.mayList(ctx, target, &other)
+	if calls.Load() != 3 || lastNS.Load() != "" {
+		t.Fatalf("a cluster-wide list reused the namespace's answer (%d reviews, the last for %q)", calls.Load(), lastNS.Load())
+	}
+}
+
+// A review that fails is no refusal of the list: the cluster decides on the
+// list itself.
+func TestAFailedAccessReviewIsNotARefusal(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, `{"kind":"Status","code":403}`, http.StatusForbidden)
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	a := newAccess(time.Now)
+	ctx := filters.WithIdentityContext(context.Background(), &kubegate.Identity{Name: "bob"})
+	err := a.mayList(ctx, &cluster.Target{Name: "a", Server: u, Transport: http.DefaultTransport}, &filters.RequestInfo{APIVersion: "v1", Resource: "pods"})
+	var refused *upstreamError
+	if err == nil || errors.As(err, &refused) {
+		t.Fatalf("a failed review: %v", err)
+	}
+}
