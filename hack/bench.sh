@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 count=${BENCH_COUNT:-3}
-go test -run '^$' -bench "${BENCH:-.}" -benchmem -count "$count" ./... | tee "$out"
+go test -run '^$' -bench "${BENCH:-.}" -benchmem -count "$count" -timeout 120m ./... | tee "$out"
 report=$(mktemp)
 trap 'rm -f "$out" "$report"' EXIT
 go run ./hack/benchreport -count "$count" < "$out" > "$report"

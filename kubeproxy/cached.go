@@ -25,15 +25,13 @@ type Cache interface {
 // currentRV is the cluster's resource version now, which a consistent answer
 // must reflect: a consistent one-item list of the collection as the gateway.
 // Any consistent read returns it, and the apiserver serves one from its cache
-// at the cost of the scope it lists, so a cluster-wide query of a namespaced
-// resource reads the namespace default instead of the whole cluster (at 100k
-// objects, 1 ms against 15 ms).
+// at the cost of the scope it lists, so for a namespaced resource it reads the
+// namespace where the cache holds the fewest objects, whatever the query's
+// scope (at 100k objects: 1 ms against 15 ms for the whole cluster).
 func currentRV(ctx context.Context, target *cluster.Target, info *filters.RequestInfo, coll *listcache.Collection) (uint64, error) {
-	path := info.Path
-	if info.Namespace == "" {
-		if _, namespaced := coll.Count(""); namespaced {
-			path = strings.TrimSuffix(collectionPath(info), "/"+info.Resource) + "/namespaces/default/" + info.Resource
-		}
+	path := collectionPath(info)
+	if _, namespaced := coll.Count(""); namespaced {
+		path = strings.TrimSuffix(path, "/"+info.Resource) + "/namespaces/" + coll.SmallestNamespace() + "/" + info.Resource
 	}
 	resp, err := getAsGateway(ctx, target, path, url.Values{"limit": {"1"}})
 	if err != nil {

@@ -592,6 +592,25 @@ func (c *Collection) Count(namespace string) (n int, namespaced bool) {
 	return len(c.byNS[namespace]), namespaced
 }
 
+// SmallestNamespace is the namespace where the collection holds the fewest
+// objects: default when it holds none there, as in most clusters. A consistent
+// one-item list there is the cheapest way to read the cluster's resource
+// version (the apiserver answers it from its namespace index).
+func (c *Collection) SmallestNamespace() string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	best, n := "default", len(c.byNS["default"])
+	for ns, objs := range c.byNS {
+		if n == 0 {
+			break
+		}
+		if ns != "" && len(objs) < n {
+			best, n = ns, len(objs)
+		}
+	}
+	return best
+}
+
 // Stats says how many objects the collection holds and their approximate
 // memory, its scan view's included.
 func (c *Collection) Stats() (objects int, bytes int64) {

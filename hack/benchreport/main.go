@@ -113,7 +113,7 @@ func report(in io.Reader, out io.Writer, count int) error {
   query). **worked-example** is the guide's request (one namespace's Deployments, newest
   first, page 2 of 20); **fuzzy-name** is the same shape over the whole cluster with a name
   filter. Latencies are over HTTP on loopback, including the gateway's authentication, its
-  RBAC check and the freshness read it makes to the cluster; the cache column is the share answered
+  RBAC check and the freshness read it makes to the cluster; from-cache-% is the share answered
   from the cache. **50-clients** runs the worked example with 50 concurrent clients, against
   the apiserver's selector page. **warm-up** is the time to fill a cache against one full
   paged LIST (500 a page) of the collection, and heap/json the heap the cache takes (Go's

@@ -8,7 +8,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 // Reply is a response already read and closed.
@@ -108,4 +112,43 @@ func ParallelGET(b *testing.B, client *http.Client, url, token string) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// CPUTime is the CPU (user and system) process pid has used so far, from
+// /proc: what a benchmark divides by its requests to say what one costs each
+// process that served it. Zero where /proc cannot tell.
+func CPUTime(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The fields after the command, which is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on every Linux
+// architecture Go supports.
+const clockTicks = 100
+
+// ReportCPU reports, per benchmark iteration, the CPU each named process used
+// while f ran, in µs.
+func ReportCPU(b *testing.B, pids map[string]int, f func()) {
+	before := map[string]time.Duration{}
+	for name, pid := range pids {
+		before[name] = CPUTime(pid)
+	}
+	f()
+	for name, pid := range pids {
+		b.ReportMetric(float64(CPUTime(pid)-before[name])/float64(time.Microsecond)/float64(b.N), name+"-cpu-µs/req")
+	}
 }
