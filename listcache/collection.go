@@ -118,8 +118,8 @@ type Collection struct {
 	typed, typedKnown bool
 	// listAPIVersion and listKind are the list's own (e.g. v1, ConfigMapList).
 	listAPIVersion, listKind string
-	gaveUp            bool          // ErrUncachable: no more attempts
-	advance           chan struct{} // closed, and replaced, whenever rv moves or sync state changes
+	gaveUp                   bool          // ErrUncachable: no more attempts
+	advance                  chan struct{} // closed, and replaced, whenever rv moves or sync state changes
 	// hurry asks for a bookmark soon: a query waits for a version the watch has
 	// not reached, most likely because the cluster wrote something else since
 	// (its resource version is global, and the watch hears only this resource).
