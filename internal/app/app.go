@@ -112,7 +112,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 	popts := kubeproxy.Options{MaxPageSize: cfg.MaxPageSize, CacheWait: cfg.CacheWait}
 	if cfg.ListCache {
 		a.cache = listcache.NewCache(listcache.CacheOptions{
-			Targets: a.clusters, IdleTimeout: cfg.CacheIdleTimeout, MemoryLimit: int64(cfg.CacheMemoryLimit), Logger: logger,
+			Targets: a.clusters, IdleTimeout: cfg.CacheIdleTimeout, MemoryLimit: int64(cfg.CacheMemoryLimit), MaxCollections: cfg.CacheMaxCollections, Logger: logger,
 		})
 		popts.Cache, popts.ObserveListQuery = a.cache, m.ObserveListQuery
 		m.WatchListCache(a.cache.Stats)

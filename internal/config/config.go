@@ -79,7 +79,9 @@ type Config struct {
 	ListCache        bool
 	CacheMemoryLimit int
 	CacheIdleTimeout time.Duration
-	CacheWait        time.Duration
+	// CacheMaxCollections bounds how many (cluster, resource) caches exist at once.
+	CacheMaxCollections int
+	CacheWait           time.Duration
 	// ExternalURL is how clients reach the gateway, for generated kubeconfigs.
 	ExternalURL string
 	// ExternalCAFile is the CA (PEM) that generated kubeconfigs trust for the
@@ -168,6 +170,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 		MaxPageSize:              5000,
 		CacheMemoryLimit:         1 << 30,
 		CacheIdleTimeout:         10 * time.Minute,
+		CacheMaxCollections:      64,
 		CacheWait:                250 * time.Millisecond,
 		AuditRetention:           30 * 24 * time.Hour,
 	}
@@ -212,6 +215,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.BoolVar(&c.ListCache, "list-cache", false, "answer list queries (selector, sort, paging) from per-collection watch caches, as fresh as the cluster when the query came (experimental)")
 	fs.Var(&intValue{p: &c.CacheMemoryLimit, min: 1 << 20, max: 1 << 40}, "cache-memory-limit", "bytes all list caches may hold; past it the least recently used are dropped")
 	fs.Var(&durationValue{p: &c.CacheIdleTimeout, min: time.Minute}, "cache-idle-timeout", "drop a list cache no query used for this long")
+	fs.Var(&intValue{p: &c.CacheMaxCollections, min: 1, max: 100_000}, "cache-max-collections", "most list caches (one per cluster and resource) held at once; past it queries read their clusters")
 	fs.Var(&durationValue{p: &c.CacheWait, min: time.Millisecond}, "cache-wait", "longest a list query waits for its cache to be fresh before the cluster answers it")
 	fs.Var(&urlValue{&c.ExternalURL}, "external-url", "the gateway's URL as clients reach it, for generated kubeconfigs (default: the request's host)")
 	fs.Var(&listenValue{&c.MetricsListen}, "metrics-listen", "serve /metrics on this host:port only, e.g. an address the monitoring network alone reaches (default: the main address)")
