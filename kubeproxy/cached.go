@@ -91,14 +91,16 @@ func collectionPath(info *filters.RequestInfo) string {
 }
 
 // cachedList answers a list query from the cache, when it can: a plain JSON list
-// whose only other parameters are resourceVersion and resourceVersionMatch.
+// whose only other parameters are resourceVersion and resourceVersionMatch; with
+// transform, in a dialect's item shape (each object decoded).
 // The cluster first decides whether the caller may list in that scope (a
 // SelfSubjectAccessReview as the caller, remembered for accessTTL): a refusal
 // is the 403 the cluster would answer. The answer then waits, bounded, for the
 // cache to reach the resource version the cluster had when the request came
 // (resourceVersion=N: N; 0: whatever the cache holds). ok false: read the
 // cluster.
-func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *filters.RequestInfo, q *listquery.Query, upstream url.Values) (res *ListResult, ok bool, err error) {
+func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *filters.RequestInfo, q *listquery.Query, upstream url.Values,
+	transform func(map[string]any) (map[string]any, bool)) (res *ListResult, ok bool, err error) {
 	if p.opts.Cache == nil || info.Resource == "secrets" {
 		return nil, false, nil // secrets are never copied into the gateway's memory
 	}
@@ -137,7 +139,12 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 	if kind == "" {
 		return nil, false, nil
 	}
-	r, err := coll.Query(q, info.Namespace, p.opts.MaxPageSize)
+	var r listcache.Result
+	if transform == nil {
+		r, err = coll.Query(q, info.Namespace, p.opts.MaxPageSize)
+	} else {
+		r, err = coll.QueryDecoded(q, info.Namespace, p.opts.MaxPageSize, transform)
+	}
 	if err != nil {
 		return nil, false, err
 	}

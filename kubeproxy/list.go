@@ -72,6 +72,9 @@ type ListRequest struct {
 	// Transform turns each Kubernetes object into the dialect's item (or drops
 	// it) before the query sees it; nil keeps objects as they are.
 	Transform func(map[string]any) (map[string]any, bool)
+	// Info classifies Path (its group, resource and namespace): with it, the
+	// list cache may answer.
+	Info *filters.RequestInfo
 }
 
 // List reads a collection of a cluster as the caller in ctx, in chunks, and
@@ -80,6 +83,13 @@ func (p *Proxy) List(ctx context.Context, req ListRequest) (*ListResult, error) 
 	target, err := p.targets.Target(req.Cluster)
 	if err != nil {
 		return nil, err
+	}
+	if req.Info != nil {
+		res, cached, err := p.cachedList(ctx, target, req.Info, req.Query, req.Params, req.Transform)
+		p.observe(cached)
+		if err != nil || cached {
+			return res, err
+		}
 	}
 	if req.Transform == nil { // the Kubernetes item names feed the pushdown
 		pushDown(req.Query, req.Params)
@@ -284,6 +294,22 @@ func validLabelKey(k string) bool {
 // from the cache or by the cluster.
 const ListSourceHeader = "X-Kubegate-List-Source"
 
+// observe counts where a list query's answer came from, and says it ("" when
+// the gateway has no cache).
+func (p *Proxy) observe(cached bool) string {
+	if p.opts.Cache == nil {
+		return ""
+	}
+	source := "cluster"
+	if cached {
+		source = "cache"
+	}
+	if p.opts.ObserveListQuery != nil {
+		p.opts.ObserveListQuery(source)
+	}
+	return source
+}
+
 // serveKubeCubeList answers a proxied GET of a collection that carries extension
 // parameters: the Kubernetes List with the page in items and a top-level total.
 func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target *cluster.Target, info *filters.RequestInfo) error {
@@ -314,7 +340,7 @@ func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target
 	var res *ListResult
 	cached := false
 	if accept == "application/json" { // Tables: the cluster renders their columns
-		if res, cached, err = p.cachedList(r.Context(), target, info, q, upstream); err != nil {
+		if res, cached, err = p.cachedList(r.Context(), target, info, q, upstream, nil); err != nil {
 			return err
 		}
 	}
@@ -324,16 +350,9 @@ func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target
 			return err
 		}
 	}
-	if p.opts.Cache != nil {
+	if source := p.observe(cached); source != "" {
 		// Where the answer came from, for operators tuning the cache (as CDNs say).
-		source := "cluster"
-		if cached {
-			source = "cache"
-		}
 		w.Header().Set(ListSourceHeader, source)
-		if p.opts.ObserveListQuery != nil {
-			p.opts.ObserveListQuery(source)
-		}
 	}
 	if res.Kind == "Table" {
 		return httpapi.WriteJSON(w, http.StatusOK, map[string]any{

@@ -331,7 +331,7 @@ func (a api) listResources(w http.ResponseWriter, r *http.Request, _ *kubegate.I
 		}
 		transform = deployment(info.Cluster, query.Get("gpuType"))
 	}
-	res, err := a.o.Lister.List(r.Context(), kubeproxy.ListRequest{Cluster: info.Cluster, Path: info.Path, Params: upstream, Query: q, Transform: transform})
+	res, err := a.o.Lister.List(r.Context(), kubeproxy.ListRequest{Cluster: info.Cluster, Path: info.Path, Params: upstream, Query: q, Transform: transform, Info: info})
 	if err != nil {
 		return err
 	}
