@@ -12,9 +12,12 @@ go test -run '^$' -bench "${BENCH:-.}" -benchmem -count "$count" -timeout 120m .
 report=$(mktemp)
 trap 'rm -f "$out" "$report"' EXIT
 go run ./hack/benchreport -count "$count" < "$out" > "$report"
-# Keep the section `make load` writes.
-if [ -f docs/benchmarks.md ] && grep -q '<!-- load:begin -->' docs/benchmarks.md; then
-	{ echo; sed -n '/<!-- load:begin -->/,/<!-- load:end -->/p' docs/benchmarks.md; } >> "$report"
-fi
+# Keep the sections written by hand (how the figures compare with the targets)
+# and by `make load`.
+for section in targets load; do
+	if [ -f docs/benchmarks.md ] && grep -q "<!-- $section:begin -->" docs/benchmarks.md; then
+		{ echo; sed -n "/<!-- $section:begin -->/,/<!-- $section:end -->/p" docs/benchmarks.md; } >> "$report"
+	fi
+done
 mv "$report" docs/benchmarks.md
 echo "wrote docs/benchmarks.md"

@@ -212,7 +212,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&durationValue{p: &c.ClusterDialTimeout, min: 100 * time.Millisecond}, "cluster-dial-timeout", "how long connecting to a cluster may take before the call is a 503")
 	fs.Var(&durationValue{p: &c.ClusterHealthInterval, min: time.Second}, "cluster-health-interval", "how often each cluster's /version is checked")
 	fs.Var(&intValue{p: &c.MaxPageSize, min: 1, max: 1_000_000}, "max-page-size", "largest list page (pageSize), and the most items pageSize=0 may return")
-	fs.BoolVar(&c.ListCache, "list-cache", false, "answer list queries (selector, sort, paging) from per-collection watch caches, as fresh as the cluster when the query came (experimental)")
+	fs.BoolVar(&c.ListCache, "list-cache", false, "answer list queries (selector, sort, paging) from per-collection watch caches, as fresh as the cluster when the query came; the gateway's identity needs list and watch on what is cached")
 	fs.Var(&intValue{p: &c.CacheMemoryLimit, min: 1 << 20, max: 1 << 40}, "cache-memory-limit", "bytes all list caches may hold; past it the least recently used are dropped")
 	fs.Var(&durationValue{p: &c.CacheIdleTimeout, min: time.Minute}, "cache-idle-timeout", "drop a list cache no query used for this long")
 	fs.Var(&intValue{p: &c.CacheMaxCollections, min: 1, max: 100_000}, "cache-max-collections", "most list caches (one per cluster and resource) held at once; past it queries read their clusters")
