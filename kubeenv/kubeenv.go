@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -343,14 +344,20 @@ func copyDir(dst, src string) error {
 	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
 		return err
 	}
-	return filepath.WalkDir(dst, func(path string, d os.DirEntry, err error) error {
+	root, err := os.OpenRoot(dst)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return fs.WalkDir(root.FS(), ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
+		mode := os.FileMode(0o600)
 		if d.IsDir() {
-			return os.Chmod(path, 0o700)
+			mode = 0o700 // its owner lists it
 		}
-		return os.Chmod(path, 0o600)
+		return root.Chmod(path, mode)
 	})
 }
 

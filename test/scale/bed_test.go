@@ -179,21 +179,11 @@ func startBed(n int) (*bed, error) {
 			return b, fmt.Errorf("%w\n%s", err, p.Output())
 		}
 	}
-	r, err := testhttp.Try(b.client, "POST", b.cached+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword})
-	if err != nil || r.Code != 200 {
-		return b, fmt.Errorf("login: %v %d %s", err, r.Code, r.Body)
-	}
-	tok, err := tokenOf(r)
-	if err != nil {
+	// The admin on each gateway, which has its own store and keys.
+	if b.token, err = b.login(b.cached); err != nil {
 		return b, err
 	}
-	b.token = tok
-	// The same admin on the uncached gateway, which has its own store.
-	r, err = testhttp.Try(b.client, "POST", b.uncached+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword})
-	if err != nil || r.Code != 200 {
-		return b, fmt.Errorf("login: %v %d %s", err, r.Code, r.Body)
-	}
-	b.uncachedToken, err = tokenOf(r)
+	b.uncachedToken, err = b.login(b.uncached)
 	return b, err
 }
 
@@ -303,10 +293,15 @@ func deployment(i int) *appsv1.Deployment {
 	}
 }
 
-func tokenOf(r testhttp.Reply) (string, error) {
+// login logs the admin in at a gateway and returns the bearer token.
+func (b *bed) login(gateway string) (string, error) {
+	r, err := testhttp.Try(b.client, "POST", gateway+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword})
+	if err != nil {
+		return "", err
+	}
 	var body struct{ Token string }
-	if err := json.Unmarshal(r.Body, &body); err != nil || body.Token == "" {
-		return "", fmt.Errorf("no token in %s: %v", r.Body, err)
+	if r.Code != http.StatusOK || json.Unmarshal(r.Body, &body) != nil || body.Token == "" {
+		return "", fmt.Errorf("login: %d %s", r.Code, r.Body)
 	}
 	return body.Token, nil
 }

@@ -123,44 +123,48 @@ func parse(b *testing.B, query string) *listquery.Query {
 	return q
 }
 
-func (bed *bed) get(b *testing.B, u, token string) *http.Response {
+// answer is a response with its body read.
+type answer struct {
+	Header http.Header
+	Body   []byte
+}
+
+func (bed *bed) get(b *testing.B, u, token string) answer {
 	b.Helper()
 	return bed.getWith(b, bed.client, u, token)
 }
 
-// getWith GETs u, fails the benchmark unless it is a 200, and returns the
-// response with its body read.
-func (bed *bed) getWith(b *testing.B, c *http.Client, u, token string) *http.Response {
+// getWith GETs u and fails the benchmark unless it is a 200.
+func (bed *bed) getWith(b *testing.B, c *http.Client, u, token string) answer {
 	b.Helper()
-	resp, err := do(c, u, token)
+	a, err := do(c, u, token)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return resp
+	return a
 }
 
-func do(c *http.Client, u, token string) (*http.Response, error) {
-	req, err := http.NewRequest(http.MethodGet, u, nil) //nolint:noctx // bounded by the client's own use in a benchmark.
+func do(c *http.Client, u, token string) (answer, error) {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return answer{}, err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, err
+		return answer{}, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, err
+		return answer{}, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %d %s", u, resp.StatusCode, body)
+		return answer{}, fmt.Errorf("GET %s: %d %s", u, resp.StatusCode, body)
 	}
-	resp.Body = io.NopCloser(strings.NewReader(string(body)))
-	return resp, nil
+	return answer{Header: resp.Header, Body: body}, nil
 }
 
 // warm waits until the cached gateway answers u from its cache.
@@ -198,7 +202,7 @@ func (bed *bed) sameAnswers(b *testing.B, path, query string) {
 	var answers []string
 	for _, gw := range []struct{ url, token string }{{bed.cached, bed.token}, {bed.uncached, bed.uncachedToken}} {
 		var p page
-		if err := json.NewDecoder(bed.get(b, gw.url+"/api/v1/cube/proxy/clusters/"+bed.cluster.Name+path+"?"+query, gw.token).Body).Decode(&p); err != nil {
+		if err := json.Unmarshal(bed.get(b, gw.url+"/api/v1/cube/proxy/clusters/"+bed.cluster.Name+path+"?"+query, gw.token).Body, &p); err != nil {
 			b.Fatal(err)
 		}
 		answers = append(answers, p.String())
@@ -217,7 +221,7 @@ func (bed *bed) kubecube(b *testing.B, path string, q *listquery.Query) page {
 	var list struct {
 		Items []map[string]any `json:"items"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+	if err := json.Unmarshal(resp.Body, &list); err != nil {
 		b.Fatal(err)
 	}
 	col := listquery.NewCollector(q, 5000)
@@ -269,7 +273,7 @@ func (bed *bed) pagedList(b *testing.B) {
 		var l struct {
 			Metadata struct{ Continue string }
 		}
-		if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
+		if err := json.Unmarshal(resp.Body, &l); err != nil {
 			b.Fatal(err)
 		}
 		if cont = l.Metadata.Continue; cont == "" {
@@ -319,7 +323,7 @@ func (bed *bed) warmUp(b *testing.B) {
 			for _, o := range objs {
 				jsonBytes += float64(len(o.Raw))
 			}
-			objs = nil //nolint:ineffassign,wastedassign // not kept alive by the measurement.
+			objs = nil //nolint:wastedassign // not kept alive by the measurement.
 			runtime.GC()
 			runtime.ReadMemStats(&ms)
 			heap = float64(ms.HeapAlloc) - float64(before)
