@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -328,5 +329,43 @@ func TestConcurrentStartsGetDistinctPorts(t *testing.T) {
 		if err := c.Stop(); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// A seeded cluster's etcd data, saved, starts another cluster holding the same
+// objects: what make bench does to seed 100k objects once.
+func TestASavedEtcdDataDirectoryStartsASeededCluster(t *testing.T) {
+	ctx := context.Background()
+	c, err := kubeenv.Start(ctx, kubeenv.Options{Name: "seed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	cs, err := c.Clientset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "seeded"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	seed := filepath.Join(t.TempDir(), "seed")
+	if err := c.SaveEtcdData(ctx, seed); err != nil {
+		t.Fatal(err)
+	}
+	// The saved cluster runs on.
+	if _, err := cs.CoreV1().ConfigMaps("default").Get(ctx, "seeded", metav1.GetOptions{}); err != nil {
+		t.Fatalf("after saving: %v", err)
+	}
+	c2, err := kubeenv.Start(ctx, kubeenv.Options{Name: "seed", EtcdData: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Stop()
+	cs2, err := c2.Clientset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs2.CoreV1().ConfigMaps("default").Get(ctx, "seeded", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the cluster started from the seed: %v", err)
 	}
 }
