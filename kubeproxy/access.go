@@ -21,7 +21,8 @@ import (
 const accessTTL = 5 * time.Second
 
 // maxAccessEntries bounds the remembered answers (callers × scopes); past it,
-// the expired ones go, and if none has expired, all of them.
+// the expired ones go, and while none has, new answers are not kept. Keys are
+// valid Kubernetes names (bounded) and the caller's identity.
 const maxAccessEntries = 10_000
 
 // access remembers SelfSubjectAccessReview answers per cluster, caller and
@@ -59,11 +60,19 @@ func (a *access) mayList(ctx context.Context, target *cluster.Target, info *filt
 	if id == nil {
 		return fmt.Errorf("kubeproxy: a list without an identity") // fail closed
 	}
+	// The key is made of request input: names Kubernetes could not hold are not
+	// asked about (nor remembered); the cluster answers the list itself.
+	if !validName(info.Namespace, 63) || !validName(info.Resource, 253) || !validName(info.APIGroup, 253) {
+		return fmt.Errorf("kubeproxy: not a Kubernetes name in %q", info.Path)
+	}
 	k := accessKey{target: target, user: id.Name, groups: strings.Join(id.Groups, "\x00"),
 		group: info.APIGroup, resource: info.Resource, namespace: info.Namespace}
 	now := a.now()
 	a.mu.Lock()
 	ans, ok := a.answers[k]
+	if ok && !now.Before(ans.expires) {
+		delete(a.answers, k)
+	}
 	a.mu.Unlock()
 	if !ok || !now.Before(ans.expires) {
 		var err error
@@ -89,7 +98,7 @@ func (a *access) remember(k accessKey, ans accessAnswer, now time.Time) {
 			}
 		}
 		if len(a.answers) >= maxAccessEntries {
-			clear(a.answers)
+			return // full of live answers: this one is used once, not kept
 		}
 	}
 	a.answers[k] = ans
@@ -146,4 +155,19 @@ func forbidden(user string, info *filters.RequestInfo, reason string) error {
 		"message": msg, "reason": "Forbidden", "details": map[string]string{"group": info.APIGroup, "kind": info.Resource}, "code": http.StatusForbidden,
 	})
 	return &upstreamError{code: http.StatusForbidden, header: http.Header{"Content-Type": {"application/json"}}, body: body}
+}
+
+// validName says s is empty or could name a namespace (a DNS label, max 63),
+// a resource or an API group (DNS subdomain characters, max 253).
+func validName(s string, maxLen int) bool {
+	if len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' && maxLen > 63) {
+			return false
+		}
+	}
+	return true
 }

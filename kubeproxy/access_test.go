@@ -105,3 +105,35 @@ func TestAFailedAccessReviewIsNotARefusal(t *testing.T) {
 		t.Fatalf("a failed review: %v", err)
 	}
 }
+
+// Names no Kubernetes object could have are not asked about, nor remembered:
+// request input does not grow the gateway's memory.
+func TestAccessReviewsOnlyForKubernetesNames(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		_, _ = w.Write([]byte(`{"status":{"allowed":true}}`))
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	a := newAccess(time.Now)
+	ctx := filters.WithIdentityContext(context.Background(), &kubegate.Identity{Name: "bob"})
+	target := &cluster.Target{Name: "a", Server: u, Transport: http.DefaultTransport}
+	for _, info := range []filters.RequestInfo{
+		{APIVersion: "v1", Resource: "pods", Namespace: strings.Repeat("n", 64)},
+		{APIVersion: "v1", Resource: "pods", Namespace: "Team-A"},
+		{APIVersion: "v1", Resource: strings.Repeat("r", 254)},
+		{APIGroup: "apps/../x", APIVersion: "v1", Resource: "deployments"},
+	} {
+		var refused *upstreamError
+		if err := a.mayList(ctx, target, &info); err == nil || errors.As(err, &refused) {
+			t.Errorf("%+v: %v, want an error that is no refusal", info, err)
+		}
+	}
+	if calls.Load() != 0 || len(a.answers) != 0 {
+		t.Fatalf("%d reviews, %d answers kept for names Kubernetes cannot hold", calls.Load(), len(a.answers))
+	}
+	if err := a.mayList(ctx, target, &filters.RequestInfo{APIGroup: "apps", APIVersion: "v1", Resource: "deployments", Namespace: strings.Repeat("n", 63)}); err != nil {
+		t.Fatal(err)
+	}
+}

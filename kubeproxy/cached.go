@@ -104,6 +104,9 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 	if p.opts.Cache == nil || info.Resource == "secrets" {
 		return nil, false, nil // secrets are never copied into the gateway's memory
 	}
+	if !info.IsCollection() || info.Verb != "list" {
+		return nil, false, nil // a kpanda path may name a subresource or a watch: the cluster says what it is
+	}
 	rv, fits := freshness(upstream)
 	if !fits {
 		return nil, false, nil
@@ -121,15 +124,23 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 	if coll == nil {
 		return nil, false, nil
 	}
+	size, namespaced := coll.Count(info.Namespace)
+	if all, _ := coll.Count(""); info.Namespace != "" && all > 0 && !namespaced {
+		return nil, false, nil // a namespace in the path of a cluster-scoped resource: the cluster's 404
+	}
 	var want uint64 // resourceVersion=0: what the cache holds, once it has listed
 	if rv == "" {
 		if want, err = currentRV(ctx, target, info, coll); err != nil {
 			return nil, false, nil //nolint:nilerr // no freshness mark: the cluster answers
 		}
-	} else {
-		want, _ = strconv.ParseUint(rv, 10, 64)
+	} else if want, _ = strconv.ParseUint(rv, 10, 64); want > coll.ResourceVersion() {
+		// Ahead of the cache: not waited for unless the cluster has it (a version
+		// from the future is the cluster's 504 to give).
+		now, err := currentRV(ctx, target, info, coll)
+		if err != nil || want > now {
+			return nil, false, nil //nolint:nilerr // the cluster answers
+		}
 	}
-	size, _ := coll.Count(info.Namespace)
 	wctx, cancel := context.WithTimeout(ctx, p.cacheWait(int64(size)))
 	defer cancel()
 	if err := coll.WaitFor(wctx, want); err != nil {

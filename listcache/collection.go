@@ -379,11 +379,17 @@ func (c *Collection) watch(ctx context.Context, timeout time.Duration) (hurried 
 	defer cancel()
 	// A query behind the watch cuts a long watch, or a short one whose bookmark
 	// came already; a short watch's bookmark still to come is what it waits for.
-	var cut, bookmarked atomic.Bool
-	stop := make(chan struct{})
-	defer close(stop)
-	defer func() { hurried = cut.Load() }()
+	// A signal taken while a short watch still waits for its bookmark is kept
+	// (pending): if that watch ends without one, the next is short too.
+	var cut, pending, bookmarked atomic.Bool
+	stop, exited := make(chan struct{}), make(chan struct{})
+	defer func() {
+		close(stop)
+		<-exited // nothing takes a signal after this
+		hurried = cut.Load() || pending.Load() && !bookmarked.Load()
+	}()
 	go func() {
+		defer close(exited)
 		for {
 			select {
 			case <-c.hurry:
@@ -392,6 +398,7 @@ func (c *Collection) watch(ctx context.Context, timeout time.Duration) (hurried 
 					cancel() // resumed from the same version: nothing is lost
 					return
 				}
+				pending.Store(true)
 			case <-stop:
 				return
 			}
@@ -570,6 +577,13 @@ func (c *Collection) objectsOf(namespace string) ([]*Object, uint64) {
 	return out, c.rv
 }
 
+// ResourceVersion is the resource version the cache has reached.
+func (c *Collection) ResourceVersion() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.rv
+}
+
 // ListType is the apiVersion and kind of the collection's lists (say v1 and
 // ConfigMapList), as the cluster named them; empty before the first list.
 func (c *Collection) ListType() (apiVersion, kind string) {
@@ -689,16 +703,27 @@ func (c *Collection) currentView() (*view, uint64) {
 	if v := c.view.Load(); v != nil && v.version == version {
 		return v, rv
 	}
-	c.viewMu.Lock()
+	c.viewMu.Lock() // one build at a time; the queries behind it use it
 	defer c.viewMu.Unlock()
 	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if v := c.view.Load(); v != nil && v.version == c.version {
-		return v, c.rv
+	version, rv = c.version, c.rv
+	if v := c.view.Load(); v != nil && v.version == version {
+		c.mu.RUnlock()
+		return v, rv
 	}
-	v := newView(c.version, c.objects)
-	c.view.Store(v)
-	return v, c.rv
+	objs := make([]*Object, 0, len(c.objects))
+	for _, o := range c.objects {
+		objs = append(objs, o)
+	}
+	c.mu.RUnlock()
+	// Built outside the lock: the watch keeps applying events meanwhile.
+	v := newView(version, objs)
+	c.mu.RLock()
+	if c.version == version { // a change while building has dropped the view already
+		c.view.Store(v)
+	}
+	c.mu.RUnlock()
+	return v, rv
 }
 
 // listItemsTyped asks the cluster, with a one-item list, whether the

@@ -22,12 +22,11 @@ type view struct {
 	bytes   int64 // approximate memory: the strings, their headers, the pointers
 }
 
-// newView copies the columns of objs.
-func newView(version uint64, objs map[string]*Object) *view {
-	v := &view{version: version, objs: make([]*Object, 0, len(objs))}
+// newView copies the columns of objs, which it keeps.
+func newView(version uint64, objs []*Object) *view {
+	v := &view{version: version, objs: objs}
 	var size int
 	for _, o := range objs {
-		v.objs = append(v.objs, o)
 		size += len(o.Name) + len(o.Namespace) + len(o.Created)
 	}
 	var b strings.Builder
