@@ -15,6 +15,7 @@ import (
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/internal/httpapi"
+	"github.com/kubegate/kubegate/listcache"
 	"github.com/kubegate/kubegate/listquery"
 )
 
@@ -235,6 +236,14 @@ func decodeChunk(r io.Reader, res *ListResult, c *listquery.Collector) (string, 
 // add evaluates a list item, or a Table row by the object it carries.
 func add(c *listquery.Collector, key string, raw json.RawMessage) error {
 	if key == "items" {
+		if c.MetadataOnly() {
+			it, err := listcache.ParseItem(raw)
+			if err != nil {
+				return err
+			}
+			c.AddItem(it)
+			return nil
+		}
 		return c.Add(raw)
 	}
 	var row struct {

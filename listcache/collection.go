@@ -83,6 +83,19 @@ func parseObject(raw json.RawMessage) (*Object, string, error) {
 	return &Object{Raw: raw, Namespace: md.Namespace, Name: md.Name, Labels: md.Labels, Created: md.CreationTimestamp, ResourceVersion: rv}, m.Kind, nil
 }
 
+// ParseItem reads what metadata queries need of a list item (its name,
+// namespace, labels and creation time) without decoding the rest: the
+// streaming path's fast way through a list when Collector.MetadataOnly says
+// so. Other paths are read from the JSON when asked, as in the cache.
+func ParseItem(raw json.RawMessage) (listquery.Item, error) {
+	var m objectMeta
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	md := m.Metadata
+	return &Object{Raw: raw, Namespace: md.Namespace, Name: md.Name, Labels: md.Labels, Created: md.CreationTimestamp}, nil
+}
+
 // parseRV reads a resource version. Kubernetes calls them opaque, but those of
 // etcd-backed resources are its revisions, ordered numbers; the cache's
 // consistency rests on that, as the apiserver's own watch cache does.

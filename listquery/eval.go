@@ -300,6 +300,35 @@ func (c *Collector) push(e *entry) {
 	}
 }
 
+// MetadataOnly says the query reads only an item's name, namespace, creation
+// time and labels, and no Transform applies: an Item that decodes only its
+// metadata (listcache.ParseItem) answers it as a decoded object would, for a
+// fraction of the decoding.
+func (c *Collector) MetadataOnly() bool {
+	if c.Transform != nil || !metadataPath(c.q.SortPath) {
+		return false
+	}
+	for _, cond := range c.q.Conds {
+		if !metadataPath(cond.Path) {
+			return false
+		}
+	}
+	return true
+}
+
+func metadataPath(p Path) bool {
+	if len(p) < 2 || p[0] != "metadata" {
+		return false
+	}
+	switch {
+	case len(p) == 2:
+		return p[1] == "name" || p[1] == "namespace" || p[1] == "creationTimestamp"
+	case len(p) == 3:
+		return p[1] == "labels"
+	}
+	return false
+}
+
 // Total is the number of matching items seen.
 func (c *Collector) Total() int { return c.total }
 

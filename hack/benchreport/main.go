@@ -94,7 +94,8 @@ func report(in io.Reader, out io.Writer, count int) error {
 - **TokenExchangeHTTP**: KubeCube-style token exchanges over loopback HTTP with 8 parallel
   clients; the baseline is GET /healthz through the same server and client.
 - **ListQuery**: the guide's worked example plus a filter over a list of 10k or 100k
-  Deployments: the streaming path (decode item by item, keep only the page's candidates)
+  Deployments: the streaming path (decode item by item — only its metadata when the query
+  reads no more — keeping only the page's candidates)
   against decoding the whole list, then filtering, sorting and paging it (KubeCube's
   method). peak-MiB is the peak heap above the start, with the GC at 5 % growth so that it
   tracks live memory.
