@@ -137,6 +137,8 @@ type Collection struct {
 	// not reached, most likely because the cluster wrote something else since
 	// (its resource version is global, and the watch hears only this resource).
 	hurry chan struct{}
+	// fallbacks counts queries reading the cluster because the cache was behind.
+	fallbacks atomic.Int32
 	// version counts changes to the objects; a view is rebuilt for the first
 	// cluster-wide query after one.
 	version uint64
@@ -588,6 +590,22 @@ func (c *Collection) objectsOf(namespace string) ([]*Object, uint64) {
 		out = append(out, o)
 	}
 	return out, c.rv
+}
+
+// TryFallback takes one of limit slots for a query that reads the cluster
+// because the collection was behind; release gives it back. ok false: limit
+// queries of the collection read the cluster already.
+func (c *Collection) TryFallback(limit int32) (release func(), ok bool) {
+	for {
+		n := c.fallbacks.Load()
+		if n >= limit {
+			return nil, false
+		}
+		if c.fallbacks.CompareAndSwap(n, n+1) {
+			var once sync.Once
+			return func() { once.Do(func() { c.fallbacks.Add(-1) }) }, true
+		}
+	}
 }
 
 // ResourceVersion is the resource version the cache has reached.

@@ -60,3 +60,23 @@ func TestSmallestNamespace(t *testing.T) {
 		t.Errorf("two in default, one in b: %q", got)
 	}
 }
+
+// At most limit queries of a collection read the cluster at once; a slot comes
+// back once, however often it is released.
+func TestTryFallbackBoundsQueriesReadingTheCluster(t *testing.T) {
+	c := collectionOf(t)
+	r1, ok1 := c.TryFallback(2)
+	r2, ok2 := c.TryFallback(2)
+	if _, ok3 := c.TryFallback(2); !ok1 || !ok2 || ok3 {
+		t.Fatalf("three tries with a limit of two: %v %v %v", ok1, ok2, ok3)
+	}
+	r1()
+	r1()
+	if _, ok := c.TryFallback(2); !ok {
+		t.Fatal("a released slot was not given back")
+	}
+	if _, ok := c.TryFallback(2); ok {
+		t.Fatal("a slot released twice was given back twice")
+	}
+	r2()
+}
