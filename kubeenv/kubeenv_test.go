@@ -340,7 +340,7 @@ func TestASavedEtcdDataDirectoryStartsASeededCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Stop()
+	defer func() { _ = c.Stop() }()
 	cs, err := c.Clientset()
 	if err != nil {
 		t.Fatal(err)
@@ -360,7 +360,7 @@ func TestASavedEtcdDataDirectoryStartsASeededCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c2.Stop()
+	defer func() { _ = c2.Stop() }()
 	cs2, err := c2.Clientset()
 	if err != nil {
 		t.Fatal(err)

@@ -164,8 +164,10 @@ func validName(s string, maxLen int) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' && maxLen > 63) {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-':
+		case c == '.' && maxLen > 63: // subdomains, not labels
+		default:
 			return false
 		}
 	}
