@@ -2,13 +2,9 @@ package kubeproxy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/kubegate/kubegate/cluster"
@@ -20,33 +16,6 @@ import (
 // Cache is where list queries are answered from memory (listcache.Cache).
 type Cache interface {
 	Collection(target *cluster.Target, path string) *listcache.Collection
-}
-
-// currentRV is the cluster's resource version now, which a consistent answer
-// must reflect: a consistent one-item list of the collection as the gateway.
-// Any consistent read returns it, and the apiserver serves one from its cache
-// at the cost of the scope it lists, so for a namespaced resource it reads the
-// namespace where the cache holds the fewest objects, whatever the query's
-// scope (at 100k objects: 1 ms against 15 ms for the whole cluster).
-func currentRV(ctx context.Context, target *cluster.Target, info *filters.RequestInfo, coll *listcache.Collection) (uint64, error) {
-	path := collectionPath(info)
-	if _, namespaced := coll.Count(""); namespaced {
-		path = strings.TrimSuffix(path, "/"+info.Resource) + "/namespaces/" + coll.SmallestNamespace() + "/" + info.Resource
-	}
-	resp, err := getAsGateway(ctx, target, path, url.Values{"limit": {"1"}})
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var l struct {
-		Metadata struct {
-			ResourceVersion string `json:"resourceVersion"`
-		} `json:"metadata"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&l); err != nil {
-		return 0, fmt.Errorf("cluster %s: decoding a list: %w", target.Name, err)
-	}
-	return strconv.ParseUint(l.Metadata.ResourceVersion, 10, 64)
 }
 
 // freshness reads the resource version a list asks for: "" a consistent read
@@ -130,13 +99,13 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 	}
 	var want uint64 // resourceVersion=0: what the cache holds, once it has listed
 	if rv == "" {
-		if want, err = currentRV(ctx, target, info, coll); err != nil {
+		if want, err = coll.ClusterResourceVersion(ctx); err != nil {
 			return nil, false, nil //nolint:nilerr // no freshness mark: the cluster answers
 		}
 	} else if want, _ = strconv.ParseUint(rv, 10, 64); want > coll.ResourceVersion() {
 		// Ahead of the cache: not waited for unless the cluster has it (a version
 		// from the future is the cluster's 504 to give).
-		now, err := currentRV(ctx, target, info, coll)
+		now, err := coll.ClusterResourceVersion(ctx)
 		if err != nil || want > now {
 			return nil, false, nil //nolint:nilerr // the cluster answers
 		}

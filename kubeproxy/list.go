@@ -145,11 +145,6 @@ func getAsCaller(ctx context.Context, target *cluster.Target, path string, v url
 	return send(ctx, transport{}, target, http.MethodGet, path, v, accept, nil)
 }
 
-// getAsGateway is getAsCaller as the gateway's own identity.
-func getAsGateway(ctx context.Context, target *cluster.Target, path string, v url.Values) (*http.Response, error) {
-	return send(ctx, target.Transport, target, http.MethodGet, path, v, "application/json", nil)
-}
-
 // send makes one request of target through rt; an answer other than 200 or
 // 201 is returned as an upstreamError.
 func send(ctx context.Context, rt http.RoundTripper, target *cluster.Target, method, path string, v url.Values, accept string, body []byte) (*http.Response, error) {

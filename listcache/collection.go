@@ -273,8 +273,13 @@ func (c *Collection) broadcastLocked() {
 
 // get sends a GET of the collection with query v as the gateway.
 func (c *Collection) get(ctx context.Context, v url.Values) (*http.Response, error) {
+	return c.getPath(ctx, c.path, v)
+}
+
+// getPath is get of another path of the collection's cluster.
+func (c *Collection) getPath(ctx context.Context, path string, v url.Values) (*http.Response, error) {
 	u := *c.target.Server
-	u.Path = strings.TrimSuffix(u.Path, "/") + c.path
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	u.RawQuery = v.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -637,11 +642,37 @@ func (c *Collection) Count(namespace string) (n int, namespaced bool) {
 	return len(c.byNS[namespace]), namespaced
 }
 
-// SmallestNamespace is the namespace where the collection holds the fewest
-// objects: default when it holds none there, as in most clusters. A consistent
-// one-item list there is the cheapest way to read the cluster's resource
-// version (the apiserver answers it from its namespace index).
-func (c *Collection) SmallestNamespace() string {
+// ClusterResourceVersion is the cluster's resource version now, which a
+// consistent answer must reflect: a consistent one-item list of the collection
+// as the gateway. Any consistent read returns it, and the apiserver serves one
+// from its cache at the cost of the scope it lists, so for a namespaced
+// resource it lists the namespace where the cache holds the fewest objects (at
+// 100k objects: 1 ms against 15 ms for the whole cluster).
+func (c *Collection) ClusterResourceVersion(ctx context.Context) (uint64, error) {
+	path := c.path
+	if _, namespaced := c.Count(""); namespaced {
+		i := strings.LastIndexByte(path, '/')
+		path = path[:i] + "/namespaces/" + c.smallestNamespace() + path[i:]
+	}
+	resp, err := c.getPath(ctx, path, url.Values{"limit": {"1"}})
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var l struct {
+		Metadata struct {
+			ResourceVersion string `json:"resourceVersion"`
+		} `json:"metadata"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&l); err != nil {
+		return 0, fmt.Errorf("cluster %s: decoding a list: %w", c.target.Name, err)
+	}
+	return parseRV(l.Metadata.ResourceVersion)
+}
+
+// smallestNamespace is the namespace where the collection holds the fewest
+// objects: default when it holds none there, as in most clusters.
+func (c *Collection) smallestNamespace() string {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	best, n := "default", len(c.byNS["default"])

@@ -53,10 +53,10 @@ func TestViewRowsReadAsTheirObjects(t *testing.T) {
 }
 
 func TestSmallestNamespace(t *testing.T) {
-	if got := collectionOf(t, obj("a", "x"), obj("a", "y"), obj("b", "z")).SmallestNamespace(); got != "default" {
+	if got := collectionOf(t, obj("a", "x"), obj("a", "y"), obj("b", "z")).smallestNamespace(); got != "default" {
 		t.Errorf("no objects in default: %q", got)
 	}
-	if got := collectionOf(t, obj("default", "x"), obj("default", "y"), obj("b", "z")).SmallestNamespace(); got != "b" {
+	if got := collectionOf(t, obj("default", "x"), obj("default", "y"), obj("b", "z")).smallestNamespace(); got != "b" {
 		t.Errorf("two in default, one in b: %q", got)
 	}
 }
