@@ -235,9 +235,6 @@ func TestWaitingForAWritesResourceVersionShowsIt(t *testing.T) {
 	}
 }
 
-// A write to another resource moves the cluster's resource version, which this
-// collection's watch never hears of: a query waiting for it makes the watch ask
-// for a bookmark, which comes in about a second, not at the apiserver's minute.
 func mustRV(t *testing.T, s string) uint64 {
 	t.Helper()
 	n, err := strconv.ParseUint(s, 10, 64)
@@ -247,6 +244,9 @@ func mustRV(t *testing.T, s string) uint64 {
 	return n
 }
 
+// A write to another resource moves the cluster's resource version, which this
+// collection's watch never hears of: a query waiting for it makes the watch ask
+// for a bookmark, which comes in about a second, not at the apiserver's minute.
 func TestAWriteElsewhereIsCaughtUpByABookmark(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

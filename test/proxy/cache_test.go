@@ -85,10 +85,6 @@ func listNames(t *testing.T, url, token, cluster, ns string) (names []string, co
 	return names, 200, "", source
 }
 
-// With --list-cache, a list query through the gateway right after a write shows
-// the write (read-your-writes) and never a deleted object; RBAC still decides —
-// a user who may not list gets the cluster's 403 however warm the cache is, and
-// a user allowed one namespace lists it and is refused elsewhere.
 func mustUint(t *testing.T, s string) uint64 {
 	t.Helper()
 	n, err := strconv.ParseUint(s, 10, 64)
@@ -98,6 +94,10 @@ func mustUint(t *testing.T, s string) uint64 {
 	return n
 }
 
+// With --list-cache, a list query through the gateway right after a write shows
+// the write (read-your-writes) and never a deleted object; RBAC still decides —
+// a user who may not list gets the cluster's 403 however warm the cache is, and
+// a user allowed one namespace lists it and is refused elsewhere.
 func TestListCacheReadsYourWritesAndKeepsRBAC(t *testing.T) {
 	url := cachedGateway(t)
 	loginAt := func(name, password string) string {
