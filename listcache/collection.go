@@ -71,16 +71,24 @@ type objectMeta struct {
 // parseObject parses what the cache keeps of an object, and says its kind if
 // the JSON names one.
 func parseObject(raw json.RawMessage) (*Object, string, error) {
-	var m objectMeta
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, "", fmt.Errorf("decoding an object: %w", err)
-	}
-	rv, err := parseRV(m.Metadata.ResourceVersion)
+	o, m, err := decodeMeta(raw)
 	if err != nil {
 		return nil, "", err
 	}
+	if o.ResourceVersion, err = parseRV(m.Metadata.ResourceVersion); err != nil {
+		return nil, "", err
+	}
+	return o, m.Kind, nil
+}
+
+// decodeMeta decodes the metadata of raw, and the object that keeps it.
+func decodeMeta(raw json.RawMessage) (*Object, *objectMeta, error) {
+	var m objectMeta
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, nil, fmt.Errorf("decoding an object: %w", err)
+	}
 	md := m.Metadata
-	return &Object{Raw: raw, Namespace: md.Namespace, Name: md.Name, Labels: md.Labels, Created: md.CreationTimestamp, ResourceVersion: rv}, m.Kind, nil
+	return &Object{Raw: raw, Namespace: md.Namespace, Name: md.Name, Labels: md.Labels, Created: md.CreationTimestamp}, &m, nil
 }
 
 // ParseItem reads what metadata queries need of a list item (its name,
@@ -88,12 +96,11 @@ func parseObject(raw json.RawMessage) (*Object, string, error) {
 // streaming path's fast way through a list when Collector.MetadataOnly says
 // so. Other paths are read from the JSON when asked, as in the cache.
 func ParseItem(raw json.RawMessage) (listquery.Item, error) {
-	var m objectMeta
-	if err := json.Unmarshal(raw, &m); err != nil {
+	o, _, err := decodeMeta(raw) // no resource version: aggregated APIs' need not be numbers
+	if err != nil {
 		return nil, err
 	}
-	md := m.Metadata
-	return &Object{Raw: raw, Namespace: md.Namespace, Name: md.Name, Labels: md.Labels, Created: md.CreationTimestamp}, nil
+	return o, nil
 }
 
 // parseRV reads a resource version. Kubernetes calls them opaque, but those of
