@@ -207,12 +207,13 @@ func decodeChunk(r io.Reader, res *ListResult, c *listquery.Collector) (string, 
 			if t, err := dec.Token(); err != nil || t == nil {
 				continue // null
 			}
+			metadataOnly := key == "items" && c.MetadataOnly() // once a list, not once an item
 			for dec.More() {
 				var raw json.RawMessage
 				if err := dec.Decode(&raw); err != nil {
 					return "", err
 				}
-				if err := add(c, key, raw); err != nil {
+				if err := add(c, key, raw, metadataOnly); err != nil {
 					return "", err
 				}
 			}
@@ -228,10 +229,11 @@ func decodeChunk(r io.Reader, res *ListResult, c *listquery.Collector) (string, 
 	return cont, nil
 }
 
-// add evaluates a list item, or a Table row by the object it carries.
-func add(c *listquery.Collector, key string, raw json.RawMessage) error {
+// add evaluates a list item (reading only its metadata when the query needs no
+// more), or a Table row by the object it carries.
+func add(c *listquery.Collector, key string, raw json.RawMessage, metadataOnly bool) error {
 	if key == "items" {
-		if c.MetadataOnly() {
+		if metadataOnly {
 			it, err := listcache.ParseItem(raw)
 			if err != nil {
 				return err
