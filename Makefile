@@ -54,7 +54,8 @@ test: deps kube-bin helm-bin ## install what is missing, then vet and run every 
 	$(GO) test $(TEST_FLAGS) ./...
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## run golangci-lint with .golangci.yml, then govulncheck
+lint: $(GOLANGCI_LINT) ## refuse files over 5 MB, run golangci-lint with .golangci.yml, then govulncheck
+	bash hack/filesize.sh
 	$(GOLANGCI_LINT) run ./...
 	bash hack/vulncheck.sh
 

@@ -71,6 +71,12 @@ type ScopeRequest struct {
 	Resource   bool // a Kubernetes resource request
 	Verb       string
 	SafeMethod bool // GET, HEAD or OPTIONS
+	// Connect: the request opens a connection into a workload (exec, attach,
+	// port-forward, a pod's, service's or node's proxy), whatever its verb.
+	Connect bool
+	// Mints: the request makes a credential for the cluster (see
+	// Scope.MintCredentials).
+	Mints bool
 }
 
 // Refuses says which part of the scope refuses the request ("" when none does),
@@ -90,9 +96,15 @@ func (s Scope) Refuses(r ScopeRequest) (part, reason string) {
 		}
 	}
 	if s.ReadOnly {
+		if r.Connect {
+			return "readOnly", "the credential is read-only (get, list, watch): connecting into a workload (" + r.Verb + " of exec, attach, port-forward or proxy) is refused"
+		}
 		if (r.Resource && !readVerb(r.Verb)) || (!r.Resource && !r.SafeMethod) {
 			return "readOnly", "the credential is read-only (get, list, watch); " + r.Verb + " is refused"
 		}
+	}
+	if r.Mints && !s.MintCredentials && !s.IsZero() {
+		return "mintCredentials", "a scoped credential may not make credentials for the cluster (ServiceAccount tokens, certificate signing requests, token Secrets): they would escape its scope; the scope must allow mintCredentials"
 	}
 	if r.Cluster == "" {
 		return "", ""

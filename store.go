@@ -274,6 +274,11 @@ type Scope struct {
 	// Sources are the client addresses or CIDRs it may be used from; empty:
 	// anywhere.
 	Sources []string `json:"sources,omitempty"`
+	// MintCredentials lets a scoped credential make credentials in a cluster
+	// (ServiceAccount tokens, certificate signing requests, token Secrets). Off,
+	// it may not: such a credential would escape the scope, the gateway's
+	// revocation and its audit. It widens nothing by itself.
+	MintCredentials bool `json:"mintCredentials,omitempty"`
 }
 
 // IsZero says the scope narrows nothing.

@@ -84,26 +84,29 @@ type api struct{ o Options }
 func Register(mux *http.ServeMux, o Options) {
 	a := api{o}
 	type m = httpapi.Methods
-	authed, admin, session := httpapi.Authed, httpapi.Admin, httpapi.Session
+	// Reading users is for administrators' credentials too (DCE's scripts list
+	// them); changing users or clusters needs an administrator's login session, so
+	// that a leaked token cannot make itself a permanent administrator.
+	authed, admin, session, adminSession := httpapi.Authed, httpapi.Admin, httpapi.Session, httpapi.AdminSession
 	p := filters.CubePrefix
 	mux.Handle(p+"login", m{http.MethodPost: httpapi.Handler(a.login)})
-	mux.Handle(p+"logout", m{http.MethodPost: httpapi.Handler(a.logout)})
+	mux.Handle(filters.LogoutPath, m{http.MethodPost: httpapi.Handler(a.logout)})
 	mux.Handle(p+"whoami", m{http.MethodGet: authed(a.whoami)})
 	mux.Handle(p+"user/password", m{http.MethodPost: authed(a.changePassword), http.MethodPut: authed(a.changePassword)})
 
-	mux.Handle(p+"users", m{http.MethodGet: admin(a.listUsers), http.MethodPost: admin(a.createUser)})
-	mux.Handle(p+"users/{name}", m{http.MethodGet: admin(a.getUser), http.MethodPatch: admin(a.updateUser), http.MethodDelete: admin(a.deleteUser)})
+	mux.Handle(p+"users", m{http.MethodGet: admin(a.listUsers), http.MethodPost: adminSession(a.createUser)})
+	mux.Handle(p+"users/{name}", m{http.MethodGet: admin(a.getUser), http.MethodPatch: adminSession(a.updateUser), http.MethodDelete: adminSession(a.deleteUser)})
 
 	mux.Handle(p+"key/create", m{http.MethodPost: session(a.createKey)})
 	mux.Handle(p+"key", m{http.MethodGet: authed(a.listKeys), http.MethodPatch: session(a.updateKey), http.MethodDelete: session(a.deleteKey)})
-	mux.Handle(p+"signing-keys/rotate", m{http.MethodPost: httpapi.AdminSession(a.rotateSigningKey)})
+	mux.Handle(p+"signing-keys/rotate", m{http.MethodPost: adminSession(a.rotateSigningKey)})
 
-	mux.Handle(p+"clusters", m{http.MethodGet: authed(a.listClusters), http.MethodPost: admin(a.registerCluster)})
-	mux.Handle(p+"clusters/{name}", m{http.MethodGet: authed(a.getCluster), http.MethodDelete: admin(a.deleteCluster)})
+	mux.Handle(p+"clusters", m{http.MethodGet: authed(a.listClusters), http.MethodPost: adminSession(a.registerCluster)})
+	mux.Handle(p+"clusters/{name}", m{http.MethodGet: authed(a.getCluster), http.MethodDelete: adminSession(a.deleteCluster)})
 	mux.Handle(p+"clusters/{name}/kubeconfig", m{http.MethodGet: authed(a.clusterKubeconfig)})
 
 	mux.Handle(p+"audit", m{http.MethodGet: authed(a.listAudit)})
-	mux.Handle(p+"settings/credential-policy", m{http.MethodGet: authed(a.getPolicy), http.MethodPut: httpapi.AdminSession(a.putPolicy)})
+	mux.Handle(p+"settings/credential-policy", m{http.MethodGet: authed(a.getPolicy), http.MethodPut: adminSession(a.putPolicy)})
 
 	mux.Handle(filters.WellKnownPrefix+"jwks.json", m{http.MethodGet: httpapi.Handler(a.jwks)})
 	mux.Handle(filters.WellKnownPrefix+"openid-configuration", m{http.MethodGet: httpapi.Handler(a.openIDConfiguration)})

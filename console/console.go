@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -246,16 +247,28 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 
 // localPath keeps a post-login destination on the gateway: a path, never another
 // origin ("//host", "/\host" or a scheme) — an open redirect would lend the
-// gateway's name to phishing.
+// gateway's name to phishing. It is judged as the browser will read it: after
+// decoding and cleaning (http.Redirect cleans "/x/../" away), and a backslash in
+// any form is refused, since browsers read it as a slash.
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n\t") {
-		return "/keys"
+	const home = "/keys"
+	if strings.ContainsAny(next, "\\\r\n\t") || strings.Contains(strings.ToLower(next), "%5c") {
+		return home
 	}
-	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" {
-		return "/keys"
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
+		return home
 	}
-	return next
+	clean := path.Clean(u.Path)
+	if strings.HasPrefix(clean, "//") || strings.ContainsAny(clean, "\\\r\n\t") {
+		return home
+	}
+	u.Path, u.RawPath = clean, ""
+	out := u.String()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") {
+		return home
+	}
+	return out
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {

@@ -92,6 +92,13 @@ func TestLoginRedirectStaysOnTheGateway(t *testing.T) {
 		"javascript:alert(1)":  "/keys",
 		"keys":                 "/keys",
 		"/x\r\nSet-Cookie: a":  "/keys",
+		// Judged after cleaning, as http.Redirect and the browser will see it.
+		"/x/../\\evil.example":  "/keys",
+		"/x/..//evil.example":   "/evil.example", // a path here, not a host
+		"/x/../%5Cevil.example": "/keys",
+		"///evil.example":       "/evil.example",
+		"/./audit?page=2":       "/audit?page=2",
+		"/users/../audit":       "/audit",
 	} {
 		if got := localPath(next); got != want {
 			t.Errorf("localPath(%q) = %q, want %q", next, got, want)

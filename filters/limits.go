@@ -30,7 +30,7 @@ func WithRequestLimits(h http.Handler, l Limits) http.Handler {
 			httperr.Write(w, kubegate.Errorf(kubegate.EURITooLong, "the request URI is %d bytes long; the limit is %d", len(r.RequestURI), l.MaxURIBytes))
 			return
 		}
-		if l.BodyTimeout > 0 && r.Body != nil && r.Body != http.NoBody && !Info(r.Context()).Upgrade {
+		if l.BodyTimeout > 0 && r.Body != nil && r.Body != http.NoBody && !realUpgrade(Info(r.Context())) {
 			rc := http.NewResponseController(w)
 			if rc.SetReadDeadline(time.Now().Add(l.BodyTimeout)) == nil {
 				// Once the body is read, the deadline goes: the server's read in the
@@ -41,6 +41,10 @@ func WithRequestLimits(h http.Handler, l Limits) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// realUpgrade says the request may become a long-lived connection: an upgrade
+// on a proxy route. Anywhere else an Upgrade header earns nothing.
+func realUpgrade(i *RequestInfo) bool { return i.Upgrade && i.Class == ClassProxy }
 
 type deadlineBody struct {
 	io.ReadCloser

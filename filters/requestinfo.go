@@ -17,6 +17,8 @@ const (
 	CubePrefix = "/api/v1/cube/"
 	// ProxyPrefix is the cluster proxy: ProxyPrefix + {cluster}/{kubernetes path}.
 	ProxyPrefix = CubePrefix + "proxy/clusters/"
+	// LogoutPath revokes the token a request comes with.
+	LogoutPath = CubePrefix + "logout"
 	// KubeCubeTokenPath is KubeCube's access key exchange.
 	KubeCubeTokenPath = CubePrefix + "key/token"
 	// GhippoPrefix is DCE 5.0's user and token API.
@@ -100,6 +102,16 @@ type RequestInfo struct {
 	Resource          string
 	Subresource       string
 	Name              string
+
+	// Connect says the request opens a connection into a workload: exec, attach
+	// and port-forward of a pod, or the proxy subresource of a pod, service or
+	// node. The apiserver authorizes exec, attach and port-forward as create
+	// whatever the method (a WebSocket GET included); proxy by its method.
+	Connect bool
+	// Mints says the request makes a credential for the cluster: a
+	// ServiceAccount token, a certificate signing request or its approval. (A
+	// token Secret is told by its body, which the proxy reads.)
+	Mints bool
 
 	// Upgrade says the client asked for a connection upgrade (exec, attach,
 	// port-forward, WebSocket watches).
@@ -189,6 +201,36 @@ func Classify(r *http.Request) *RequestInfo {
 	return info
 }
 
+// connectSubresource says whether s of resource opens a connection into a
+// workload, and whether the apiserver authorizes it as create whatever the method.
+func connectSubresource(group, resource, s string) (connect, create bool) {
+	if group != "" {
+		return false, false
+	}
+	switch {
+	case resource == "pods" && (s == "exec" || s == "attach" || s == "portforward"):
+		return true, true
+	case s == "proxy" && (resource == "pods" || resource == "services" || resource == "nodes"):
+		return true, false
+	}
+	return false, false
+}
+
+// mints says whether a request with these attributes makes a credential for the
+// cluster.
+func (i *RequestInfo) mints() bool {
+	switch {
+	case i.APIGroup == "" && i.Resource == "serviceaccounts" && i.Subresource == "token":
+		return i.Verb == "create"
+	case i.APIGroup == "certificates.k8s.io" && i.Resource == "certificatesigningrequests":
+		// Creating one asks for a certificate; approving or writing its status
+		// (a signer's job) issues one.
+		return (i.Subresource == "" && i.Verb == "create") ||
+			((i.Subresource == "approval" || i.Subresource == "status") && (i.Verb == "update" || i.Verb == "patch"))
+	}
+	return false
+}
+
 // namespaceSubresources are the subresources of a namespace itself, as the
 // apiserver lists them.
 func namespaceSubresource(s string) bool { return s == "status" || s == "finalize" }
@@ -249,6 +291,12 @@ func (i *RequestInfo) parseKubernetes(method string, q url.Values) {
 			i.Verb = "deletecollection"
 		}
 	}
+	var create bool
+	i.Connect, create = connectSubresource(i.APIGroup, i.Resource, i.Subresource)
+	if create {
+		i.Verb = "create"
+	}
+	i.Mints = i.mints()
 }
 
 func isTrue(v string) bool {

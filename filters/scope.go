@@ -13,19 +13,34 @@ import (
 // scope is the credential's current one, so narrowing it applies to tokens already
 // issued. The decision is noted for the audit.
 func WithScope(h http.Handler) http.Handler {
+	secrets := secretDecoder()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := Identity(r.Context())
 		if id == nil || id.Scope.IsZero() {
 			h.ServeHTTP(w, r)
 			return
 		}
+		if r.URL.Path == LogoutPath {
+			// Revoking itself only ever narrows what a credential can do: every
+			// scope allows it, from anywhere.
+			h.ServeHTTP(w, r)
+			return
+		}
 		info := Info(r.Context())
 		req := kubegate.ScopeRequest{
 			ClientIP: ClientIP(r.Context()), Namespace: info.Namespace, Resource: info.IsResourceRequest, Verb: info.Verb,
-			SafeMethod: safeMethod(r.Method),
+			SafeMethod: safeMethod(r.Method), Connect: info.Connect, Mints: info.Mints,
 		}
 		if info.Path != "" && info.PathErr == nil { // a request that reaches a cluster
 			req.Cluster = info.Cluster
+			if !req.Mints && !id.Scope.MintCredentials {
+				mints, err := createsTokenSecret(r, info, secrets)
+				if err != nil {
+					httperr.Write(w, err)
+					return
+				}
+				req.Mints = mints
+			}
 		}
 		f, _ := r.Context().Value(factsKey).(*facts)
 		if part, reason := id.Scope.Refuses(req); part != "" {

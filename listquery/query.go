@@ -103,6 +103,20 @@ func intParam(q url.Values, param string, def, min int) (int, error) {
 	return n, nil
 }
 
+// MaxOffset bounds how deep a list pages: a page starts at most this many matches
+// in. A query keeps every match before its page to rank it, so without a bound a
+// deep page of an empty tail would hold the whole collection in memory (and a
+// huge page number would overflow). Past it, narrow the selector instead.
+const MaxOffset = 10_000
+
+// checkDepth refuses a page that starts past MaxOffset, without overflowing.
+func checkDepth(param string, pageNum, pageSize int) error {
+	if pageSize > 0 && pageNum-1 > MaxOffset/pageSize {
+		return invalid(param, "page %d of %d starts past the deepest a list pages (%d items in): narrow the selector instead", pageNum, pageSize, MaxOffset)
+	}
+	return nil
+}
+
 // ParseKubeCube reads KubeCube's parameters. maxPageSize bounds pageSize (and what
 // pageSize=0 may return).
 func ParseKubeCube(q url.Values, maxPageSize int) (*Query, error) {
@@ -115,6 +129,9 @@ func ParseKubeCube(q url.Values, maxPageSize int) (*Query, error) {
 		return nil, invalid("pageSize", "must be at most %d; page through larger lists", maxPageSize)
 	}
 	if out.PageNum, err = intParam(q, "pageNum", 1, 1); err != nil {
+		return nil, err
+	}
+	if err := checkDepth("pageNum", out.PageNum, out.PageSize); err != nil {
 		return nil, err
 	}
 	if sel, ok, err := single(q, "selector"); err != nil {
@@ -378,6 +395,9 @@ func ParseDCE(q url.Values, maxPageSize int, shape DCEShape) (*Query, error) {
 	}
 	if out.PageSize > maxPageSize {
 		return nil, invalid("pageSize", "must be at most %d; page through larger lists", maxPageSize)
+	}
+	if err := checkDepth("page", out.PageNum, out.PageSize); err != nil {
+		return nil, err
 	}
 	if v, ok, err := single(q, "name"); err != nil {
 		return nil, err

@@ -101,7 +101,10 @@ func (a api) clustersInfo(w http.ResponseWriter, r *http.Request, _ *kubegate.Id
 		if err != nil || size < 1 {
 			return kubegate.Errorf(kubegate.EInvalid, "parameter pageSize must be a positive integer, got %q", q.Get("pageSize"))
 		}
-		start := min((num-1)*size, len(items))
+		start := len(items) // pages past the end are empty, however far (and without overflow)
+		if num-1 < len(items)/size+1 {
+			start = min((num-1)*size, len(items))
+		}
 		items = items[start:min(start+size, len(items))]
 	}
 	if items == nil {

@@ -70,8 +70,10 @@ func Authed(f IdentityHandler) Handler {
 	}
 }
 
-// Admin refuses requests of anyone but an admin.
-func Admin(f IdentityHandler) Handler { return Authed(admin(f)) }
+// Admin refuses requests of anyone but an admin, and of an admin's credential
+// scoped to clusters or namespaces: a scope limits what the credential reaches,
+// and gateway-wide administration reaches everything.
+func Admin(f IdentityHandler) Handler { return Authed(admin(unscoped(f))) }
 
 // Session refuses requests that do not come from a login session (the console's
 // cookie, or a token from the login endpoint): credentials minted from a
@@ -91,11 +93,21 @@ func admin(f IdentityHandler) IdentityHandler {
 	}
 }
 
+func unscoped(f IdentityHandler) IdentityHandler {
+	return func(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
+		if len(id.Scope.Clusters) > 0 || len(id.Scope.Namespaces) > 0 {
+			return kubegate.Errorf(kubegate.EForbidden,
+				"refused by the credential's scope: a credential limited to clusters or namespaces cannot administer the gateway")
+		}
+		return f(w, r, id)
+	}
+}
+
 func session(f IdentityHandler) IdentityHandler {
 	return func(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
 		if id.AccessKey != "" {
 			return kubegate.Errorf(kubegate.EForbidden,
-				"managing access keys and tokens needs a login session (the console, or a token from %slogin), not a token exchanged from access key %s",
+				"managing users, clusters, access keys and tokens needs a login session (the console, or a token from %slogin), not a token exchanged from access key %s",
 				filters.CubePrefix, id.AccessKey)
 		}
 		return f(w, r, id)
