@@ -127,3 +127,30 @@ func TestCredentialPolicyJSON(t *testing.T) {
 		}
 	}
 }
+
+// A read-only credential reads the API; it never connects into a workload, even
+// with a verb it may use.
+func TestReadOnlyScopeRefusesConnects(t *testing.T) {
+	ro := kubegate.Scope{ReadOnly: true}
+	for _, verb := range []string{"get", "create"} {
+		r := kubegate.ScopeRequest{Cluster: "a", Namespace: "x", Resource: true, Verb: verb, SafeMethod: true, Connect: true}
+		if part, _ := ro.Refuses(r); part != "readOnly" {
+			t.Errorf("a %s connect refused by %q, want readOnly", verb, part)
+		}
+	}
+}
+
+// A scoped credential may not make cluster credentials that would escape its
+// scope, unless the scope says so; an unscoped one is the cluster's RBAC to judge.
+func TestScopedCredentialsCannotMint(t *testing.T) {
+	mint := kubegate.ScopeRequest{Cluster: "a", Namespace: "web", Resource: true, Verb: "create", Mints: true}
+	if part, _ := (kubegate.Scope{Namespaces: []string{"web"}}).Refuses(mint); part != "mintCredentials" {
+		t.Errorf("a namespace-scoped mint refused by %q, want mintCredentials", part)
+	}
+	if part, _ := (kubegate.Scope{Namespaces: []string{"web"}, MintCredentials: true}).Refuses(mint); part != "" {
+		t.Errorf("a scope allowing mintCredentials refused by %q", part)
+	}
+	if part, _ := (kubegate.Scope{}).Refuses(mint); part != "" {
+		t.Errorf("an unscoped credential refused by %q", part)
+	}
+}

@@ -254,8 +254,10 @@ func (s *Service) Login(ctx context.Context, name, password string) (kubegate.Us
 	if u.PasswordHash == "" {
 		// Imported without a password (KubeCube's are unsalted MD5, not carried
 		// over): an administrator sets one; nothing guessable stands in for it.
+		// The answer is the same as for any failure: saying so would tell anyone
+		// which imported accounts exist.
 		_, _ = s.check(ctx, s.dummy(), password)
-		return kubegate.User{}, kubegate.Errorf(kubegate.EUnauthorized, "user %s has no password yet: an administrator must set one", u.Name)
+		return kubegate.User{}, fail
 	}
 	ok, err := s.check(ctx, u.PasswordHash, password)
 	if kubegate.ErrorCode(err) == kubegate.ETooManyRequests || kubegate.ErrorCode(err) == kubegate.EUnavailable {

@@ -69,6 +69,14 @@ func TestBootstrapAndLogin(t *testing.T) {
 	if kubegate.ErrorCode(wrongPw) != kubegate.EUnauthorized || wrongPw.Error() != noUser.Error() {
 		t.Fatalf("wrong password %v and unknown user %v must be the same 401", wrongPw, noUser)
 	}
+	// An imported user with no password yet looks like any other failure: the
+	// answer must not tell which imported accounts exist.
+	if _, err := s.ImportUser(ctx, account.ImportedUser{Name: "imported", Enabled: true, Source: "kubecube"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, noPassword := s.Login(ctx, "imported", "anything-at-all"); noPassword == nil || noPassword.Error() != noUser.Error() {
+		t.Fatalf("an imported user without a password: %v, want %v", noPassword, noUser)
+	}
 }
 
 func TestExchangeAndCheck(t *testing.T) {

@@ -15,11 +15,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -145,9 +147,25 @@ func TestPodIsLockedDownAndProbed(t *testing.T) {
 		} else if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType || objs["PersistentVolumeClaim/kubegate-data"] == nil {
 			t.Fatal("sqlite: one pod at a time on a persistent volume")
 		}
-		role := string(objs["ClusterRole/kubegate"])
-		if !strings.Contains(role, "impersonate") || !strings.Contains(role, "subjectaccessreviews") {
-			t.Fatalf("ClusterRole:\n%s", role)
+		// The ClusterRole grants what the gateway uses and no more: impersonation
+		// of users and groups.
+		var role rbacv1.ClusterRole
+		if err := yaml.Unmarshal(objs["ClusterRole/kubegate"], &role); err != nil {
+			t.Fatal(err)
+		}
+		if len(role.Rules) != 1 || strings.Join(role.Rules[0].Verbs, ",") != "impersonate" || strings.Join(role.Rules[0].Resources, ",") != "users,groups" {
+			t.Fatalf("ClusterRole grants more than impersonating users and groups: %+v", role.Rules)
+		}
+		// The cache's memory bound sits well under the pod's limit, or the pod is
+		// killed before the cache evicts.
+		var cacheLimit int64
+		for _, a := range c.Args {
+			if v, ok := strings.CutPrefix(a, "--cache-memory-limit="); ok {
+				cacheLimit, _ = strconv.ParseInt(v, 10, 64)
+			}
+		}
+		if podLimit := c.Resources.Limits.Memory().Value(); cacheLimit <= 0 || cacheLimit > podLimit*3/4 {
+			t.Fatalf("--cache-memory-limit=%d against a pod limit of %d bytes", cacheLimit, podLimit)
 		}
 	}
 }

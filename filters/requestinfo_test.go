@@ -159,3 +159,56 @@ func TestInfoWithoutClassificationIsOther(t *testing.T) {
 		t.Fatalf("unclassified request = %+v", i)
 	}
 }
+
+// Connecting into a workload is classified as the apiserver authorizes it:
+// exec, attach and port-forward as create whatever the method (a WebSocket GET
+// included), a proxy subresource by its method; and each is marked as a connect.
+func TestConnectSubresourcesAreClassifiedAsTheApiserverAuthorizesThem(t *testing.T) {
+	ws := http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}}
+	for _, tc := range []struct {
+		method, path string
+		header       http.Header
+		verb         string
+		connect      bool
+	}{
+		{"GET", "/api/v1/namespaces/x/pods/p/exec?command=sh", ws, "create", true},
+		{"POST", "/api/v1/namespaces/x/pods/p/exec?command=sh", nil, "create", true},
+		{"GET", "/api/v1/namespaces/x/pods/p/attach", ws, "create", true},
+		{"GET", "/api/v1/namespaces/x/pods/p/portforward?ports=80", ws, "create", true},
+		{"GET", "/api/v1/namespaces/x/pods/p/proxy/metrics", nil, "get", true},
+		{"POST", "/api/v1/namespaces/x/services/s/proxy/admin", nil, "create", true},
+		{"GET", "/api/v1/nodes/n/proxy/configz", nil, "get", true},
+		{"GET", "/api/v1/namespaces/x/pods/p/log", nil, "get", false},
+		{"GET", "/apis/example.io/v1/namespaces/x/pods/p/exec", nil, "get", false}, // not core pods
+		{"GET", "/api/v1/namespaces/x/configmaps?watch=true", ws, "watch", false},
+	} {
+		r := httptest.NewRequest(tc.method, filters.ProxyPrefix+"c1"+tc.path, nil)
+		for k, v := range tc.header {
+			r.Header[k] = v
+		}
+		i := filters.Classify(r)
+		if i.Verb != tc.verb || i.Connect != tc.connect {
+			t.Errorf("%s %s: verb %q connect %v, want %q %v", tc.method, tc.path, i.Verb, i.Connect, tc.verb, tc.connect)
+		}
+	}
+}
+
+// Requests that make credentials for a cluster are marked, so that a scope can
+// refuse them.
+func TestCredentialMintingRequestsAreMarked(t *testing.T) {
+	for path, mints := range map[string]bool{
+		"POST /api/v1/namespaces/x/serviceaccounts/default/token":                true,
+		"POST /apis/certificates.k8s.io/v1/certificatesigningrequests":           true,
+		"PUT /apis/certificates.k8s.io/v1/certificatesigningrequests/c/approval": true,
+		"PATCH /apis/certificates.k8s.io/v1/certificatesigningrequests/c/status": true,
+		"GET /api/v1/namespaces/x/serviceaccounts/default":                       false,
+		"GET /apis/certificates.k8s.io/v1/certificatesigningrequests":            false,
+		"DELETE /apis/certificates.k8s.io/v1/certificatesigningrequests/c":       false,
+		"POST /api/v1/namespaces/x/configmaps":                                   false,
+	} {
+		method, p, _ := strings.Cut(path, " ")
+		if got := filters.Classify(httptest.NewRequest(method, filters.ProxyPrefix+"c1"+p, nil)).Mints; got != mints {
+			t.Errorf("%s: mints %v, want %v", path, got, mints)
+		}
+	}
+}

@@ -493,3 +493,27 @@ func TestDottedLabelAndAnnotationKeys(t *testing.T) {
 		t.Fatalf("matched %v, want [a]", matched)
 	}
 }
+
+// A page may start at most MaxOffset matches in, in both dialects: deeper, the
+// query would hold every match before the page; a huge page number would
+// overflow. Both are a 400 naming the parameter, never a panic.
+func TestPagingDepthIsBounded(t *testing.T) {
+	for _, raw := range []string{
+		"pageSize=5000&pageNum=1000",
+		"pageSize=4&pageNum=4611686018427387904",
+		"pageSize=1&pageNum=10002",
+	} {
+		q, _ := url.ParseQuery(raw)
+		if _, err := listquery.ParseKubeCube(q, 5000); kubegate.ErrorCode(err) != kubegate.EInvalid || !strings.Contains(err.Error(), "parameter pageNum") {
+			t.Errorf("KubeCube %s: %v, want a 400 naming pageNum", raw, err)
+		}
+		dce, _ := url.ParseQuery(strings.Replace(raw, "pageNum", "page", 1))
+		if _, err := listquery.ParseDCE(dce, 5000, listquery.DCEShape{}); kubegate.ErrorCode(err) != kubegate.EInvalid || !strings.Contains(err.Error(), "parameter page") {
+			t.Errorf("DCE %s: %v, want a 400 naming page", raw, err)
+		}
+	}
+	q, _ := url.ParseQuery("pageSize=1&pageNum=10001") // starts exactly MaxOffset in
+	if _, err := listquery.ParseKubeCube(q, 5000); err != nil {
+		t.Errorf("the deepest page allowed: %v", err)
+	}
+}

@@ -304,22 +304,25 @@ func TestRequestLimits(t *testing.T) {
 		t.Fatalf("a quick body then a slow answer: %d %s", resp.StatusCode, b)
 	}
 
-	// A body that never finishes: cut off.
-	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_, _ = io.WriteString(conn, "POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly a few bytes")
-	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	cut, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("a trickled body was not cut off: %v", err)
-	}
-	defer cut.Body.Close()
-	answer, _ := io.ReadAll(cut.Body)
-	if cut.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(answer), "did not arrive within 200ms") {
-		t.Fatalf("a trickled body: %d %q", cut.StatusCode, answer)
+	// A body that never finishes: cut off, even when the request asks for an
+	// upgrade where there is none to have (only the proxy upgrades connections).
+	for _, extra := range []string{"", "Connection: Upgrade\r\nUpgrade: websocket\r\n"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_, _ = io.WriteString(conn, "POST /slow HTTP/1.1\r\nHost: x\r\n"+extra+"Content-Length: 100\r\n\r\nonly a few bytes")
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		cut, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("a trickled body (%q) was not cut off: %v", extra, err)
+		}
+		answer, _ := io.ReadAll(cut.Body)
+		cut.Body.Close()
+		if cut.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(answer), "did not arrive within 200ms") {
+			t.Fatalf("a trickled body (%q): %d %q", extra, cut.StatusCode, answer)
+		}
 	}
 }
 

@@ -26,6 +26,13 @@ func TestSwaggerUIAuthorizeAndTryItOut(t *testing.T) {
 	ak, sk := pair["accessKey"].(string), pair["secretKey"].(string)
 	token := testhttp.Want(t, testhttp.Call(t, client, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 200).JSON(t)["token"].(string)
 
+	// The page that holds a pasted token runs only its own scripts and is never framed.
+	page := testhttp.Want(t, testhttp.Call(t, client, "GET", url+"/swagger/index.html", "", nil), 200)
+	if csp := page.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self';") || !strings.Contains(csp, "frame-ancestors 'none'") ||
+		page.Header.Get("X-Frame-Options") != "DENY" {
+		t.Fatalf("Swagger UI headers: %v", page.Header)
+	}
+
 	ctx := browser(t)
 	run(t, ctx, chromedp.Navigate(url+"/swagger/index.html"), chromedp.WaitVisible(chromedp.CSS(".swagger-ui .btn.authorize")))
 	run(t, ctx, chromedp.Click(chromedp.CSS(".swagger-ui .btn.authorize")), chromedp.WaitVisible(chromedp.CSS(".modal-ux input")),

@@ -56,7 +56,9 @@ func Call(t testing.TB, client *http.Client, method, url, token string, body any
 // error of a request that got no reply.
 func Try(client *http.Client, method, url, token string, body any, headers ...string) (Reply, error) {
 	var rd io.Reader
-	if body != nil {
+	if raw, ok := body.([]byte); ok { // sent as it is (set its Content-Type in headers)
+		rd = bytes.NewReader(raw)
+	} else if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return Reply{}, err
@@ -67,7 +69,7 @@ func Try(client *http.Client, method, url, token string, body any, headers ...st
 	if err != nil {
 		return Reply{}, err
 	}
-	if body != nil {
+	if _, raw := body.([]byte); body != nil && !raw {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
