@@ -120,6 +120,7 @@ type Identity struct {
 	// TokenID and TokenExpiresAt identify the token the request came with, so
 	// that logging out can revoke exactly it.
 	TokenID        string
+	TokenIssuedAt  time.Time
 	TokenExpiresAt time.Time
 	// SessionStart is when the console login the token belongs to began; zero
 	// for tokens minted from credentials.
@@ -131,6 +132,32 @@ type Identity struct {
 	// request), zero for login sessions.
 	Scope Scope
 }
+
+// VisibleClusters is the part of clusters an identity may see: a credential scoped
+// to some clusters does not learn that the others exist.
+func (id *Identity) VisibleClusters(clusters []Cluster) []Cluster {
+	out := make([]Cluster, 0, len(clusters))
+	for _, c := range clusters {
+		if id.Scope.ReachesCluster(c.Name) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// CheckCluster refuses a cluster outside the identity's scope, whether or not it
+// exists, so that the answer does not tell which names are registered.
+func (id *Identity) CheckCluster(name string) error {
+	if !id.Scope.ReachesCluster(name) {
+		return Errorf(EForbidden, "the credential reaches clusters %s, not %s", strings.Join(id.Scope.Clusters, ", "), name)
+	}
+	return nil
+}
+
+// SeesUpstreams says whether the identity may see where the clusters' API servers
+// are: administrators only, as the addresses are of no use through the gateway and
+// tell an attacker where to aim.
+func (id *Identity) SeesUpstreams() bool { return id.Admin }
 
 // GroupsFor returns the groups of a user: everyone is in GroupUsers, admins also in
 // GroupAdmins.

@@ -131,3 +131,9 @@ func contains(list []string, v string) bool {
 	}
 	return false
 }
+
+// ReachesCluster says whether the scope lets its credential reach the named
+// cluster at all; what it may do there is Refuses's to say.
+func (s Scope) ReachesCluster(name string) bool {
+	return len(s.Clusters) == 0 || contains(s.Clusters, name)
+}

@@ -139,11 +139,27 @@ type AuditEvent struct {
 	Scope string
 }
 
-// RevokedToken is a token refused before its expiry (a console logout).
+// RevokedToken is a token refused before its expiry (a logout) or, when its ID
+// is FamilyRevocation(Family), every token of Family issued before IssuedAt: what
+// a family gets once it has logged out too many tokens, so that exchanging and
+// logging out in a loop cannot grow the table without bound.
 type RevokedToken struct {
-	ID        string // the jti claim
+	ID string // the jti claim
+	// Family is what the token came from: its access key, or the user's console
+	// sessions (see token.Family).
+	Family string
+	// IssuedAt is when the token was issued; of a family revocation, the time
+	// before which the family's tokens are refused.
+	IssuedAt  time.Time
 	ExpiresAt time.Time
 }
+
+// FamilyRevocation is the ID of the revocation of a whole family.
+func FamilyRevocation(family string) string { return "family:" + family }
+
+// WholeFamily says whether t revokes every token of its family issued before
+// t.IssuedAt.
+func (t RevokedToken) WholeFamily() bool { return t.Family != "" && t.ID == FamilyRevocation(t.Family) }
 
 // AuditFilter selects audit events; zero fields do not filter.
 type AuditFilter struct {
@@ -237,7 +253,9 @@ type Store interface {
 	DeleteSigningKey(ctx context.Context, kid string) error
 
 	// RevokeToken records that the token with this ID (jti) is refused until it
-	// would have expired anyway; ListRevokedTokens returns the unexpired ones.
+	// would have expired anyway; a family revocation (WholeFamily) replaces the
+	// family's single revocations it covers and only ever moves later.
+	// ListRevokedTokens returns the unexpired ones.
 	RevokeToken(ctx context.Context, t RevokedToken) error
 	ListRevokedTokens(ctx context.Context, now time.Time) ([]RevokedToken, error)
 

@@ -602,6 +602,9 @@ func (s *Service) Exchange(_ context.Context, accessKey, secret string, c Client
 // after the same work.
 func (s *Service) verifySecret(kind kubegate.KeyKind, accessKey, secret string, c Client, fail error) (kubegate.Identity, error) {
 	k, found := s.view.key(accessKey)
+	if !found {
+		k, found = s.view.fetchKey(accessKey)
+	}
 	found = found && kindOf(k) == kind
 	want := k.SecretHash
 	if !found {

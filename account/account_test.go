@@ -186,3 +186,36 @@ func TestKeyUsesSurviveAFailedWrite(t *testing.T) {
 		t.Fatalf("after the retry: %+v, %v", got, err)
 	}
 }
+
+// A key made on one replica exchanges on another at once, before the change
+// notification reaches it: a script run right after the key is made in the
+// console may land on any replica.
+func TestAKeyMadeOnAnotherReplicaExchangesAtOnce(t *testing.T) {
+	ctx := context.Background()
+	st := sqlitetest.Open(t)
+	replica := func() *account.Service {
+		s, err := account.New(account.Options{Store: st, Password: account.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, b := replica(), replica() // b loaded before the user and key exist, and hears of neither
+	u, err := a.CreateUser(ctx, account.NewUser{Name: "fresh", Password: "fresh-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, secret, err := a.CreateKey(ctx, u.ID, account.NewKey{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := b.Exchange(ctx, k.AccessKey, secret, account.Client{}); err != nil || id.Name != "fresh" {
+		t.Fatalf("exchange on the other replica: %+v, %v", id, err)
+	}
+	if _, err := b.Exchange(ctx, k.AccessKey, "wrong-secret", account.Client{}); kubegate.ErrorCode(err) != kubegate.EUnauthorized {
+		t.Fatalf("a wrong secret on the other replica: %v", err)
+	}
+	if _, err := b.Exchange(ctx, "AKNOBODYMADE", secret, account.Client{}); kubegate.ErrorCode(err) != kubegate.EUnauthorized {
+		t.Fatalf("an unknown key: %v", err)
+	}
+}

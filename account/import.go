@@ -45,13 +45,34 @@ func (s *Service) ImportUser(ctx context.Context, in ImportedUser) (kubegate.Use
 	return u, nil
 }
 
+// ImportedKeyExpiry is when a key imported now expires under the lifetime
+// policy: never without one, at the longest lifetime with one; a policy that
+// requires an expiry without a longest lifetime gives no date to choose
+// (EInvalid).
+func (s *Service) ImportedKeyExpiry() (time.Time, error) {
+	p := s.Policy()
+	switch {
+	case p.KeyMaxLifetime > 0:
+		return s.opts.Now().UTC().Truncate(time.Second).Add(p.KeyMaxLifetime), nil
+	case p.KeyExpiryRequired:
+		return time.Time{}, kubegate.Errorf(kubegate.EInvalid,
+			"the lifetime policy requires keys to expire but sets no longest lifetime to give an imported key: set keyMaxLifetime")
+	}
+	return time.Time{}, nil
+}
+
 // ImportKey creates an access key pair brought over from another platform with
 // its own access key and secret (hashed now; the plain secret is not kept),
 // unless that access key exists (EConflict). The per-user limit does not apply:
-// an import must not lose a key a script uses.
+// an import must not lose a key a script uses. The lifetime policy does: the key
+// expires at ImportedKeyExpiry.
 func (s *Service) ImportKey(ctx context.Context, userID, accessKey, secret, description string, created time.Time) (kubegate.AccessKey, error) {
 	if len(secret) < 16 {
 		return kubegate.AccessKey{}, kubegate.Errorf(kubegate.EInvalid, "the secret key is too short to be one")
+	}
+	expires, err := s.ImportedKeyExpiry()
+	if err != nil {
+		return kubegate.AccessKey{}, err
 	}
 	id, err := s.newUUID()
 	if err != nil {
@@ -62,7 +83,7 @@ func (s *Service) ImportKey(ctx context.Context, userID, accessKey, secret, desc
 	}
 	k := kubegate.AccessKey{
 		ID: id, Kind: kubegate.KindKey, AccessKey: accessKey, SecretHash: hashSecret(secret), UserID: userID, Description: description,
-		Status: kubegate.KeyActive, CreatedAt: created.UTC().Truncate(time.Microsecond),
+		Status: kubegate.KeyActive, CreatedAt: created.UTC().Truncate(time.Microsecond), ExpiresAt: expires,
 	}
 	if err := s.opts.Store.CreateAccessKey(ctx, k, 0); err != nil {
 		return kubegate.AccessKey{}, err

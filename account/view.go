@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kubegate/kubegate"
 )
@@ -22,10 +23,15 @@ type view struct {
 	mu    sync.RWMutex
 	keys  map[string]kubegate.AccessKey // by access key
 	users map[string]kubegate.User      // by ID
+
+	fetching chan struct{} // bounds the store lookups of fetchKey
+	// gen counts the changes applied, so that fetchKey does not keep what a
+	// change (a delete, a disable) overtook while it read.
+	gen uint64
 }
 
 func newView(store kubegate.Store, logger *slog.Logger) *view {
-	return &view{store: store, logger: logger, keys: map[string]kubegate.AccessKey{}, users: map[string]kubegate.User{}}
+	return &view{store: store, logger: logger, keys: map[string]kubegate.AccessKey{}, users: map[string]kubegate.User{}, fetching: make(chan struct{}, 4)}
 }
 
 func (v *view) load(ctx context.Context) error {
@@ -47,6 +53,7 @@ func (v *view) load(ctx context.Context) error {
 	}
 	v.mu.Lock()
 	v.users, v.keys = um, km
+	v.gen++
 	v.mu.Unlock()
 	return nil
 }
@@ -62,6 +69,7 @@ func (v *view) apply(ctx context.Context, c kubegate.Change) {
 		var u kubegate.User
 		u, err = v.store.GetUser(ctx, c.Key)
 		v.mu.Lock()
+		v.gen++
 		if err == nil {
 			v.users[c.Key] = u
 		} else if kubegate.ErrorCode(err) == kubegate.ENotFound {
@@ -73,6 +81,7 @@ func (v *view) apply(ctx context.Context, c kubegate.Change) {
 		var k kubegate.AccessKey
 		k, err = v.store.GetAccessKey(ctx, c.Key)
 		v.mu.Lock()
+		v.gen++
 		if err == nil {
 			v.keys[c.Key] = k
 		} else if kubegate.ErrorCode(err) == kubegate.ENotFound {
@@ -104,6 +113,49 @@ func (v *view) key(accessKey string) (kubegate.AccessKey, bool) {
 	defer v.mu.RUnlock()
 	k, ok := v.keys[accessKey]
 	return k, ok
+}
+
+// fetchKey reads an access key the view does not have from the store, with its
+// user, and keeps them: another replica may have made it a moment ago, faster
+// than its change reaches this one, and a script that exchanges a key just made
+// in the console must not be told it does not exist. Lookups of keys nobody made
+// are what guessing costs, so few run at once and the rest are misses.
+func (v *view) fetchKey(accessKey string) (kubegate.AccessKey, bool) {
+	if accessKey == "" || len(accessKey) > 64 {
+		return kubegate.AccessKey{}, false
+	}
+	select {
+	case v.fetching <- struct{}{}:
+		defer func() { <-v.fetching }()
+	default:
+		return kubegate.AccessKey{}, false
+	}
+	v.mu.RLock()
+	gen := v.gen
+	v.mu.RUnlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	k, err := v.store.GetAccessKey(ctx, accessKey)
+	if err != nil {
+		return kubegate.AccessKey{}, false
+	}
+	_, known := v.user(k.UserID)
+	var u kubegate.User
+	if !known {
+		if u, err = v.store.GetUser(ctx, k.UserID); err != nil {
+			return kubegate.AccessKey{}, false
+		}
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.gen != gen {
+		return kubegate.AccessKey{}, false // a change came meanwhile: the next try reads it
+	}
+	if !known {
+		v.users[u.ID] = u
+	}
+	v.keys[k.AccessKey] = k
+	return k, true
 }
 
 // user returns the user with id, if it exists.

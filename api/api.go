@@ -129,7 +129,7 @@ func (a api) jwks(w http.ResponseWriter, _ *http.Request) error {
 // openIDConfiguration points verifiers at the JWKS, at the gateway's external URL
 // like every other URL it hands out.
 func (a api) openIDConfiguration(w http.ResponseWriter, r *http.Request) error {
-	base := httpapi.ExternalURL(a.o.ExternalURL, r)
+	base := httpapi.ExternalURL(w, a.o.ExternalURL, r)
 	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{
 		"issuer":                                a.o.Tokens.Issuer(),
 		"jwks_uri":                              base + filters.WellKnownPrefix + "jwks.json",

@@ -398,3 +398,25 @@ func TestAuditIsEveryonesOwnAndAdminsAll(t *testing.T) {
 	status(t, f.do(t, "GET", "/api/v1/cube/audit?status=teapot", "admin", ""), 400)
 	status(t, f.do(t, "GET", "/api/v1/cube/audit?page=2000&pageSize=100", "admin", ""), 400) // too deep: narrow the filter
 }
+
+// Without --external-url the discovery document is built from the request's Host,
+// which the client chose: it is never cached for anyone else.
+func TestHostDerivedURLsAreNotCached(t *testing.T) {
+	mux := http.NewServeMux()
+	api.Register(mux, api.Options{Sessions: &sessions{}, Accounts: &accounts{}, Tokens: tokens{}, Clusters: &clusters{}, Audit: &auditLog{}})
+	r := httptest.NewRequest("GET", "/.well-known/openid-configuration", nil)
+	r.Host = "attacker.example"
+	w := httptest.NewRecorder()
+	filters.WithRequestInfo(mux).ServeHTTP(w, r)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "http://attacker.example/.well-known/jwks.json") {
+		t.Fatalf("openid configuration %d: %s", w.Code, w.Body)
+	}
+	if w.Header().Get("Cache-Control") != "no-store" || w.Header().Get("Vary") != "Host" {
+		t.Fatalf("a Host-derived document may be cached: %v", w.Header())
+	}
+	// A configured URL is the same for everyone and may be cached.
+	f := newFixture()
+	if w := f.do(t, "GET", "/.well-known/openid-configuration", "", ""); w.Header().Get("Vary") == "Host" {
+		t.Fatalf("a configured document varies by Host: %v", w.Header())
+	}
+}

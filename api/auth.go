@@ -50,6 +50,7 @@ func (a api) login(w http.ResponseWriter, r *http.Request) error {
 	if req.LoginType != "" && req.LoginType != "normal" {
 		return kubegate.Errorf(kubegate.EInvalid, "loginType %q is not supported: use normal (a local user and password)", req.LoginType)
 	}
+	filters.NoteAttempt(r.Context(), req.Name, "")
 	s, err := a.o.Sessions.Login(r.Context(), req.Name, req.Password, filters.ClientIP(r.Context()))
 	if err != nil {
 		return err
@@ -73,7 +74,7 @@ func (a api) sameOrigin(r *http.Request, origin string) bool {
 	if err != nil || o.Host == "" {
 		return false
 	}
-	self, err := url.Parse(httpapi.ExternalURL(a.o.ExternalURL, r))
+	self, err := url.Parse(httpapi.ExternalURL(nil, a.o.ExternalURL, r))
 	return err == nil && strings.EqualFold(o.Scheme, self.Scheme) && strings.EqualFold(o.Host, self.Host)
 }
 

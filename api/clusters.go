@@ -13,7 +13,7 @@ import (
 // clusterView is a cluster as the API shows it: never its credentials.
 type clusterView struct {
 	Name        string            `json:"name"`
-	Server      string            `json:"server"`
+	Server      string            `json:"server,omitempty"` // administrators only
 	Description string            `json:"description"`
 	Labels      map[string]string `json:"labels,omitempty"`
 	CreatedAt   string            `json:"createdAt"`
@@ -27,10 +27,14 @@ type healthView struct {
 	LastCheck string `json:"lastCheck,omitempty"`
 }
 
-func (a api) clusterView(c kubegate.Cluster) clusterView {
+func (a api) clusterView(c kubegate.Cluster, id *kubegate.Identity) clusterView {
 	h := a.o.Clusters.Health(c.Name)
+	server := ""
+	if id.SeesUpstreams() {
+		server = c.Server
+	}
 	return clusterView{
-		Name: c.Name, Server: c.Server, Description: c.Description, Labels: c.Labels, CreatedAt: httpapi.TimeString(c.CreatedAt),
+		Name: c.Name, Server: server, Description: c.Description, Labels: c.Labels, CreatedAt: httpapi.TimeString(c.CreatedAt),
 		Health: healthView{Status: h.Status, Version: h.Version, Message: h.Message, LastCheck: httpapi.TimeString(h.CheckedAt)},
 	}
 }
@@ -43,7 +47,7 @@ type registerClusterRequest struct {
 	Labels      map[string]string `json:"labels"`
 }
 
-func (a api) registerCluster(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
+func (a api) registerCluster(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
 	var req registerClusterRequest
 	if err := httpapi.DecodeJSON(w, r, &req, false); err != nil {
 		return err
@@ -63,24 +67,27 @@ func (a api) registerCluster(w http.ResponseWriter, r *http.Request, _ *kubegate
 	if strings.HasPrefix(c.Server, "http://") {
 		w.Header().Add("Warning", `299 - "cluster `+c.Name+` is reached over plain HTTP: the gateway's credentials for it cross the network in clear"`)
 	}
-	return httpapi.WriteJSON(w, http.StatusCreated, a.clusterView(c))
+	return httpapi.WriteJSON(w, http.StatusCreated, a.clusterView(c, id))
 }
 
-func (a api) listClusters(w http.ResponseWriter, _ *http.Request, _ *kubegate.Identity) error {
-	clusters := a.o.Clusters.List()
+func (a api) listClusters(w http.ResponseWriter, _ *http.Request, id *kubegate.Identity) error {
+	clusters := id.VisibleClusters(a.o.Clusters.List())
 	items := make([]clusterView, 0, len(clusters))
 	for _, c := range clusters {
-		items = append(items, a.clusterView(c))
+		items = append(items, a.clusterView(c, id))
 	}
 	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"total": len(items), "items": items})
 }
 
-func (a api) getCluster(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
+func (a api) getCluster(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
+	if err := id.CheckCluster(r.PathValue("name")); err != nil {
+		return err
+	}
 	c, err := a.o.Clusters.Get(r.PathValue("name"))
 	if err != nil {
 		return err
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, a.clusterView(c))
+	return httpapi.WriteJSON(w, http.StatusOK, a.clusterView(c, id))
 }
 
 func (a api) deleteCluster(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
@@ -94,11 +101,14 @@ func (a api) deleteCluster(w http.ResponseWriter, r *http.Request, _ *kubegate.I
 // clusterKubeconfig returns a kubeconfig that points kubectl at the gateway's proxy
 // for the cluster (cluster.GatewayKubeconfig).
 func (a api) clusterKubeconfig(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
+	if err := id.CheckCluster(r.PathValue("name")); err != nil {
+		return err
+	}
 	c, err := a.o.Clusters.Get(r.PathValue("name"))
 	if err != nil {
 		return err
 	}
-	base := httpapi.ExternalURL(a.o.ExternalURL, r)
+	base := httpapi.ExternalURL(w, a.o.ExternalURL, r)
 	out, err := cluster.GatewayKubeconfig(c.Name, base+filters.ProxyPrefix+c.Name, base, id.Name, a.o.ExternalCAData)
 	if err != nil {
 		return err

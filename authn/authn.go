@@ -29,7 +29,7 @@ type Tokens interface {
 	Issue(id kubegate.Identity, ttl time.Duration) (token.Issued, error)
 	IssueSession(id kubegate.Identity, ref token.SessionRef, exp time.Time) (token.Issued, token.SessionRef, error)
 	Lifetime(requested, fallback time.Duration) (time.Duration, bool)
-	Revoke(ctx context.Context, tokenID string, expiresAt time.Time) error
+	Revoke(ctx context.Context, tokenID, family string, issuedAt, expiresAt time.Time) error
 }
 
 // Accounts is what authentication needs of the account service.
@@ -123,6 +123,9 @@ func (s *Service) Verify(raw string) (*kubegate.Identity, error) {
 	id.TokenID = claims.ID
 	if claims.ExpiresAt != nil {
 		id.TokenExpiresAt = claims.ExpiresAt.Time
+	}
+	if claims.IssuedAt != nil {
+		id.TokenIssuedAt = claims.IssuedAt.Time
 	}
 	if claims.AuthTime != nil {
 		id.SessionStart = claims.AuthTime.Time
@@ -278,9 +281,9 @@ func (s *Service) ChangePassword(ctx context.Context, id kubegate.Identity, oldP
 // Logout revokes the token the identity came with, on every replica; for a
 // console login, every token of the login until its absolute end.
 func (s *Service) Logout(ctx context.Context, id kubegate.Identity) error {
-	until := id.TokenExpiresAt
+	until, issued := id.TokenExpiresAt, id.TokenIssuedAt
 	if !id.SessionStart.IsZero() {
-		until = s.sessionEnd(id)
+		until, issued = s.sessionEnd(id), id.SessionStart
 	}
-	return s.opts.Tokens.Revoke(ctx, id.TokenID, until)
+	return s.opts.Tokens.Revoke(ctx, id.TokenID, token.Family(id.AccessKey, id.UserID), issued, until)
 }

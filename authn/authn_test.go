@@ -60,8 +60,8 @@ func (tokens) Issue(kubegate.Identity, time.Duration) (token.Issued, error) {
 func (tokens) IssueSession(_ kubegate.Identity, ref token.SessionRef, exp time.Time) (token.Issued, token.SessionRef, error) {
 	return token.Issued{Token: "t", ExpiresAt: exp}, ref, nil
 }
-func (tokens) Lifetime(r, f time.Duration) (time.Duration, bool) { return max(r, f, time.Hour), false }
-func (tokens) Revoke(context.Context, string, time.Time) error   { return nil }
+func (tokens) Lifetime(r, f time.Duration) (time.Duration, bool)                  { return max(r, f, time.Hour), false }
+func (tokens) Revoke(context.Context, string, string, time.Time, time.Time) error { return nil }
 
 func newService(a *accounts) *authn.Service {
 	return authn.New(authn.Options{Tokens: tokens{}, Accounts: a, Guard: ratelimit.NewGuard(100, 10, nil), SessionTTL: time.Hour})

@@ -181,7 +181,7 @@ func (c *Console) newPage(r *http.Request, name string) page {
 	q.Set("lang", string(other))
 	return page{
 		Lang: l, Other: other, Name: name, Path: r.URL.Path, User: filters.Identity(r.Context()),
-		Base:    strings.TrimSuffix(httpapi.ExternalURL(c.o.ExternalURL, r), "/"),
+		Base:    strings.TrimSuffix(httpapi.ExternalURL(nil, c.o.ExternalURL, r), "/"),
 		LangURL: (&url.URL{Path: r.URL.Path, RawQuery: q.Encode()}).String(),
 	}
 }

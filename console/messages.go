@@ -221,8 +221,9 @@ var catalog = map[string]message{
 	"password.old":                 {"Current password", "当前密码"},
 	"password.new":                 {"New password", "新密码"},
 	"password.submit":              {"Change password", "修改密码"},
-	"password.done":                {"Password changed. Every session and token, this one included, has ended: log in again with the new password.", "密码已修改。包括当前会话在内的所有会话和 Token 均已失效，请使用新密码重新登录。"},
-	"password.login":               {"Log in again", "重新登录"},
+	"password.done": {"Password changed. Every session and exchanged token, this one included, has ended: log in again with the new password. Access keys and personal access tokens stay valid: delete on the Access keys page any you no longer trust.",
+		"密码已修改。包括当前会话在内的所有会话和换取的 Token 均已失效，请使用新密码重新登录。访问密钥和个人访问令牌仍然有效：不再信任的请在“访问密钥”页面删除。"},
+	"password.login": {"Log in again", "重新登录"},
 }
 
 // T returns the message key in lang, formatted with args; an unknown key shows

@@ -156,6 +156,26 @@ func TestPodIsLockedDownAndProbed(t *testing.T) {
 		if len(role.Rules) != 1 || strings.Join(role.Rules[0].Verbs, ",") != "impersonate" || strings.Join(role.Rules[0].Resources, ",") != "users,groups" {
 			t.Fatalf("ClusterRole grants more than impersonating users and groups: %+v", role.Rules)
 		}
+		// /metrics is on a port of its own that the Service does not expose: it
+		// names the clusters and their traffic.
+		var metricsPort int32
+		for _, p := range c.Ports {
+			if p.Name == "metrics" {
+				metricsPort = p.ContainerPort
+			}
+		}
+		if metricsPort == 0 || !strings.Contains(args, "--metrics-listen=:"+strconv.Itoa(int(metricsPort))) {
+			t.Fatalf("/metrics is not on a port of its own: ports %+v, args %s", c.Ports, args)
+		}
+		var svc corev1.Service
+		if err := yaml.Unmarshal(objs["Service/kubegate"], &svc); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range svc.Spec.Ports {
+			if p.TargetPort.String() == "metrics" || p.TargetPort.IntValue() == int(metricsPort) {
+				t.Fatalf("the Service exposes /metrics: %+v", svc.Spec.Ports)
+			}
+		}
 		// The cache's memory bound sits well under the pod's limit, or the pod is
 		// killed before the cache evicts.
 		var cacheLimit int64

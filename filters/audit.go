@@ -1,6 +1,7 @@
 package filters
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -25,6 +26,17 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
+// maxClaimed bounds the name or access key an attempt claimed, as the audit keeps it.
+const maxClaimed = 128
+
+// NoteAttempt tells the audit whom an unauthenticated login or key exchange
+// claims to be, before it is checked.
+func NoteAttempt(ctx context.Context, user, accessKey string) {
+	if f, ok := ctx.Value(factsKey).(*facts); ok {
+		f.attempt = &attempt{user: user, accessKey: accessKey}
+	}
+}
+
 // AuditSink takes audit events.
 type AuditSink interface {
 	Record(kubegate.AuditEvent)
@@ -33,11 +45,36 @@ type AuditSink interface {
 // WithAudit records one event per authenticated request once it has been answered:
 // who (user and access key), where (cluster, path without the query), what (verb),
 // the outcome and latency, and the client address.
+//
+// A login or key exchange has no identity yet; it is recorded, failed or not,
+// under the name or access key it claimed (NoteAttempt), so that guessing shows.
 func WithAudit(h http.Handler, sink AuditSink, now func() time.Time) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := Identity(r.Context())
 		if id == nil {
-			h.ServeHTTP(w, r)
+			f, _ := r.Context().Value(factsKey).(*facts)
+			if f == nil {
+				h.ServeHTTP(w, r)
+				return
+			}
+			start := now()
+			rw := NewResponseWriter(w)
+			defer func() {
+				if f.attempt == nil {
+					return
+				}
+				status := rw.Status()
+				if status == 0 {
+					status = http.StatusOK
+				}
+				sink.Record(kubegate.AuditEvent{
+					Time: start.UTC().Truncate(time.Microsecond), RequestID: RequestID(r.Context()),
+					User: truncate(f.attempt.user, maxClaimed), AccessKey: truncate(f.attempt.accessKey, maxClaimed),
+					Verb: strings.ToLower(r.Method), Path: truncate(r.URL.Path, MaxAuditPath), StatusCode: status,
+					Latency: now().Sub(start), SourceIP: ClientIP(r.Context()),
+				})
+			}()
+			h.ServeHTTP(rw, r)
 			return
 		}
 		start := now()

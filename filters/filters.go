@@ -31,7 +31,12 @@ const (
 type facts struct {
 	user  string
 	scope string // the credential's scope decision, for the audit
+	// attempt is whom an unauthenticated login or key exchange claimed to be,
+	// for the audit (NoteAttempt).
+	attempt *attempt
 }
+
+type attempt struct{ user, accessKey string }
 
 // RequestIDHeader carries the request ID in and out.
 const RequestIDHeader = "X-Request-Id"

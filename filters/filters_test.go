@@ -1,6 +1,7 @@
 package filters_test
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -171,5 +172,26 @@ func TestUsedSessionCookieIsRenewed(t *testing.T) {
 	h.ServeHTTP(w, r)
 	if got := w.Header().Values("Set-Cookie"); len(got) != 0 {
 		t.Fatalf("a bearer request got cookies: %v", got)
+	}
+}
+
+// A login or exchange is audited under the name or key it claimed, failed or not;
+// any other anonymous request is not (it is in the access log).
+func TestAuthenticationAttemptsAreAudited(t *testing.T) {
+	s := &sink{}
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/cube/login" {
+			filters.NoteAttempt(r.Context(), strings.Repeat("m", 500), "")
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	})
+	h := filters.WithLogging(filters.WithAudit(inner, s, time.Now), slog.New(slog.DiscardHandler), time.Now)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/api/v1/cube/login", nil))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/login", nil))
+	if len(s.events) != 1 {
+		t.Fatalf("%d events, want the login attempt's alone: %+v", len(s.events), s.events)
+	}
+	if e := s.events[0]; e.StatusCode != 401 || e.UserID != "" || !strings.HasPrefix(e.User, "mmm") || len(e.User) > 130 {
+		t.Fatalf("the failed login was audited as %+v", e)
 	}
 }

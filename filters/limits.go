@@ -20,6 +20,9 @@ type Limits struct {
 	// hold a handler for ever. Upgraded connections (exec, port-forward) are not
 	// bounded: they are long by nature.
 	BodyTimeout time.Duration
+	// MaxLongRunningPerUser bounds the watches, followed logs, exec and
+	// port-forward sessions one user holds open (WithLongRunningLimit).
+	MaxLongRunningPerUser int
 }
 
 // WithRequestLimits refuses over-long URIs and puts a deadline on reading the body.

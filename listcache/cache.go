@@ -54,7 +54,13 @@ type Cache struct {
 	// resting are collections dropped for memory, not started again before the
 	// time: a collection that cannot fit is not listed again on every query.
 	resting map[cacheKey]time.Time
+
+	discovery *discovery
 }
+
+// maxResting bounds the collections remembered as resting: their paths are the
+// callers' choice.
+const maxResting = 4096
 
 // NewCache returns a cache; Run must be running for it to start collections.
 func NewCache(o CacheOptions) *Cache {
@@ -75,7 +81,8 @@ func NewCache(o CacheOptions) *Cache {
 		o.Now = time.Now
 	}
 	o.Collection.Logger = o.Logger
-	return &Cache{o: o, entries: map[cacheKey]*cacheEntry{}, resting: map[cacheKey]time.Time{}}
+	return &Cache{o: o, entries: map[cacheKey]*cacheEntry{}, resting: map[cacheKey]time.Time{},
+		discovery: &discovery{now: o.Now, known: map[discoveryKey]discovered{}}}
 }
 
 // Run sweeps until ctx ends, then stops every collection.
@@ -104,36 +111,103 @@ func (c *Cache) Run(ctx context.Context) {
 // Collection returns the collection path (cluster-wide, e.g. /api/v1/pods) of
 // target, starting it on first use; nil when it cannot be cached, or the cache
 // is not running, full (collections or memory), or resting the collection after
-// dropping it for memory: the caller reads the cluster instead.
+// dropping it for memory or after it gave up: the caller reads the cluster
+// instead. Only a resource the cluster's discovery lists is started.
 func (c *Cache) Collection(target *cluster.Target, path string) *Collection {
+	coll, found, ctx := c.lookup(target, path)
+	if found || ctx == nil {
+		return coll
+	}
+	if !c.discovery.serves(ctx, target, path) {
+		return nil
+	}
+	return c.start(target, path)
+}
+
+// lookup finds a started collection; found false with a context: one may start.
+func (c *Cache) lookup(target *cluster.Target, path string) (coll *Collection, found bool, ctx context.Context) {
 	k := cacheKey{target.Name, path}
 	now := c.o.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.entries[k]; ok {
 		if e.target == target {
-			if e.coll.GaveUp() {
-				return nil // kept, unused, until the idle sweep: then it may try again
+			if !e.coll.GaveUp() {
+				e.lastUsed = now
+				return e.coll, true, nil
 			}
-			e.lastUsed = now
-			return e.coll
+			// It gave up (too large, or not cachable): its slot goes to others,
+			// and it rests rather than list again on every query.
+			c.restLocked(k, now)
+			return nil, true, nil
 		}
 		e.cancel() // the cluster was registered again: new server or credentials
 		delete(c.entries, k)
 	}
 	if until, ok := c.resting[k]; ok && now.Before(until) {
+		return nil, true, nil
+	}
+	if c.ctx == nil || c.ctx.Err() != nil || !c.roomLocked() {
+		return nil, true, nil
+	}
+	return nil, false, c.ctx
+}
+
+// start starts the collection unless another query did meanwhile or the room
+// went.
+func (c *Cache) start(target *cluster.Target, path string) *Collection {
+	k := cacheKey{target.Name, path}
+	now := c.o.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[k]; ok && e.target == target && !e.coll.GaveUp() {
+		return e.coll
+	} else if ok {
+		return nil // changed meanwhile: the next query sorts it out
+	}
+	if c.ctx == nil || c.ctx.Err() != nil || !c.roomLocked() {
 		return nil
 	}
 	delete(c.resting, k)
-	if c.ctx == nil || c.ctx.Err() != nil || len(c.entries) >= c.o.MaxCollections ||
-		c.o.MemoryLimit > 0 && c.bytesLocked() >= c.o.MemoryLimit {
-		return nil
-	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	e := &cacheEntry{coll: Start(ctx, target, path, c.o.Collection), target: target, cancel: cancel, lastUsed: now}
 	c.entries[k] = e
 	c.o.Logger.Info("caching a collection", "cluster", target.Name, "collection", path)
 	return e.coll
+}
+
+// roomLocked says whether another collection fits, after freeing the slots of
+// those that gave up.
+func (c *Cache) roomLocked() bool {
+	if len(c.entries) >= c.o.MaxCollections {
+		now := c.o.Now()
+		for k, e := range c.entries {
+			if e.coll.GaveUp() {
+				c.restLocked(k, now)
+			}
+		}
+	}
+	return len(c.entries) < c.o.MaxCollections && (c.o.MemoryLimit <= 0 || c.bytesLocked() < c.o.MemoryLimit)
+}
+
+// restLocked drops the collection k and keeps it from starting again for the
+// idle timeout.
+func (c *Cache) restLocked(k cacheKey, now time.Time) {
+	if e, ok := c.entries[k]; ok {
+		e.cancel()
+		delete(c.entries, k)
+	}
+	if len(c.resting) >= maxResting {
+		for r, until := range c.resting {
+			if !now.Before(until) {
+				delete(c.resting, r)
+			}
+		}
+		if len(c.resting) >= maxResting {
+			clear(c.resting)
+		}
+	}
+	c.resting[k] = now.Add(c.o.IdleTimeout)
 }
 
 func (c *Cache) bytesLocked() int64 {
@@ -179,8 +253,8 @@ func (c *Cache) Sweep() {
 		if c.bytesLocked() <= c.o.MemoryLimit {
 			break
 		}
-		drop(k, "over the memory limit")
-		c.resting[k] = now.Add(c.o.IdleTimeout)
+		c.o.Logger.Info("dropped a cached collection", "cluster", k.cluster, "collection", k.path, "reason", "over the memory limit")
+		c.restLocked(k, now)
 	}
 	for k, until := range c.resting {
 		if !now.Before(until) {

@@ -126,6 +126,9 @@ func TestCacheMemoryLimit(t *testing.T) {
 	if !coll.GaveUp() || tiny.Collection(a, "/api/v1/namespaces") != nil {
 		t.Fatal("a collection that cannot fit is offered again")
 	}
+	if tiny.Len() != 0 {
+		t.Fatal("a collection that gave up still holds a slot")
+	}
 
 	// Outgrowing the limit: dropped, and resting until the idle timeout.
 	now := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
@@ -161,5 +164,39 @@ func TestCacheMemoryLimit(t *testing.T) {
 	clockMu.Unlock()
 	if c.Collection(a, "/api/v1/namespaces") == nil {
 		t.Fatal("the collection was not started again after resting")
+	}
+}
+
+// Only what the cluster's discovery lists as listable and watchable is started:
+// made-up versions, groups and resources, and subresources, which the caller's
+// RBAC does not tell from real ones, take no slot from other users' queries.
+func TestCacheStartsOnlyWhatTheClusterServes(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a := target(t)
+	reg := &registry{targets: map[string]*cluster.Target{a.Name: a}}
+	c := listcache.NewCache(listcache.CacheOptions{Targets: reg, MaxCollections: 2, SweepInterval: time.Hour})
+	go c.Run(ctx)
+	for deadline := time.Now().Add(5 * time.Second); c.Collection(a, "/api/v1/configmaps") == nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a served collection did not start")
+		}
+	}
+	for _, p := range []string{
+		"/api/v7/configmaps", "/apis/made.up/v1/widgets", "/api/v1/no-such-things", "/apis/apps/v1beta9/deployments",
+		"/api/v1/componentstatuses", // listable, not watchable
+		"/api/v1/pods/log",
+	} {
+		for range 3 {
+			if coll := c.Collection(a, p); coll != nil {
+				t.Fatalf("%s was started", p)
+			}
+		}
+	}
+	if c.Len() != 1 {
+		t.Fatalf("%d collections, want the one served", c.Len())
+	}
+	if c.Collection(a, "/apis/apps/v1/deployments") == nil {
+		t.Fatal("the last slot was taken by what the cluster does not serve")
 	}
 }

@@ -156,8 +156,10 @@ func (s *Server) URL() string {
 // BuildHandlerChain wraps the application handler in every filter. It is the one
 // place the chain is assembled; wrapping goes inside out, so a request meets the
 // filters bottom-up: request ID, request classification, request limits, access
-// log, metrics, panic recovery, client IP, authentication, audit, credential scope.
+// log, metrics, panic recovery, client IP, authentication, audit, credential
+// scope, the bound on a user's long-running requests.
 func (s *Server) BuildHandlerChain(h http.Handler) http.Handler {
+	h = filters.WithLongRunningLimit(h, s.opts.Limits.MaxLongRunningPerUser)
 	h = filters.WithScope(h)
 	if s.opts.Audit != nil {
 		h = filters.WithAudit(h, s.opts.Audit, s.opts.Now)

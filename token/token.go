@@ -58,6 +58,10 @@ type Options struct {
 	Logger *slog.Logger
 	// CacheSize bounds the verified-token cache (entries).
 	CacheSize int
+	// MaxRevokedPerFamily is how many tokens of one family (an access key, or a
+	// user's console sessions) are revoked one by one; the next logout revokes
+	// every token of the family issued so far, as one row.
+	MaxRevokedPerFamily int
 }
 
 // UserInfo is the claim KubeCube's own tokens carry; clients that decode KubeCube
@@ -155,6 +159,10 @@ type Service struct {
 
 	revokedMu sync.RWMutex
 	revoked   map[string]time.Time // token ID → when it expires anyway
+	// families are the whole-family revocations: family → tokens issued before
+	// it are refused; singles counts each family's single revocations.
+	families map[string]time.Time
+	singles  map[string]int
 }
 
 // New loads the signing keys from the store, generating one on first start.
@@ -174,6 +182,9 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if opts.CacheSize == 0 {
 		opts.CacheSize = 100_000
 	}
+	if opts.MaxRevokedPerFamily == 0 {
+		opts.MaxRevokedPerFamily = 100
+	}
 	if opts.MaxTTL == 0 {
 		opts.MaxTTL = 7 * 24 * time.Hour
 	}
@@ -192,7 +203,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	s := &Service{
 		opts:    opts,
 		cache:   map[[32]byte]cacheEntry{},
-		revoked: map[string]time.Time{},
+		revoked: map[string]time.Time{}, families: map[string]time.Time{}, singles: map[string]int{},
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{opts.Algorithm}), // no "none", no HS/RS confusion
 			jwt.WithIssuer(opts.Issuer),
@@ -452,7 +463,7 @@ func (s *Service) Verify(raw string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.isRevoked(claims.ID) {
+	if s.isRevoked(claims) {
 		return nil, kubegate.Errorf(kubegate.EUnauthorized, "token revoked: logged out")
 	}
 	return claims, nil
@@ -572,30 +583,83 @@ func toJWK(kid, alg string, pub crypto.PublicKey) jwk {
 // Issuer is the iss claim of issued tokens.
 func (s *Service) Issuer() string { return s.opts.Issuer }
 
+// Family is what a token came from, the unit a logout loop is bounded by: its
+// access key, else its user's console sessions.
+func Family(accessKey, userID string) string {
+	if accessKey != "" {
+		return accessKey
+	}
+	return "session:" + userID
+}
+
+// familyOf is a verified token's family and when it joined it: a renewed session
+// token counts from its login.
+func familyOf(c *Claims) (string, time.Time) {
+	issued := time.Time{}
+	if c.IssuedAt != nil {
+		issued = c.IssuedAt.Time
+	}
+	if c.AuthTime != nil {
+		issued = c.AuthTime.Time
+	}
+	return Family(c.AccessKey, c.Subject), issued
+}
+
 // Revoke refuses the token with this ID from now on, on every replica, until it
-// would have expired anyway.
-func (s *Service) Revoke(ctx context.Context, tokenID string, expiresAt time.Time) error {
+// would have expired anyway. issuedAt is when it (a session: its login) was
+// issued. Once its family has MaxRevokedPerFamily single revocations, every token
+// of the family issued until now is revoked instead, as one row: a script that
+// exchanges and logs out in a loop costs the table one row per family, and ends
+// its own other tokens of the moment.
+func (s *Service) Revoke(ctx context.Context, tokenID, family string, issuedAt, expiresAt time.Time) error {
 	if tokenID == "" {
 		return nil
 	}
 	// Kept past the expiry by the leeway Verify grants it, or the token would
 	// work again in those seconds once the revocation is pruned.
 	expiresAt = expiresAt.Add(s.opts.Leeway)
-	if err := s.opts.Store.RevokeToken(ctx, kubegate.RevokedToken{ID: tokenID, ExpiresAt: expiresAt}); err != nil {
+	s.revokedMu.RLock()
+	full := s.singles[family] >= s.opts.MaxRevokedPerFamily
+	s.revokedMu.RUnlock()
+	t := kubegate.RevokedToken{ID: tokenID, Family: family, IssuedAt: issuedAt, ExpiresAt: expiresAt}
+	if full {
+		// iat has whole seconds: refuse the current second too, or a token issued
+		// in it after now would be refused and one before it not.
+		before := s.opts.Now().Truncate(time.Second).Add(time.Second)
+		t = kubegate.RevokedToken{ID: kubegate.FamilyRevocation(family), Family: family, IssuedAt: before,
+			ExpiresAt: later(expiresAt, before.Add(s.opts.MaxTTL+s.opts.Leeway))}
+	}
+	if err := s.opts.Store.RevokeToken(ctx, t); err != nil {
 		return err
 	}
 	// This replica refuses it at once, without waiting for its own notification.
 	s.revokedMu.Lock()
-	s.revoked[tokenID] = expiresAt
+	if full {
+		s.families[family] = later(s.families[family], t.IssuedAt)
+	} else {
+		s.revoked[tokenID] = expiresAt
+		s.singles[family]++
+	}
 	s.revokedMu.Unlock()
 	return nil
 }
 
-func (s *Service) isRevoked(tokenID string) bool {
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func (s *Service) isRevoked(c *Claims) bool {
+	family, issued := familyOf(c)
 	s.revokedMu.RLock()
 	defer s.revokedMu.RUnlock()
-	_, ok := s.revoked[tokenID]
-	return ok
+	if _, ok := s.revoked[c.ID]; ok {
+		return true
+	}
+	before, ok := s.families[family]
+	return ok && issued.Before(before)
 }
 
 func (s *Service) loadRevoked(ctx context.Context) error {
@@ -604,11 +668,17 @@ func (s *Service) loadRevoked(ctx context.Context) error {
 		return fmt.Errorf("loading revoked tokens: %w", err)
 	}
 	m := make(map[string]time.Time, len(tokens))
+	families, singles := map[string]time.Time{}, map[string]int{}
 	for _, t := range tokens {
+		if t.WholeFamily() {
+			families[t.Family] = t.IssuedAt
+			continue
+		}
 		m[t.ID] = t.ExpiresAt
+		singles[t.Family]++
 	}
 	s.revokedMu.Lock()
-	s.revoked = m
+	s.revoked, s.families, s.singles = m, families, singles
 	s.revokedMu.Unlock()
 	return nil
 }

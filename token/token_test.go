@@ -264,7 +264,7 @@ func TestRevocationReachesEveryReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Revoke(ctx, claims.ID, claims.ExpiresAt.Time); err != nil {
+	if err := a.Revoke(ctx, claims.ID, token.Family(claims.AccessKey, claims.Subject), claims.IssuedAt.Time, claims.ExpiresAt.Time); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Verify(issued.Token); kubegate.ErrorCode(err) != kubegate.EUnauthorized || !strings.Contains(err.Error(), "revoked") {
@@ -277,6 +277,61 @@ func TestRevocationReachesEveryReplica(t *testing.T) {
 	other, _ := a.Issue(alice, time.Hour)
 	if _, err := b.Verify(other.Token); err != nil {
 		t.Fatalf("an unrelated token is refused: %v", err)
+	}
+}
+
+// Exchanging and logging out in a loop costs the revocation table at most
+// MaxRevokedPerFamily rows and one: past them a logout revokes every token of its
+// access key issued so far, as one row, on every replica; tokens of other keys,
+// and of this key issued afterwards, still work.
+func TestALogoutLoopIsBoundedPerFamily(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{time.Now()}
+	st := newStore(t)
+	a, b := newService(t, st, c, token.ES256), newService(t, st, c, token.ES256)
+	logout := func(s *token.Service, raw string) {
+		t.Helper()
+		claims, err := s.Verify(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Revoke(ctx, claims.ID, token.Family(claims.AccessKey, claims.Subject), claims.IssuedAt.Time, claims.ExpiresAt.Time); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bob := kubegate.Identity{UserID: "u-2", Name: "bob", AccessKey: "AK2"}
+	bobs, _ := a.Issue(bob, time.Hour)
+	alive, _ := a.Issue(alice, time.Hour) // alice's other script, mid-run
+	for range 250 {
+		issued, err := a.Issue(alice, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logout(a, issued.Token)
+		c.t = c.t.Add(time.Second)
+	}
+	rows, err := st.ListRevokedTokens(ctx, c.t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) > 101 {
+		t.Fatalf("250 logouts of one key left %d revocations, want at most 101", len(rows))
+	}
+	if err := b.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*token.Service{"the revoking replica": a, "another replica": b} {
+		if _, err := s.Verify(alive.Token); kubegate.ErrorCode(err) != kubegate.EUnauthorized {
+			t.Errorf("%s accepts a token of the family issued before its revocation: %v", name, err)
+		}
+		if _, err := s.Verify(bobs.Token); err != nil {
+			t.Errorf("%s refuses another key's token: %v", name, err)
+		}
+	}
+	c.t = c.t.Add(time.Second)
+	fresh, _ := a.Issue(alice, time.Hour)
+	if _, err := b.Verify(fresh.Token); err != nil {
+		t.Fatalf("a token of the key issued after the family revocation: %v", err)
 	}
 }
 

@@ -134,13 +134,13 @@ var (
 )
 
 // kpandaCluster is a registered cluster as a v1alpha1Cluster.
-func kpandaCluster(c kubegate.Cluster, h kubegate.ClusterHealth) map[string]any {
+func kpandaCluster(c kubegate.Cluster, h kubegate.ClusterHealth, id *kubegate.Identity) map[string]any {
 	phase := phaseUnknown
 	if h.Status == "Ready" {
 		phase = phaseRunning
 	}
-	endpoint := c.Server
-	if u, err := url.Parse(c.Server); err == nil {
+	endpoint := "" // administrators only
+	if u, err := url.Parse(c.Server); err == nil && id.SeesUpstreams() {
 		endpoint = u.Host
 	}
 	lbls := map[string]any{}
@@ -160,7 +160,7 @@ func kpandaCluster(c kubegate.Cluster, h kubegate.ClusterHealth) map[string]any 
 	}
 }
 
-func (a api) listClusters(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
+func (a api) listClusters(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
 	query := r.URL.Query()
 	if err := clusterListParams.check(query); err != nil {
 		return err
@@ -188,8 +188,8 @@ func (a api) listClusters(w http.ResponseWriter, r *http.Request, _ *kubegate.Id
 		return err
 	}
 	c := listquery.NewCollector(q, a.o.MaxPageSize)
-	for _, cl := range a.o.Clusters.List() {
-		if obj := kpandaCluster(cl, a.o.Clusters.Health(cl.Name)); match(obj) {
+	for _, cl := range id.VisibleClusters(a.o.Clusters.List()) {
+		if obj := kpandaCluster(cl, a.o.Clusters.Health(cl.Name), id); match(obj) {
 			c.AddDecoded(obj, nil)
 		}
 	}
@@ -200,14 +200,17 @@ func (a api) listClusters(w http.ResponseWriter, r *http.Request, _ *kubegate.Id
 	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": nonNil(items), "pagination": httpapi.NewPagination(q.PageNum, q.PageSize, c.Total())})
 }
 
-func (a api) getCluster(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
+func (a api) getCluster(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
 	if err := clusterGetParams.check(r.URL.Query()); err != nil {
 		return err
 	}
 	name := r.PathValue("cluster")
+	if err := id.CheckCluster(name); err != nil {
+		return err
+	}
 	for _, c := range a.o.Clusters.List() {
 		if c.Name == name {
-			return httpapi.WriteJSON(w, http.StatusOK, kpandaCluster(c, a.o.Clusters.Health(name)))
+			return httpapi.WriteJSON(w, http.StatusOK, kpandaCluster(c, a.o.Clusters.Health(name), id))
 		}
 	}
 	return kubegate.Errorf(kubegate.ENotFound, "cluster %q not found", name)

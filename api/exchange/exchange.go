@@ -45,6 +45,7 @@ func Handler(x Exchanger, p Params, maxTTL time.Duration) httpapi.Handler {
 		if err != nil {
 			return err
 		}
+		filters.NoteAttempt(r.Context(), "", req.AccessKey)
 		req.Client = account.Client{IP: filters.ClientIP(r.Context()), UserAgent: r.UserAgent()}
 		out, err := x.Exchange(r.Context(), req)
 		if err != nil {

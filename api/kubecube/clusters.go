@@ -53,7 +53,7 @@ const (
 
 // clustersInfo: GET /api/v1/cube/clusters/info[?cluster=&status=&pageNum=&pageSize=]
 // → {"total", "items"}, newest first, as KubeCube answers.
-func (a api) clustersInfo(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
+func (a api) clustersInfo(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {
 	q := r.URL.Query()
 	for k := range q {
 		switch k {
@@ -67,8 +67,13 @@ func (a api) clustersInfo(w http.ResponseWriter, r *http.Request, _ *kubegate.Id
 			return kubegate.Errorf(kubegate.EInvalid, "parameter prune must be true or false, got %q", v)
 		}
 	}
+	if name := q.Get("cluster"); name != "" {
+		if err := id.CheckCluster(name); err != nil {
+			return err
+		}
+	}
 	var items []clusterInfo
-	for _, c := range a.o.Clusters.List() {
+	for _, c := range id.VisibleClusters(a.o.Clusters.List()) {
 		if name := q.Get("cluster"); name != "" && c.Name != name {
 			continue
 		}
@@ -80,9 +85,13 @@ func (a api) clustersInfo(w http.ResponseWriter, r *http.Request, _ *kubegate.Id
 			continue
 		}
 		ann := map[string]string{"cluster.kubecube.io/cn-name": c.Name}
+		server := ""
+		if id.SeesUpstreams() {
+			server = c.Server
+		}
 		items = append(items, clusterInfo{
 			ClusterName: c.Name, ClusterDescription: c.Description, IsMemberCluster: true, IsWritable: true,
-			CreateTime: c.CreatedAt.UTC(), KubeAPIServer: c.Server, Status: status, Labels: c.Labels, Annotations: ann,
+			CreateTime: c.CreatedAt.UTC(), KubeAPIServer: server, Status: status, Labels: c.Labels, Annotations: ann,
 		})
 	}
 	if name := q.Get("cluster"); name != "" && len(items) == 0 {

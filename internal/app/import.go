@@ -44,7 +44,7 @@ func ImportKubeCube(ctx context.Context, cfg *config.Config, logger *slog.Logger
 	if err := accounts.Load(ctx); err != nil {
 		return err
 	}
-	report, err := migrate.KubeCube(ctx, dyn, accounts, cfg.DryRun)
+	report, err := migrate.KubeCube(ctx, dyn, accounts, migrate.Options{DryRun: cfg.DryRun, ExistingUsers: cfg.ImportExistingUsers, Admins: cfg.ImportAdmins})
 	report.Print(out, cfg.DryRun)
 	return err
 }

@@ -45,7 +45,10 @@ type Config struct {
 	EncryptionKeyFile string
 
 	// Accounts and tokens.
-	MaxKeysPerUser           int
+	MaxKeysPerUser int
+	// MaxWatchesPerUser bounds the long-running requests (watches, followed
+	// logs, exec) one user holds open at once; 0: no bound.
+	MaxWatchesPerUser        int
 	MaxPersonalTokensPerUser int
 	PersonalTokenMaxTTL      time.Duration
 	// KeyMaxLifetime bounds access keys' lifetime (0: unbounded); KeyExpiryRequired
@@ -105,6 +108,10 @@ type Config struct {
 	ImportKubeconfig string
 	ImportContext    string
 	DryRun           bool
+	// ImportExistingUsers gives keys to users that existed before the import;
+	// ImportAdmins carries KubeCube's platform administrators over as such.
+	ImportExistingUsers bool
+	ImportAdmins        bool
 
 	// KubeBinDir holds kube-apiserver, etcd and kubectl for `kubegate demo`; empty
 	// means kubeenv's default.
@@ -154,6 +161,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 		ShutdownTimeout:          30 * time.Second,
 		Store:                    "sqlite",
 		MaxKeysPerUser:           5,
+		MaxWatchesPerUser:        100,
 		MaxPersonalTokensPerUser: 10,
 		PersonalTokenMaxTTL:      365 * 24 * time.Hour,
 		TokenTTL:                 time.Hour,
@@ -193,6 +201,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&pathValue{&c.PostgresDSN}, "postgres-dsn", "PostgreSQL connection string for --store=postgres, e.g. postgres://user@host:5432/db")
 	fs.Var(&pathValue{&c.EncryptionKeyFile}, "encryption-key-file", "AES-256 key (32 bytes, raw, base64 or hex) encrypting secrets at rest; generated in --data-dir with sqlite when absent")
 	fs.Var(&intValue{p: &c.MaxKeysPerUser, min: 1, max: 1000}, "max-keys-per-user", "how many access keys one user may have")
+	fs.Var(&intValue{p: &c.MaxWatchesPerUser, min: 0, max: 100000}, "max-watches-per-user", "how many long-running requests (watches, followed logs, exec, port-forward) one user may hold open at once, over all their credentials; 0: no bound")
 	fs.Var(&intValue{p: &c.MaxPersonalTokensPerUser, min: 1, max: 1000}, "max-personal-tokens-per-user", "how many personal access tokens (DCE) one user may have")
 	fs.Var(&durationValue{p: &c.KeyMaxLifetime}, "key-max-lifetime", "longest lifetime of an access key (0: no limit); with a limit, keys must have an expiry. The starting policy: administrators change it at run time (console Settings, PUT /api/v1/cube/settings/credential-policy)")
 	fs.BoolVar(&c.KeyExpiryRequired, "key-expiry-required", false, "refuse access keys that never expire")
@@ -227,6 +236,8 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 		fs.Var(&pathValue{&c.ImportKubeconfig}, "kubeconfig", "kubeconfig of KubeCube's control cluster, where its users and keys are (required)")
 		fs.Var(&pathValue{&c.ImportContext}, "context", "the kubeconfig's context (default: its current one)")
 		fs.BoolVar(&c.DryRun, "dry-run", false, "report what would be imported, write nothing")
+		fs.BoolVar(&c.ImportExistingUsers, "existing-users", false, "give KubeCube keys to kubegate users of the same name that existed before the import (default: skip those keys)")
+		fs.BoolVar(&c.ImportAdmins, "import-admins", false, "make KubeCube's platform administrators gateway administrators (default: ordinary users)")
 	}
 	if cmd == Demo {
 		fs.Var(&pathValue{&c.KubeBinDir}, "kube-bin-dir", "directory with kube-apiserver, etcd and kubectl, built when missing (default: $KUBEGATE_KUBE_BIN, or the kubegate cache directory)")

@@ -262,10 +262,17 @@ func TimeString(t time.Time) string {
 }
 
 // ExternalURL is the gateway's URL as clients reach it: configured (the
-// --external-url), or the request's own scheme and host.
-func ExternalURL(configured string, r *http.Request) string {
+// --external-url), or the request's own scheme and host. A Host the client chose
+// must not be served to anyone else from a shared cache (a poisoned jwks_uri or
+// kubeconfig server), so an answer built from it, when w is given, is marked
+// Vary: Host and no-store.
+func ExternalURL(w http.ResponseWriter, configured string, r *http.Request) string {
 	if configured != "" {
 		return strings.TrimSuffix(configured, "/")
+	}
+	if w != nil {
+		w.Header().Add("Vary", "Host")
+		w.Header().Set("Cache-Control", "no-store")
 	}
 	scheme := "http"
 	if r.TLS != nil {

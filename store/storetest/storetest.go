@@ -549,6 +549,24 @@ func testRevokedTokens(t *testing.T, open func(*testing.T) kubegate.Store) {
 	case <-time.After(time.Second):
 		t.Fatal("revocation not announced within a second")
 	}
+
+	// A family revocation replaces the single ones it covers, keeps one issued
+	// after it and another family's, and only ever moves later.
+	fam := kubegate.FamilyRevocation("AK1")
+	must(t, a.RevokeToken(ctx(), kubegate.RevokedToken{ID: "ak1-a", Family: "AK1", IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour)}))
+	must(t, a.RevokeToken(ctx(), kubegate.RevokedToken{ID: "ak1-late", Family: "AK1", IssuedAt: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)}))
+	must(t, a.RevokeToken(ctx(), kubegate.RevokedToken{ID: "ak2-a", Family: "AK2", IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour)}))
+	must(t, a.RevokeToken(ctx(), kubegate.RevokedToken{ID: fam, Family: "AK1", IssuedAt: now, ExpiresAt: now.Add(2 * time.Hour)}))
+	must(t, a.RevokeToken(ctx(), kubegate.RevokedToken{ID: fam, Family: "AK1", IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour)}))
+	wantCode(t, a.RevokeToken(ctx(), kubegate.RevokedToken{ID: fam, Family: "AK1", ExpiresAt: now.Add(time.Hour)}), kubegate.EInvalid)
+	got, err = b.ListRevokedTokens(ctx(), now)
+	must(t, err)
+	equal(t, "revocations after a family's", got, []kubegate.RevokedToken{
+		{ID: "ak1-late", Family: "AK1", IssuedAt: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)},
+		{ID: "ak2-a", Family: "AK2", IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour)},
+		{ID: fam, Family: "AK1", IssuedAt: now, ExpiresAt: now.Add(2 * time.Hour)},
+		{ID: "jti-1", ExpiresAt: now.Add(time.Hour)},
+	})
 }
 
 // testSettings: a setting put through one instance is read and announced on

@@ -543,8 +543,13 @@ func TestConsoleStatesAndSafety(t *testing.T) {
 			chromedp.Click(chromedp.CSS("#login-submit")), chromedp.WaitVisible(chromedp.CSS("#add-key")),
 			chromedp.Navigate(url+"/password"), chromedp.WaitVisible(chromedp.CSS("#password-form")),
 			chromedp.SendKeys(chromedp.CSS("#old-password"), adminPassword), chromedp.SendKeys(chromedp.CSS("#new-password"), "a-new-admin-password"),
-			chromedp.Click(chromedp.CSS("#password-form [type=submit]")), chromedp.WaitVisible(chromedp.CSS("#password-done")),
-			chromedp.Navigate(url+"/keys"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+			chromedp.Click(chromedp.CSS("#password-form [type=submit]")), chromedp.WaitVisible(chromedp.CSS("#password-done")))
+		// Keys are not bound to the password: the page says so, so that a user
+		// changing a leaked password also deletes the keys they no longer trust.
+		if done := text(t, ctx, "#password-done"); !strings.Contains(done, "Access keys and personal access tokens stay valid") {
+			t.Errorf("the password page does not say that keys survive: %q", done)
+		}
+		run(t, ctx, chromedp.Navigate(url+"/keys"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
 		run(t, ctx, chromedp.SendKeys(chromedp.CSS("#login-name"), "admin"), chromedp.SendKeys(chromedp.CSS("#login-password"), "a-new-admin-password"),
 			chromedp.Click(chromedp.CSS("#login-submit")), chromedp.WaitVisible(chromedp.CSS("#add-key")))
 	})

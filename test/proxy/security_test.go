@@ -42,7 +42,7 @@ func auditOf(t *testing.T, session, user, ak, pathPart string) map[string]any {
 		var out struct{ Items []map[string]any }
 		_ = json.Unmarshal(want200(t, call(t, "GET", shared.url+"/api/v1/cube/audit?user="+user+"&pageSize=200", session, nil)).Body, &out)
 		for _, e := range out.Items {
-			if e["AccessKey"] == ak && strings.Contains(e["Path"].(string), pathPart) {
+			if e["accessKey"] == ak && strings.Contains(e["path"].(string), pathPart) {
 				return e
 			}
 		}
@@ -82,7 +82,7 @@ func TestReadOnlyCredentialCannotConnectIntoWorkloads(t *testing.T) {
 	if err == nil || !strings.Contains(out, "read-only") {
 		t.Fatalf("kubectl exec with a read-only key was not refused by the gateway: %v\n%s", err, out)
 	}
-	if e := auditOf(t, session, "connector", ak, "/exec-target/exec"); e["Verb"] != "create" || e["Scope"] != "refused: readOnly" || e["StatusCode"] != float64(403) {
+	if e := auditOf(t, session, "connector", ak, "/exec-target/exec"); e["verb"] != "create" || e["scope"] != "refused: readOnly" || e["statusCode"] != float64(403) {
 		t.Fatalf("exec audited as %v", e)
 	}
 
@@ -220,7 +220,93 @@ func TestScopedTokensCanLogOut(t *testing.T) {
 	session := newAdmin(t, "leaver")
 	for _, scope := range []map[string]any{{"readOnly": true}, {"sources": []string{"127.0.0.2"}}} {
 		tok, _, _ := scopedKey(t, session, scope)
-		want200(t, call(t, "POST", shared.url+"/api/v1/cube/logout", tok, nil))
+		want(t, call(t, "POST", shared.url+"/api/v1/cube/logout", tok, nil), 204)
 		want(t, call(t, "GET", shared.url+"/api/v1/cube/whoami", tok, nil), 401)
+	}
+}
+
+// A credential scoped to some clusters does not learn that the others exist: every
+// enumeration of clusters (ours, KubeCube's clusters/info, DCE's kpanda) lists only
+// its clusters, and asking for another, registered or not, is the same 403. Where a
+// cluster's API server is, only administrators see.
+func TestScopedCredentialsSeeOnlyTheirClusters(t *testing.T) {
+	session, _, _ := newUser(t, "narrow-viewer")
+	c0, c1 := shared.clusters[0].Name, shared.clusters[1].Name
+	scoped, _, _ := scopedKey(t, session, map[string]any{"clusters": []string{c0}})
+
+	names := func(items []any, field func(map[string]any) (name, server string)) []string {
+		var out []string
+		for _, it := range items {
+			name, server := field(it.(map[string]any))
+			if server != "" {
+				t.Errorf("a non-administrator sees where cluster %s is: %q", name, server)
+			}
+			out = append(out, name)
+		}
+		return out
+	}
+	ours := func(m map[string]any) (string, string) { s, _ := m["server"].(string); return m["name"].(string), s }
+	cube := func(m map[string]any) (string, string) { return m["clusterName"].(string), m["kubeApiServer"].(string) }
+	kpandaName := func(m map[string]any) (string, string) {
+		return m["metadata"].(map[string]any)["name"].(string), m["spec"].(map[string]any)["apiEndpoint"].(string)
+	}
+	for _, tc := range []struct {
+		path  string
+		items string
+		field func(map[string]any) (string, string)
+	}{
+		{"/api/v1/cube/clusters", "items", ours},
+		{"/api/v1/cube/clusters/info", "items", cube},
+		{"/apis/kpanda.io/v1alpha1/clusters?pageSize=100", "items", kpandaName},
+	} {
+		got := names(want200(t, call(t, "GET", shared.url+tc.path, scoped, nil)).JSON(t)[tc.items].([]any), tc.field)
+		if len(got) != 1 || got[0] != c0 {
+			t.Errorf("%s with a key scoped to %s lists %v", tc.path, c0, got)
+		}
+		all := names(want200(t, call(t, "GET", shared.url+tc.path, session, nil)).JSON(t)[tc.items].([]any), tc.field)
+		if len(all) < 2 {
+			t.Errorf("%s with the user's session lists %v, want every cluster", tc.path, all)
+		}
+	}
+
+	for _, p := range []string{
+		"/api/v1/cube/clusters/" + c1, "/api/v1/cube/clusters/" + c1 + "/kubeconfig", "/api/v1/cube/clusters/info?cluster=" + c1,
+		"/apis/kpanda.io/v1alpha1/clusters/" + c1,
+	} {
+		other := want(t, call(t, "GET", shared.url+p, scoped, nil), 403)
+		missing := want(t, call(t, "GET", shared.url+strings.Replace(p, c1, "no-such-cluster", 1), scoped, nil), 403)
+		if !strings.Contains(string(other.Body), "reaches clusters "+c0) || !strings.Contains(string(missing.Body), "reaches clusters "+c0) {
+			t.Errorf("%s: %s / %s", p, other.Body, missing.Body)
+		}
+	}
+	want200(t, call(t, "GET", shared.url+"/api/v1/cube/clusters/"+c0, scoped, nil))
+
+	admin := login(t, "admin", adminPassword)
+	if r := want200(t, call(t, "GET", shared.url+"/api/v1/cube/clusters/"+c0, admin, nil)).JSON(t); !strings.HasPrefix(r["server"].(string), "https://") {
+		t.Errorf("an administrator does not see the cluster's server: %v", r)
+	}
+}
+
+// Password guessing and key guessing show in the audit log: a failed login under
+// the name it tried, a failed exchange under the access key it tried, both with
+// the one generic 401.
+func TestFailedLoginsAndExchangesAreAudited(t *testing.T) {
+	want(t, call(t, "POST", shared.url+"/api/v1/cube/login", "", map[string]string{"name": "guessed-user", "password": "guess-1"}), 401)
+	want(t, call(t, "GET", shared.url+"/api/v1/cube/key/token?accessKey=AKGUESSED&secretKey=guess", "", nil), 401)
+	admin := login(t, "admin", adminPassword)
+	for _, q := range []string{"user=guessed-user", "accessKey=AKGUESSED"} {
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			var out struct{ Items []map[string]any }
+			_ = json.Unmarshal(want200(t, call(t, "GET", shared.url+"/api/v1/cube/audit?"+q, admin, nil)).Body, &out)
+			if len(out.Items) > 0 {
+				if e := out.Items[0]; e["statusCode"] != float64(401) {
+					t.Fatalf("%s audited as %v", q, e)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no audit event for %s", q)
+			}
+		}
 	}
 }

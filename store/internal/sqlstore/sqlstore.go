@@ -701,11 +701,18 @@ func (s *Store) RevokeToken(ctx context.Context, t kubegate.RevokedToken) error 
 	if t.ID == "" || t.ExpiresAt.IsZero() {
 		return kubegate.Errorf(kubegate.EInvalid, "a revoked token needs its ID and expiry")
 	}
+	if t.WholeFamily() && t.IssuedAt.IsZero() {
+		return kubegate.Errorf(kubegate.EInvalid, "a family revocation needs the time before which it refuses tokens")
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM revoked_tokens WHERE expires_at < ?`), toDB(s.opts.Now())); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO revoked_tokens (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`), t.ID, toDB(t.ExpiresAt))
+		if t.WholeFamily() {
+			return s.revokeFamily(ctx, tx, t)
+		}
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO revoked_tokens (id, family, issued_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+			t.ID, t.Family, toDB(t.IssuedAt), toDB(t.ExpiresAt))
 		if err != nil {
 			return err
 		}
@@ -714,6 +721,38 @@ func (s *Store) RevokeToken(ctx context.Context, t kubegate.RevokedToken) error 
 		}
 		return s.changed(ctx, tx, kubegate.ChangeToken, t.ID)
 	})
+}
+
+// revokeFamily merges t into the family's revocation (the later time, the later
+// expiry) and deletes the single revocations it now covers.
+func (s *Store) revokeFamily(ctx context.Context, tx *sql.Tx, t kubegate.RevokedToken) error {
+	var before, exp int64
+	err := tx.QueryRowContext(ctx, s.q(`SELECT issued_at, expires_at FROM revoked_tokens WHERE id = ?`), t.ID).Scan(&before, &exp)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return err
+	default:
+		t.IssuedAt = later(t.IssuedAt, fromDB(before))
+		t.ExpiresAt = later(t.ExpiresAt, fromDB(exp))
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO revoked_tokens (id, family, issued_at, expires_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET issued_at = excluded.issued_at, expires_at = excluded.expires_at`),
+		t.ID, t.Family, toDB(t.IssuedAt), toDB(t.ExpiresAt)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM revoked_tokens WHERE family = ? AND id <> ? AND issued_at < ?`),
+		t.Family, t.ID, toDB(t.IssuedAt)); err != nil {
+		return err
+	}
+	return s.changed(ctx, tx, kubegate.ChangeToken, t.ID)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // Setting implements kubegate.Store.
@@ -739,15 +778,15 @@ func (s *Store) PutSetting(ctx context.Context, name, value string) error {
 
 // ListRevokedTokens implements kubegate.Store.
 func (s *Store) ListRevokedTokens(ctx context.Context, now time.Time) ([]kubegate.RevokedToken, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, expires_at FROM revoked_tokens WHERE expires_at >= ? ORDER BY id`), toDB(now))
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, family, issued_at, expires_at FROM revoked_tokens WHERE expires_at >= ? ORDER BY id`), toDB(now))
 	if err != nil {
 		return nil, err
 	}
 	return collect(rows, func(r scanner) (kubegate.RevokedToken, error) {
 		var t kubegate.RevokedToken
-		var exp int64
-		err := r.Scan(&t.ID, &exp)
-		t.ExpiresAt = fromDB(exp)
+		var issued, exp int64
+		err := r.Scan(&t.ID, &t.Family, &issued, &exp)
+		t.IssuedAt, t.ExpiresAt = fromDB(issued), fromDB(exp)
 		return t, err
 	})
 }

@@ -1,0 +1,80 @@
+package filters_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/filters"
+)
+
+// One user holds at most max watches open, over all their keys; the next is a
+// 429 Status naming the limit, other users and ordinary requests are untouched,
+// and closing a watch frees its place.
+func TestLongRunningRequestsAreBoundedPerUser(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 10)
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if filters.Info(r.Context()).LongRunning {
+			started <- struct{}{}
+			<-release
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	limited := filters.WithLongRunningLimit(inner, 2)
+	h := filters.WithRequestInfo(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user := r.Header.Get("X-Test-User")
+		// Two keys of one user are one user.
+		id := &kubegate.Identity{UserID: user, Name: user, AccessKey: r.Header.Get("X-Test-Key")}
+		limited.ServeHTTP(w, r.WithContext(filters.WithIdentityContext(r.Context(), id)))
+	}))
+	do := func(user, key, path string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("X-Test-User", user)
+		req.Header.Set("X-Test-Key", key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	watch := "/api/v1/cube/proxy/clusters/c1/api/v1/namespaces/default/pods?watch=true"
+	var wg sync.WaitGroup
+	codes := make(chan int, 3)
+	for _, key := range []string{"AK1", "AK2"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes <- do("u1", key, watch).Code
+		}()
+		<-started
+	}
+
+	rec := do("u1", "AK3", watch)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("a third watch of u1: %d (Retry-After %q), want 429 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	var st struct{ Kind, Message string }
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || st.Kind != "Status" || st.Message == "" {
+		t.Fatalf("the 429 is not a Status naming the limit: %s", rec.Body)
+	}
+	if rec := do("u1", "AK1", "/api/v1/cube/proxy/clusters/c1/api/v1/namespaces/default/pods"); rec.Code != http.StatusOK {
+		t.Fatalf("an ordinary list of u1 at the limit: %d", rec.Code)
+	}
+	go func() { codes <- do("u2", "AK9", watch).Code }()
+	<-started // another user's watch is let through
+
+	close(release)
+	wg.Wait()
+	for range 3 {
+		if c := <-codes; c != http.StatusOK {
+			t.Fatalf("a watch within the limit ended %d", c)
+		}
+	}
+	release = make(chan struct{})
+	close(release)
+	if rec := do("u1", "AK1", watch); rec.Code != http.StatusOK {
+		t.Fatalf("a watch after the others closed: %d", rec.Code)
+	}
+}
