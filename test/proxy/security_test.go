@@ -72,7 +72,9 @@ func TestReadOnlyCredentialCannotConnectIntoWorkloads(t *testing.T) {
 	if _, err := cs.CoreV1().Pods("default").Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cs.CoreV1().Pods("default").Delete(context.Background(), "exec-target", metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = cs.CoreV1().Pods("default").Delete(context.Background(), "exec-target", metav1.DeleteOptions{})
+	})
 
 	kc := kubeconfigFor(t, session, c.Name)
 	if out, err := kubectl(t, kc, ak, sk, "get", "pod", "exec-target", "-n", "default"); err != nil {
