@@ -38,7 +38,7 @@ func TestEveryPageRenders(t *testing.T) {
 	now := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
 	f := fakes{keys: []kubegate.AccessKey{
 		{AccessKey: "AKSCOPED", Name: "ci", Status: kubegate.KeyActive, CreatedAt: now, ExpiresAt: now.Add(3 * 24 * time.Hour),
-			Scope: kubegate.Scope{Clusters: []string{"prod"}, Namespaces: []string{"team-a"}, ReadOnly: true, Sources: []string{"10.0.0.0/8"}}},
+			Scope: kubegate.Scope{Clusters: []string{"prod"}, Namespaces: []string{"team-a"}, ReadOnly: true, Sources: []string{"10.0.0.0/8"}, MintCredentials: true}},
 		{AccessKey: "AKEXPIRED", Status: kubegate.KeyActive, CreatedAt: now.Add(-48 * time.Hour), ExpiresAt: now.Add(-time.Hour)},
 		{AccessKey: "AKFULL", Status: kubegate.KeyInactive, CreatedAt: now.Add(-time.Hour)},
 	}}
@@ -53,7 +53,7 @@ func TestEveryPageRenders(t *testing.T) {
 		path, lang string
 		want       []string
 	}{
-		{"/keys", "en", []string{"Clusters: prod", "read-only", "10.0.0.0/8", "Full access (as you)", "expires within 7 days", "1 of your keys expire within 7 days", `value="staging"`, "Expired", "at most 30 days from now", "Expires (required)"}},
+		{"/keys", "en", []string{"Clusters: prod", "read-only", "10.0.0.0/8", "may mint cluster credentials", `name="scope-mint"`, "Full access (as you)", "expires within 7 days", "1 of your keys expire within 7 days", `value="staging"`, "Expired", "at most 30 days from now", "Expires (required)"}},
 		{"/keys", "zh-CN", []string{"只读", "完全访问", "7 天内过期"}},
 		{"/tokens", "en", []string{"Personal access tokens", "AKSCOPED", "read-only", "Create token"}},
 		{"/tokens", "zh-CN", []string{"个人访问令牌"}},

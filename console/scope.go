@@ -26,6 +26,9 @@ func scopeSummary(l Lang, s kubegate.Scope) string {
 	if len(s.Sources) > 0 {
 		parts = append(parts, l.T("scope.sources")+": "+strings.Join(s.Sources, ", "))
 	}
+	if s.MintCredentials {
+		parts = append(parts, l.T("scope.mint"))
+	}
 	return strings.Join(parts, " · ")
 }
 

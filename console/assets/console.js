@@ -288,6 +288,7 @@
       namespaces: list("scope-namespaces"),
       readOnly: form.elements["scope-readonly"].checked,
       sources: list("scope-sources"),
+      mintCredentials: form.elements["scope-mint"].checked,
     };
   }
 })();
