@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/listcache"
@@ -59,17 +60,57 @@ func collectionPath(info *filters.RequestInfo) string {
 	return "/apis/" + info.APIGroup + "/" + info.APIVersion + "/" + info.Resource
 }
 
+// Freshness paths of a list query the cache could answer, as metrics count them.
+const (
+	freshnessWatch     = "watch"     // from the cache at once: its watch is healthy, no write to wait for
+	freshnessWaited    = "waited"    // from the cache, once it held a version: a write, N, or strict
+	freshnessUnhealthy = "unhealthy" // from the cluster: the watch was not heard from within the bound
+	freshnessBehind    = "behind"    // from the cluster: the cache did not reach the version in time
+	freshnessUncached  = "uncached"  // from the cluster: no collection (not cachable, full, starting)
+)
+
+// defaultCacheStaleness is Options.CacheStaleness's default: with heartbeat
+// watches a collection hears a bookmark about every 3 s.
+const defaultCacheStaleness = 5 * time.Second
+
+// Consistency is the list parameter that chooses how fresh a cached answer is:
+// "" or "watch" (the default) as fresh as the collection's healthy watch and every
+// write the gateway carried; "strict" as fresh as the cluster when the request
+// came, as a Kubernetes list without a resourceVersion.
+const Consistency = "consistency"
+
+// strictness reads the consistency parameter.
+func strictness(query url.Values) (strict bool, err error) {
+	switch vs := query[Consistency]; {
+	case len(vs) == 0:
+		return false, nil
+	case len(vs) > 1:
+		return false, kubegate.Errorf(kubegate.EInvalid, "parameter %s is given %d times; give it once", Consistency, len(vs))
+	case vs[0] == "" || vs[0] == "watch":
+		return false, nil
+	case vs[0] == "strict":
+		return true, nil
+	default:
+		return false, kubegate.Errorf(kubegate.EInvalid, "parameter %s must be watch (the default) or strict, got %q", Consistency, vs[0])
+	}
+}
+
 // cachedList answers a list query from the cache, when it can: a plain JSON list
 // whose only other parameters are resourceVersion and resourceVersionMatch; with
 // transform, in a dialect's item shape (each object decoded).
 // The cluster first decides whether the caller may list in that scope (a
 // SelfSubjectAccessReview as the caller, remembered for accessTTL): a refusal
-// is the 403 the cluster would answer. The answer then waits, bounded, for the
-// cache to reach the resource version the cluster had when the request came
-// (resourceVersion=N: N; 0: whatever the cache holds). ok false: read the
-// cluster.
+// is the 403 the cluster would answer. Then freshness (docs/list-queries.md):
+//   - by default the cache answers at once while its watch is healthy (heard
+//     from within CacheStaleness), after waiting, bounded, for the latest write
+//     the gateway carried to the collection; an unhealthy watch: the cluster;
+//   - strict: once the cache reaches the version the cluster had when the
+//     request came (a consistent one-item list as the gateway);
+//   - resourceVersion=N: once it holds N; 0: whatever it holds.
+//
+// ok false: read the cluster.
 func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *filters.RequestInfo, q *listquery.Query, upstream url.Values,
-	transform func(map[string]any) (map[string]any, bool)) (res *ListResult, ok bool, err error) {
+	transform func(map[string]any) (map[string]any, bool), strict bool) (res *ListResult, ok bool, err error) {
 	if p.opts.Cache == nil || info.Resource == "secrets" {
 		return nil, false, nil // secrets are never copied into the gateway's memory
 	}
@@ -89,8 +130,10 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 		}
 		return nil, false, nil //nolint:nilerr // no answer here: the cluster decides on the list itself
 	}
-	coll := p.opts.Cache.Collection(target, collectionPath(info))
+	path := collectionPath(info)
+	coll := p.opts.Cache.Collection(target, path)
 	if coll == nil {
+		p.freshness(freshnessUncached)
 		return nil, false, nil
 	}
 	size, namespaced := coll.Count(info.Namespace)
@@ -98,19 +141,48 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 		return nil, false, nil // a namespace in the path of a cluster-scoped resource: the cluster's 404
 	}
 	var want uint64 // resourceVersion=0: what the cache holds, once it has listed
+	var mark writeMark
 	if rv == "" {
+		mark = p.writes.mark(writeKey{target, path})
+		strict = strict || mark.strict
+	}
+	switch {
+	case rv == "" && strict:
 		if want, err = coll.ClusterResourceVersion(ctx); err != nil {
+			p.freshness(freshnessUnhealthy)
 			return nil, false, nil //nolint:nilerr // no freshness mark: the cluster answers
 		}
-	} else if want, _ = strconv.ParseUint(rv, 10, 64); want > coll.ResourceVersion() {
-		// Ahead of the cache: not waited for unless the cluster has it (a version
-		// from the future is the cluster's 504 to give).
-		now, err := coll.ClusterResourceVersion(ctx)
-		if err != nil || want > now {
-			return nil, false, nil //nolint:nilerr // the cluster answers
+	case rv == "":
+		if !coll.Healthy(p.opts.CacheStaleness) {
+			// A collection still listing (just started) is waited for, bounded;
+			// one whose watch failed is not coming back in that time.
+			wctx, cancel := context.WithTimeout(ctx, p.cacheWait(int64(size)))
+			_ = coll.WaitFor(wctx, 0)
+			cancel()
+			if !coll.Healthy(p.opts.CacheStaleness) {
+				p.freshness(freshnessUnhealthy)
+				return nil, false, nil
+			}
+		}
+	default:
+		if want, _ = strconv.ParseUint(rv, 10, 64); want > coll.ResourceVersion() {
+			// Ahead of the cache: not waited for unless the cluster has it (a
+			// version from the future is the cluster's 504 to give).
+			now, err := coll.ClusterResourceVersion(ctx)
+			if err != nil || want > now {
+				p.freshness(freshnessBehind)
+				return nil, false, nil //nolint:nilerr // the cluster answers
+			}
 		}
 	}
-	if !p.waitForCache(ctx, coll, want, int64(size)) {
+	want = max(want, mark.rv)
+	gone := make([]listcache.Gone, len(mark.gone))
+	for i, g := range mark.gone {
+		gone[i] = listcache.Gone{Namespace: g.namespace, Name: g.name, ResourceVersion: g.rv}
+	}
+	waited := want > coll.ResourceVersion() || strict || !coll.Lacks(gone)
+	if !p.waitForCache(ctx, coll, want, int64(size)) || !p.waitForGone(ctx, coll, gone) {
+		p.freshness(freshnessBehind)
 		return nil, false, nil // not fresh in time: the cluster answers instead
 	}
 	apiVersion, kind := coll.ListType()
@@ -126,7 +198,21 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 	if err != nil {
 		return nil, false, err
 	}
+	if mark.strict {
+		p.writes.settle(writeKey{target, path}, mark.at, want)
+	}
+	if waited {
+		p.freshness(freshnessWaited)
+	} else {
+		p.freshness(freshnessWatch)
+	}
 	return &ListResult{APIVersion: apiVersion, Kind: kind, ResourceVersion: strconv.FormatUint(r.ResourceVersion, 10), Items: r.Items, Total: r.Total}, true, nil
+}
+
+func (p *Proxy) freshness(path string) {
+	if p.opts.ObserveFreshness != nil {
+		p.opts.ObserveFreshness(path)
+	}
 }
 
 // defaultCacheWait bounds how long a query waits for the cache to catch up.
@@ -168,6 +254,17 @@ func (p *Proxy) waitForCache(ctx context.Context, coll *listcache.Collection, wa
 	wctx, cancel = context.WithTimeout(ctx, max(bookmarkWait-wait, 0))
 	defer cancel()
 	return coll.WaitFor(wctx, want) == nil
+}
+
+// waitForGone waits, at most CacheWait, until the cache no longer holds the
+// objects deleted through the gateway.
+func (p *Proxy) waitForGone(ctx context.Context, coll *listcache.Collection, gone []listcache.Gone) bool {
+	if coll.Lacks(gone) {
+		return true
+	}
+	wctx, cancel := context.WithTimeout(ctx, p.opts.CacheWait)
+	defer cancel()
+	return coll.WaitLacks(wctx, gone) == nil
 }
 
 // cacheWait is how long a query over size items waits for the cache.

@@ -86,7 +86,7 @@ func (p *Proxy) List(ctx context.Context, req ListRequest) (*ListResult, error) 
 		return nil, err
 	}
 	if req.Info != nil {
-		res, cached, err := p.cachedList(ctx, target, req.Info, req.Query, req.Params, req.Transform)
+		res, cached, err := p.cachedList(ctx, target, req.Info, req.Query, req.Params, req.Transform, false)
 		p.observe(cached)
 		if err != nil || cached {
 			return res, err
@@ -330,6 +330,10 @@ func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target
 			return kubegate.Errorf(kubegate.EInvalid, "parameter %s cannot be combined with the list parameters (selector, pageSize, pageNum, sortName, sortOrder, sortFunc)", k)
 		}
 	}
+	strict, err := strictness(query)
+	if err != nil {
+		return err
+	}
 	upstream := url.Values{}
 	for k, vs := range query {
 		upstream[k] = vs
@@ -337,6 +341,7 @@ func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target
 	for _, k := range listquery.Params {
 		delete(upstream, k)
 	}
+	delete(upstream, Consistency)
 	accept := "application/json"
 	if a := r.Header.Get("Accept"); wantsTable(a) {
 		// Rows are filtered, sorted and paged by their objects.
@@ -346,7 +351,7 @@ func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target
 	var res *ListResult
 	cached := false
 	if accept == "application/json" { // Tables: the cluster renders their columns
-		if res, cached, err = p.cachedList(r.Context(), target, info, q, upstream, nil); err != nil {
+		if res, cached, err = p.cachedList(r.Context(), target, info, q, upstream, nil, strict); err != nil {
 			return err
 		}
 	}

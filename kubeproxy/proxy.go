@@ -39,8 +39,16 @@ type Options struct {
 	// CacheWait bounds how long a query waits for the cache to be as fresh as the
 	// cluster was when the query came (default 250 ms); then the cluster answers.
 	CacheWait time.Duration
+	// CacheStaleness bounds how long ago a collection's watch must have been
+	// heard from (an event or a bookmark) for the cache to answer a list without
+	// asking the cluster (default 5 s): the most an answer can miss of what the
+	// cluster wrote, gateway writes aside (those are always waited for).
+	CacheStaleness time.Duration
 	// ObserveListQuery, when set, learns where each list query's answer came from.
 	ObserveListQuery func(source string)
+	// ObserveFreshness, when set, learns the freshness path of each list query
+	// the cache could have answered (freshness* constants).
+	ObserveFreshness func(path string)
 }
 
 // Proxy is the proxy handler.
@@ -50,6 +58,7 @@ type Proxy struct {
 	opts    Options
 	proxy   *httputil.ReverseProxy
 	access  *access // RBAC answers for cached lists
+	writes  *writes // marks of writes carried, with a cache
 }
 
 type ctxKey int
@@ -71,14 +80,25 @@ func New(targets Targets, logger *slog.Logger, opts Options) *Proxy {
 	if opts.CacheWait <= 0 {
 		opts.CacheWait = defaultCacheWait
 	}
+	if opts.CacheStaleness <= 0 {
+		opts.CacheStaleness = defaultCacheStaleness
+	}
 	p := &Proxy{targets: targets, logger: logger, opts: opts, access: newAccess(time.Now)}
+	if opts.Cache != nil {
+		p.writes = newWrites(time.Now)
+	}
 	p.proxy = &httputil.ReverseProxy{
-		Rewrite:        rewrite,
-		ModifyResponse: sandboxUpstream,
-		Transport:      transport{},
-		BufferPool:     &bufferPool{},
-		ErrorHandler:   p.errorHandler,
-		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		Rewrite: rewrite,
+		ModifyResponse: func(resp *http.Response) error {
+			if err := sandboxUpstream(resp); err != nil {
+				return err
+			}
+			return p.recordWrite(resp)
+		},
+		Transport:    transport{},
+		BufferPool:   &bufferPool{},
+		ErrorHandler: p.errorHandler,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return p
 }

@@ -138,8 +138,14 @@ type Collection struct {
 	typed, typedKnown bool
 	// listAPIVersion and listKind are the list's own (e.g. v1, ConfigMapList).
 	listAPIVersion, listKind string
-	gaveUp                   bool          // ErrUncachable: no more attempts
-	advance                  chan struct{} // closed, and replaced, whenever rv moves or sync state changes
+	gaveUp                   bool // ErrUncachable: no more attempts
+	// heard is when the cluster last showed the watch alive (the list, a watch
+	// taken or ended at its timeout, an event, a bookmark), zero once a watch
+	// failed: the watch's health (Healthy). A quiet cluster sends no bookmarks
+	// (their version would not move), so short watches' ends are the heartbeat.
+	heard   time.Time
+	now     func() time.Time
+	advance chan struct{} // closed, and replaced, whenever rv moves or sync state changes
 	// hurry asks for a bookmark soon: a query waits for a version the watch has
 	// not reached, most likely because the cluster wrote something else since
 	// (its resource version is global, and the watch hears only this resource).
@@ -171,7 +177,13 @@ type Options struct {
 	MaxBackoff time.Duration
 	// MaxBytes gives up on a collection larger than this (0: no bound).
 	MaxBytes int64
-	Logger   *slog.Logger
+	// Heartbeat keeps every watch short (hurryTimeout), so that even a
+	// collection nobody writes hears from the cluster about every 3 s (a watch's
+	// end, a bookmark) and can prove itself Healthy; off, watches last
+	// WatchTimeout.
+	Heartbeat bool
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // ErrUncachable wraps why a collection cannot be cached at all (the gateway may
@@ -196,7 +208,10 @@ func Start(ctx context.Context, target *cluster.Target, path string, o Options) 
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Collection{
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	c := &Collection{now: o.Now,
 		target: target, path: path, logger: o.Logger.With("cluster", target.Name, "collection", path),
 		objects: map[string]*Object{}, byNS: map[string]map[string]*Object{}, advance: make(chan struct{}),
 		hurry: make(chan struct{}, 1),
@@ -226,7 +241,11 @@ func (c *Collection) run(ctx context.Context, o Options) {
 			continue
 		}
 		backoff = o.Backoff
-		timeout := o.WatchTimeout
+		long := o.WatchTimeout
+		if o.Heartbeat {
+			long = min(hurryTimeout, o.WatchTimeout)
+		}
+		timeout := long
 		for failures := 0; ctx.Err() == nil && failures < 3; {
 			hurried, err := c.watch(ctx, timeout)
 			switch {
@@ -235,7 +254,7 @@ func (c *Collection) run(ctx context.Context, o Options) {
 				backoff = o.Backoff
 				// A hurried watch is renewed short, for a bookmark in about a
 				// second; after that the watch is long again.
-				timeout = o.WatchTimeout
+				timeout = long
 				if hurried {
 					timeout = min(hurryTimeout, o.WatchTimeout)
 				}
@@ -245,6 +264,9 @@ func (c *Collection) run(ctx context.Context, o Options) {
 				continue
 			}
 			failures++
+			c.mu.Lock()
+			c.heard = time.Time{} // what came after the failure is unknown until the watch resumes
+			c.mu.Unlock()
 			c.logger.Warn("watch failed; resuming", "error", err, "failures", failures)
 			pause()
 		}
@@ -374,6 +396,7 @@ func (c *Collection) list(ctx context.Context, chunk int, maxBytes int64) error 
 	}
 	c.mu.Lock()
 	c.objects, c.byNS, c.bytes, c.rv, c.synced, c.err = objects, byNS, total, listRV, true, nil
+	c.heard = c.now()
 	c.listAPIVersion, c.listKind = listAPIVersion, listKind
 	c.version++
 	c.view.Store(nil)
@@ -439,11 +462,16 @@ func (c *Collection) watch(ctx context.Context, timeout time.Duration) (hurried 
 		return false, err
 	}
 	defer resp.Body.Close()
+	c.alive() // the cluster took the watch from c.rv: nothing before it is missing
 	dec := json.NewDecoder(resp.Body)
 	for {
 		var e watchEvent
 		if err := dec.Decode(&e); err != nil {
-			if errors.Is(err, io.EOF) || wctx.Err() != nil {
+			if errors.Is(err, io.EOF) {
+				c.alive() // ended by the cluster at its timeout, everything sent
+				return false, nil
+			}
+			if wctx.Err() != nil {
 				return false, nil
 			}
 			return false, fmt.Errorf("reading the watch: %w", err)
@@ -483,6 +511,7 @@ func (c *Collection) apply(ctx context.Context, e watchEvent) error {
 			return err
 		}
 		c.mu.Lock()
+		c.heard = c.now()
 		if rv > c.rv {
 			c.rv = rv
 			c.broadcastLocked()
@@ -534,6 +563,7 @@ func (c *Collection) apply(ctx context.Context, e watchEvent) error {
 	}
 	c.version++
 	c.view.Store(nil) // it would keep replaced objects alive
+	c.heard = c.now()
 	if o.ResourceVersion > c.rv {
 		c.rv = o.ResourceVersion
 	}
@@ -560,6 +590,70 @@ func (c *Collection) WaitFor(ctx context.Context, rv uint64) error {
 			case c.hurry <- struct{}{}:
 			default:
 			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-advance:
+		}
+	}
+}
+
+// alive notes that the cluster was heard from just now.
+func (c *Collection) alive() {
+	c.mu.Lock()
+	c.heard = c.now()
+	c.mu.Unlock()
+}
+
+// Healthy says the collection reflects its watch stream and the stream is
+// alive: listed, its last watch not failed, and the cluster heard from within
+// bound. What it holds then misses at most what the cluster
+// wrote in the last bound, and in practice only the watch's own delay.
+func (c *Collection) Healthy(bound time.Duration) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.synced && !c.gaveUp && c.now().Sub(c.heard) <= bound
+}
+
+// Gone is an object deleted as it was at ResourceVersion: the cache reflects the
+// delete once it holds no object of the name at that version (at all, for 0).
+type Gone struct {
+	Namespace, Name string
+	ResourceVersion uint64
+}
+
+// Lacks says the cache holds none of the deleted objects as they were.
+func (c *Collection) Lacks(gone []Gone) bool {
+	if len(gone) == 0 {
+		return true
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.lacksLocked(gone)
+}
+
+func (c *Collection) lacksLocked(gone []Gone) bool {
+	for _, g := range gone {
+		if o, ok := c.objects[keyOf(g.Namespace, g.Name)]; ok && (g.ResourceVersion == 0 || o.ResourceVersion == g.ResourceVersion) {
+			return false
+		}
+	}
+	return true
+}
+
+// WaitLacks waits until Lacks(gone), or ctx ends; a collection that cannot sync
+// fails at once.
+func (c *Collection) WaitLacks(ctx context.Context, gone []Gone) error {
+	for {
+		c.mu.RLock()
+		ok, synced, syncErr, advance := c.synced && c.lacksLocked(gone), c.synced, c.err, c.advance
+		c.mu.RUnlock()
+		switch {
+		case ok:
+			return nil
+		case !synced && syncErr != nil:
+			return syncErr
 		}
 		select {
 		case <-ctx.Done():

@@ -2,10 +2,13 @@ package listcache_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -325,5 +328,80 @@ func TestCacheRecoversAfterTheAPIServerRestarts(t *testing.T) {
 	}
 	if byNS, _ := cached(c, []string{ns}); !equal(byNS, upstream(t, cs, []string{ns})) {
 		t.Fatalf("after the restart the cache holds %v, the cluster %v", byNS, upstream(t, cs, []string{ns}))
+	}
+}
+
+// cuttable is a transport whose connections to the cluster can be cut: requests
+// fail and open streams end with an error, as when the network drops.
+type cuttable struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	stop chan struct{} // closed while cut
+}
+
+func (c *cuttable) cut(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if on {
+		close(c.stop)
+	} else {
+		c.stop = make(chan struct{})
+	}
+}
+
+func (c *cuttable) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	stop := c.stop
+	c.mu.Unlock()
+	select {
+	case <-stop:
+		return nil, errors.New("connection refused")
+	default:
+	}
+	ctx, cancel := context.WithCancel(req.Context())
+	go func() {
+		select {
+		case <-stop:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	return c.base.RoundTrip(req.WithContext(ctx))
+}
+
+// With heartbeat watches a collection nobody writes still proves itself alive
+// (a watch's end at its timeout, about every 3 s), so it stays Healthy within
+// the default 5 s; a cut connection makes it unhealthy at once, until the watch
+// is back.
+func TestHeartbeatKeepsAQuietWatchHealthy(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tg := target(t)
+	tr := &cuttable{base: tg.Transport, stop: make(chan struct{})}
+	tg.Transport = tr
+	c := listcache.Start(ctx, tg, "/api/v1/serviceaccounts", listcache.Options{Heartbeat: true, Backoff: 100 * time.Millisecond})
+	if err := c.WaitFor(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); time.Since(start) < 8*time.Second; time.Sleep(50 * time.Millisecond) {
+		if !c.Healthy(5 * time.Second) {
+			t.Fatalf("a quiet collection went unhealthy %v after it synced", time.Since(start).Round(time.Millisecond))
+		}
+	}
+	tr.cut(true)
+	for deadline := time.Now().Add(5 * time.Second); c.Healthy(5 * time.Second); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a cut watch stayed healthy past the bound")
+		}
+	}
+	time.Sleep(time.Second)
+	if c.Healthy(5 * time.Second) {
+		t.Fatal("a cut watch became healthy again while still cut")
+	}
+	tr.cut(false)
+	for deadline := time.Now().Add(10 * time.Second); !c.Healthy(5 * time.Second); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the watch did not come back healthy")
+		}
 	}
 }

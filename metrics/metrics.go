@@ -19,6 +19,8 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	proxied  *prometheus.CounterVec
 	listed   *prometheus.CounterVec
+	// freshness labels come from kubeproxy's fixed set of paths.
+	freshness *prometheus.CounterVec
 }
 
 // New registers the metrics on a new registry, with the Go and process collectors.
@@ -38,8 +40,12 @@ func New() *Metrics {
 		listed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kubegate_list_queries_total", Help: "List queries with extension parameters, by where the answer came from (cache or cluster; with --list-cache).",
 		}, []string{"source"}),
+		freshness: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kubegate_list_freshness_total",
+			Help: "List queries the cache could answer, by freshness path: watch (at once, healthy watch), waited (for a write, a version or strict), unhealthy, behind, uncached (the last three from the cluster).",
+		}, []string{"path"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.proxied, m.listed,
+	m.registry.MustRegister(m.requests, m.duration, m.proxied, m.listed, m.freshness,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -73,6 +79,11 @@ func codeLabel(code int) string {
 // ObserveListQuery counts a list query answered from source (cache or cluster).
 func (m *Metrics) ObserveListQuery(source string) {
 	m.listed.WithLabelValues(source).Inc()
+}
+
+// ObserveFreshness counts a list query by its freshness path.
+func (m *Metrics) ObserveFreshness(path string) {
+	m.freshness.WithLabelValues(path).Inc()
 }
 
 // WatchListCache exports the list cache's size, read when scraped.

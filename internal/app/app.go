@@ -109,12 +109,13 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		Guard: ratelimit.NewGuard(cfg.FailuresPerIP, cfg.FailuresPerKey, nil),
 	})
 	m := metrics.New()
-	popts := kubeproxy.Options{MaxPageSize: cfg.MaxPageSize, CacheWait: cfg.CacheWait}
+	popts := kubeproxy.Options{MaxPageSize: cfg.MaxPageSize, CacheWait: cfg.CacheWait, CacheStaleness: cfg.CacheStaleness}
 	if cfg.ListCache {
 		a.cache = listcache.NewCache(listcache.CacheOptions{
 			Targets: a.clusters, IdleTimeout: cfg.CacheIdleTimeout, MemoryLimit: int64(cfg.CacheMemoryLimit), MaxCollections: cfg.CacheMaxCollections, Logger: logger,
+			Collection: listcache.Options{Heartbeat: true}, // a bookmark every ~3 s proves a quiet collection's watch healthy
 		})
-		popts.Cache, popts.ObserveListQuery = a.cache, m.ObserveListQuery
+		popts.Cache, popts.ObserveListQuery, popts.ObserveFreshness = a.cache, m.ObserveListQuery, m.ObserveFreshness
 		m.WatchListCache(a.cache.Stats)
 	}
 	proxy := kubeproxy.New(a.clusters, logger, popts)

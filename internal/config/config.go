@@ -85,6 +85,9 @@ type Config struct {
 	// CacheMaxCollections bounds how many (cluster, resource) caches exist at once.
 	CacheMaxCollections int
 	CacheWait           time.Duration
+	// CacheStaleness bounds how long ago a collection's watch was heard from for
+	// the cache to answer without asking the cluster.
+	CacheStaleness time.Duration
 	// ExternalURL is how clients reach the gateway, for generated kubeconfigs.
 	ExternalURL string
 	// ExternalCAFile is the CA (PEM) that generated kubeconfigs trust for the
@@ -180,6 +183,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 		CacheIdleTimeout:         10 * time.Minute,
 		CacheMaxCollections:      64,
 		CacheWait:                250 * time.Millisecond,
+		CacheStaleness:           5 * time.Second,
 		AuditRetention:           30 * 24 * time.Hour,
 	}
 	c.BootstrapAdminPassword = getenv("KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD")
@@ -226,6 +230,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&durationValue{p: &c.CacheIdleTimeout, min: time.Minute}, "cache-idle-timeout", "drop a list cache no query used for this long")
 	fs.Var(&intValue{p: &c.CacheMaxCollections, min: 1, max: 100_000}, "cache-max-collections", "most list caches (one per cluster and resource) held at once; past it queries read their clusters")
 	fs.Var(&durationValue{p: &c.CacheWait, min: time.Millisecond}, "cache-wait", "longest a list query waits for its cache to be fresh before the cluster answers it")
+	fs.Var(&durationValue{p: &c.CacheStaleness, min: 4 * time.Second}, "cache-staleness", "the cache answers a list while its watch was heard from within this long (every write through the gateway is waited for); past it the cluster answers")
 	fs.Var(&urlValue{&c.ExternalURL}, "external-url", "the gateway's URL as clients reach it, for generated kubeconfigs (default: the request's host)")
 	fs.Var(&listenValue{&c.MetricsListen}, "metrics-listen", "serve /metrics on this host:port only, e.g. an address the monitoring network alone reaches (default: the main address)")
 	fs.Var(&pathValue{&c.MetricsTokenFile}, "metrics-token-file", "file holding a bearer token that /metrics requires (default: /metrics is open)")

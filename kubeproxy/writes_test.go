@@ -1,0 +1,91 @@
+package kubeproxy
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubegate/kubegate/cluster"
+	"github.com/kubegate/kubegate/filters"
+)
+
+// What a carried write leaves for the next answers of its collection: the
+// version of a create or update, the absence of an object deleted at once (by
+// its version, or by name when a Status answered), strictness after a
+// deletecollection or an answer without a version — until a strict read
+// settles it, or a minute passes. Other collections and clusters are untouched.
+func TestWritesMarkTheirCollection(t *testing.T) {
+	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	target, other := &cluster.Target{Name: "c1"}, &cluster.Target{Name: "c2"}
+	p := &Proxy{writes: newWrites(func() time.Time { return now })}
+	write := func(method, path, body string) {
+		t.Helper()
+		req := httptest.NewRequest(method, filters.ProxyPrefix+"c1"+path, nil)
+		filters.WithRequestInfo(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { req = r })).ServeHTTP(httptest.NewRecorder(), req)
+		ctx := withUpstream(req.Context(), target, filters.Info(req.Context()).Path)
+		resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)),
+			Request: req.WithContext(ctx)}
+		if err := p.recordWrite(resp); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := io.ReadAll(resp.Body); string(b) != body {
+			t.Fatalf("the client gets %q, not the cluster's %q", b, body)
+		}
+	}
+	cms := writeKey{target, "/api/v1/configmaps"}
+
+	write("POST", "/api/v1/namespaces/a/configmaps", `{"kind":"ConfigMap","metadata":{"namespace":"a","name":"x","resourceVersion":"41"}}`)
+	write("PUT", "/api/v1/namespaces/a/configmaps/y", `{"kind":"ConfigMap","metadata":{"namespace":"a","name":"y","resourceVersion":"40"}}`)
+	if m := p.writes.mark(cms); m.rv != 41 || m.strict || len(m.gone) != 0 {
+		t.Fatalf("after a create and an older update: %+v", m)
+	}
+	write("DELETE", "/api/v1/namespaces/a/configmaps/x", `{"kind":"ConfigMap","metadata":{"namespace":"a","name":"x","resourceVersion":"41"}}`)
+	write("DELETE", "/api/v1/namespaces/a/configmaps/y", `{"kind":"Status","status":"Success","details":{"name":"y","kind":"configmaps"}}`)
+	if m := p.writes.mark(cms); len(m.gone) != 2 || m.gone[0] != (goneMark{"a", "x", 41}) || m.gone[1] != (goneMark{"a", "y", 0}) {
+		t.Fatalf("after two deletes: %+v", m)
+	}
+	write("DELETE", "/api/v1/namespaces/a/pods/z", `{"kind":"Pod","metadata":{"namespace":"a","name":"z","resourceVersion":"50","deletionTimestamp":"2026-12-07T08:00:00Z"}}`)
+	if m := p.writes.mark(writeKey{target, "/api/v1/pods"}); m.rv != 50 || len(m.gone) != 0 {
+		t.Fatalf("a graceful delete is an update: %+v", m)
+	}
+	write("DELETE", "/api/v1/namespaces/a/configmaps", `{"kind":"ConfigMapList","metadata":{"resourceVersion":"60"},"items":[]}`)
+	m := p.writes.mark(cms)
+	if !m.strict {
+		t.Fatalf("after a deletecollection: %+v", m)
+	}
+	p.writes.settle(cms, m.at, 70)
+	if m := p.writes.mark(cms); m.strict || m.rv != 70 {
+		t.Fatalf("after a strict read: %+v", m)
+	}
+	if m := p.writes.mark(writeKey{other, "/api/v1/configmaps"}); m.rv != 0 || m.strict {
+		t.Fatalf("another cluster's collection: %+v", m)
+	}
+	for i := range maxGoneMarks + 1 {
+		write("DELETE", "/api/v1/namespaces/a/secrets/s"+strings.Repeat("x", i), `{"kind":"Status","details":{"name":"s"}}`)
+	}
+	if m := p.writes.mark(writeKey{target, "/api/v1/secrets"}); !m.strict || len(m.gone) != 0 {
+		t.Fatalf("past %d deletes the mark is strict: %+v", maxGoneMarks, m)
+	}
+	now = now.Add(writeMarkTTL + time.Second)
+	if m := p.writes.mark(cms); m.rv != 0 {
+		t.Fatalf("a mark outlived its minute: %+v", m)
+	}
+}
+
+func TestConsistencyParameter(t *testing.T) {
+	for q, want := range map[string]string{"": "watch", "consistency=": "watch", "consistency=watch": "watch", "consistency=strict": "strict",
+		"consistency=fresh": "400", "consistency=strict&consistency=strict": "400"} {
+		req := httptest.NewRequest("GET", "/x?"+q, nil)
+		strict, err := strictness(req.URL.Query())
+		got := map[bool]string{true: "strict", false: "watch"}[strict]
+		if err != nil {
+			got = "400"
+		}
+		if got != want {
+			t.Errorf("%q: %s, want %s (%v)", q, got, want, err)
+		}
+	}
+}
