@@ -155,9 +155,10 @@ func (id *Identity) CheckCluster(name string) error {
 }
 
 // SeesUpstreams says whether the identity may see where the clusters' API servers
-// are: administrators only, as the addresses are of no use through the gateway and
+// are: administrators only (not their scoped credentials, which cannot
+// administer), as the addresses are of no use through the gateway and
 // tell an attacker where to aim.
-func (id *Identity) SeesUpstreams() bool { return id.Admin }
+func (id *Identity) SeesUpstreams() bool { return id.Admin && id.Scope.IsZero() }
 
 // GroupsFor returns the groups of a user: everyone is in GroupUsers, admins also in
 // GroupAdmins.

@@ -25,13 +25,16 @@ type view struct {
 	users map[string]kubegate.User      // by ID
 
 	fetching chan struct{} // bounds the store lookups of fetchKey
+	// misses are access keys fetchKey found nowhere lately, so that repeating a
+	// made-up key costs the store nothing.
+	misses map[string]time.Time
 	// gen counts the changes applied, so that fetchKey does not keep what a
 	// change (a delete, a disable) overtook while it read.
 	gen uint64
 }
 
 func newView(store kubegate.Store, logger *slog.Logger) *view {
-	return &view{store: store, logger: logger, keys: map[string]kubegate.AccessKey{}, users: map[string]kubegate.User{}, fetching: make(chan struct{}, 4)}
+	return &view{store: store, logger: logger, keys: map[string]kubegate.AccessKey{}, users: map[string]kubegate.User{}, fetching: make(chan struct{}, 4), misses: map[string]time.Time{}}
 }
 
 func (v *view) load(ctx context.Context) error {
@@ -121,7 +124,14 @@ func (v *view) key(accessKey string) (kubegate.AccessKey, bool) {
 // in the console must not be told it does not exist. Lookups of keys nobody made
 // are what guessing costs, so few run at once and the rest are misses.
 func (v *view) fetchKey(accessKey string) (kubegate.AccessKey, bool) {
-	if accessKey == "" || len(accessKey) > 64 {
+	if accessKey == "" || len(accessKey) > 128 {
+		return kubegate.AccessKey{}, false
+	}
+	now := time.Now()
+	v.mu.RLock()
+	missed, ok := v.misses[accessKey]
+	v.mu.RUnlock()
+	if ok && now.Sub(missed) < missTTL {
 		return kubegate.AccessKey{}, false
 	}
 	select {
@@ -137,6 +147,9 @@ func (v *view) fetchKey(accessKey string) (kubegate.AccessKey, bool) {
 	defer cancel()
 	k, err := v.store.GetAccessKey(ctx, accessKey)
 	if err != nil {
+		if kubegate.ErrorCode(err) == kubegate.ENotFound {
+			v.miss(accessKey, now)
+		}
 		return kubegate.AccessKey{}, false
 	}
 	_, known := v.user(k.UserID)
@@ -156,6 +169,29 @@ func (v *view) fetchKey(accessKey string) (kubegate.AccessKey, bool) {
 	}
 	v.keys[k.AccessKey] = k
 	return k, true
+}
+
+// missTTL is how long a key found nowhere is not looked up again: far longer
+// than guessing could use, far shorter than anyone waits after making a key.
+const missTTL = 5 * time.Second
+
+// maxMisses bounds the misses remembered; past it the oldest go.
+const maxMisses = 10_000
+
+func (v *view) miss(accessKey string, now time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.misses) >= maxMisses {
+		for k, at := range v.misses {
+			if now.Sub(at) >= missTTL {
+				delete(v.misses, k)
+			}
+		}
+		if len(v.misses) >= maxMisses {
+			clear(v.misses)
+		}
+	}
+	v.misses[accessKey] = now
 }
 
 // user returns the user with id, if it exists.

@@ -60,12 +60,14 @@ func WithAudit(h http.Handler, sink AuditSink, now func() time.Time) http.Handle
 			start := now()
 			rw := NewResponseWriter(w)
 			defer func() {
-				if f.attempt == nil {
-					return
-				}
 				status := rw.Status()
 				if status == 0 {
 					status = http.StatusOK
+				}
+				// A rate-limited attempt is not audited: a flood must not crowd out
+				// the events of authenticated requests in the audit's buffer.
+				if f.attempt == nil || status == http.StatusTooManyRequests {
+					return
 				}
 				sink.Record(kubegate.AuditEvent{
 					Time: start.UTC().Truncate(time.Microsecond), RequestID: RequestID(r.Context()),

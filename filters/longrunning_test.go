@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -76,5 +77,23 @@ func TestLongRunningRequestsAreBoundedPerUser(t *testing.T) {
 	close(release)
 	if rec := do("u1", "AK1", watch); rec.Code != http.StatusOK {
 		t.Fatalf("a watch after the others closed: %d", rec.Code)
+	}
+}
+
+// A watch or a followed log is recognised as the apiserver reads the parameter
+// (present and neither 0 nor false), so spelling it otherwise does not escape
+// the bound.
+func TestLongRunningIsRecognisedAsTheApiserverReadsIt(t *testing.T) {
+	for q, want := range map[string]bool{"watch=true": true, "watch=": true, "watch=yes": true, "watch=t": true, "watch=1": true,
+		"watch=0": false, "watch=false": false, "watch=FALSE": false, "": false} {
+		for _, path := range []string{"/api/v1/cube/proxy/clusters/c1/api/v1/pods?", "/api/v1/cube/proxy/clusters/c1/api/v1/namespaces/a/pods/p/log?"} {
+			u := path + q
+			if path[len(path)-5:] == "/log?" {
+				u = path + strings.Replace(q, "watch", "follow", 1)
+			}
+			if got := filters.Classify(httptest.NewRequest(http.MethodGet, u, nil)).LongRunning; got != want {
+				t.Errorf("%s: long-running %v, want %v", u, got, want)
+			}
+		}
 	}
 }

@@ -196,7 +196,7 @@ func Classify(r *http.Request) *RequestInfo {
 	case p == "/healthz" || p == "/livez" || p == "/readyz" || p == "/metrics":
 		info.Class = ClassHealth
 	}
-	info.LongRunning = info.Upgrade || info.Verb == "watch" || isTrue(q.Get("watch")) || q.Get("follow") == "true" ||
+	info.LongRunning = info.Upgrade || info.Verb == "watch" || isTrue(q, "watch") || isTrue(q, "follow") ||
 		info.Subresource == "exec" || info.Subresource == "attach" || info.Subresource == "portforward"
 	return info
 }
@@ -272,7 +272,7 @@ func (i *RequestInfo) parseKubernetes(method string, q url.Values) {
 	switch method {
 	case http.MethodGet, http.MethodHead:
 		switch {
-		case watchPath || isTrue(q.Get("watch")):
+		case watchPath || isTrue(q, "watch"):
 			i.Verb = "watch"
 		case i.Name == "":
 			i.Verb = "list"
@@ -299,9 +299,14 @@ func (i *RequestInfo) parseKubernetes(method string, q url.Values) {
 	i.Mints = i.mints()
 }
 
-func isTrue(v string) bool {
-	v = strings.ToLower(v)
-	return v == "true" || v == "1"
+func isTrue(q url.Values, key string) bool {
+	// As the apiserver reads a boolean parameter (Convert_Slice_string_To_bool):
+	// present and neither "0" nor "false" is true, "" and "yes" included.
+	vs, ok := q[key]
+	if !ok || len(vs) == 0 {
+		return false
+	}
+	return vs[0] != "0" && !strings.EqualFold(vs[0], "false")
 }
 
 // isUpgrade says whether h asks for a connection upgrade.

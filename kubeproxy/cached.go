@@ -143,7 +143,7 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 	var want uint64 // resourceVersion=0: what the cache holds, once it has listed
 	var mark writeMark
 	if rv == "" {
-		mark = p.writes.mark(writeKey{target, path})
+		mark = p.writes.mark(keyOf(target, info))
 		strict = strict || mark.strict
 	}
 	switch {
@@ -199,7 +199,7 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 		return nil, false, err
 	}
 	if mark.strict {
-		p.writes.settle(writeKey{target, path}, mark.at, want)
+		p.writes.settle(keyOf(target, info), mark.strictAt, want)
 	}
 	if waited {
 		p.freshness(freshnessWaited)

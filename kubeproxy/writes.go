@@ -29,9 +29,15 @@ const (
 	maxWriteBody = 2 << 20
 )
 
+// writeKey is a resource of a cluster, whatever the API version it is written
+// and listed through (autoscaling/v1 and v2 are one collection in etcd).
 type writeKey struct {
-	target *cluster.Target
-	path   string // the collection (collectionPath)
+	target          *cluster.Target
+	group, resource string
+}
+
+func keyOf(target *cluster.Target, info *filters.RequestInfo) writeKey {
+	return writeKey{target, info.APIGroup, info.Resource}
 }
 
 // writeMark is what answers of a collection must reflect after recent writes.
@@ -41,10 +47,12 @@ type writeMark struct {
 	// was, its version older than the deletion's, so what must hold is their
 	// absence (or a newer object of the name).
 	gone []goneMark
-	// strict: a write whose effect the answer does not say (a deletecollection, a
-	// delete answered with a Status): the next answers are strict.
-	strict bool
-	at     time.Time
+	// strict: a write whose effect the answer does not say (a deletecollection,
+	// an answer that is not JSON): the next answers are strict, until a strict
+	// read that began after strictAt settles it.
+	strict   bool
+	strictAt time.Time
+	at       time.Time
 }
 
 type goneMark struct {
@@ -72,14 +80,17 @@ func (w *writes) record(k writeKey, add writeMark) {
 	now := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.m) >= maxWriteMarks {
+	if _, ok := w.m[k]; !ok && len(w.m) >= maxWriteMarks {
+		oldest, at := writeKey{}, now
 		for k, m := range w.m {
 			if now.Sub(m.at) > writeMarkTTL {
 				delete(w.m, k)
+			} else if m.at.Before(at) {
+				oldest, at = k, m.at
 			}
 		}
 		if len(w.m) >= maxWriteMarks {
-			clear(w.m) // reads then wait for no write: the health bound still holds
+			delete(w.m, oldest) // the least recent write; the health bound still holds for it
 		}
 	}
 	m := w.m[k]
@@ -87,10 +98,12 @@ func (w *writes) record(k writeKey, add writeMark) {
 		m = writeMark{}
 	}
 	m.rv = max(m.rv, add.rv)
-	m.strict = m.strict || add.strict
+	if add.strict {
+		m.strict, m.strictAt = true, now
+	}
 	m.gone = append(m.gone[:len(m.gone):len(m.gone)], add.gone...) // a copy: readers hold the old slice
 	if len(m.gone) > maxGoneMarks {
-		m.gone, m.strict = nil, true
+		m.gone, m.strict, m.strictAt = nil, true, now
 	}
 	m.at = now
 	w.m[k] = m
@@ -112,12 +125,12 @@ func (w *writes) mark(k writeKey) writeMark {
 }
 
 // settle turns a strict mark into the version a strict read found, so that one
-// strict answer after a deletecollection is enough: the mark must still be the
-// one that read began under (at), or a newer write stays strict.
-func (w *writes) settle(k writeKey, at time.Time, rv uint64) {
+// strict answer after a deletecollection is enough: the mark must not have
+// turned strict again since that read began (strictAt), or it stays strict.
+func (w *writes) settle(k writeKey, strictAt time.Time, rv uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if m, ok := w.m[k]; ok && m.at.Equal(at) && m.strict {
+	if m, ok := w.m[k]; ok && m.strict && m.strictAt.Equal(strictAt) {
 		m.strict, m.rv = false, max(m.rv, rv)
 		w.m[k] = m
 	}
@@ -142,10 +155,12 @@ func (p *Proxy) recordWrite(resp *http.Response) error {
 	}
 	info := filters.Info(resp.Request.Context())
 	up, _ := resp.Request.Context().Value(upstreamKey).(*upstream)
-	if up == nil || !isWrite(info) {
-		return nil
+	if up == nil || !isWrite(info) || resp.Request.URL.Query().Has("dryRun") {
+		return nil // a dry run changes nothing
 	}
+	key := keyOf(up.target, info)
 	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != "application/json" {
+		p.writes.record(key, writeMark{strict: true}) // protobuf, YAML, CBOR: the version is not read here
 		return nil
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxWriteBody+1))
@@ -157,11 +172,11 @@ func (p *Proxy) recordWrite(resp *http.Response) error {
 			io.Reader
 			io.Closer
 		}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+		p.writes.record(key, writeMark{strict: true})
 		return nil
 	}
 	_ = resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	key := writeKey{up.target, collectionPath(info)}
 	var obj struct {
 		Kind    string `json:"kind"`
 		Details struct {
@@ -186,7 +201,10 @@ func (p *Proxy) recordWrite(resp *http.Response) error {
 	case info.Verb == "deletecollection" || err != nil || obj.Kind == "Status":
 		p.writes.record(key, writeMark{strict: true})
 	case info.Verb == "delete" && obj.Metadata.DeletionTimestamp == nil:
-		p.writes.record(key, writeMark{gone: []goneMark{{obj.Metadata.Namespace, obj.Metadata.Name, rv}}})
+		// Deleted at once. Current apiservers answer with the object at the
+		// deletion's version, older ones at its last: the version covers the
+		// first, the object's absence (at that version or older) the second.
+		p.writes.record(key, writeMark{rv: rv, gone: []goneMark{{obj.Metadata.Namespace, obj.Metadata.Name, rv}}})
 	default: // created, changed, or deleted later (finalizers, grace): the version says
 		p.writes.record(key, writeMark{rv: rv})
 	}

@@ -21,12 +21,16 @@ func TestWritesMarkTheirCollection(t *testing.T) {
 	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
 	target, other := &cluster.Target{Name: "c1"}, &cluster.Target{Name: "c2"}
 	p := &Proxy{writes: newWrites(func() time.Time { return now })}
-	write := func(method, path, body string) {
+	write := func(method, path, body string, contentType ...string) {
 		t.Helper()
+		ct := "application/json"
+		if len(contentType) > 0 {
+			ct = contentType[0]
+		}
 		req := httptest.NewRequest(method, filters.ProxyPrefix+"c1"+path, nil)
 		filters.WithRequestInfo(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { req = r })).ServeHTTP(httptest.NewRecorder(), req)
 		ctx := withUpstream(req.Context(), target, filters.Info(req.Context()).Path)
-		resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)),
+		resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {ct}}, Body: io.NopCloser(strings.NewReader(body)),
 			Request: req.WithContext(ctx)}
 		if err := p.recordWrite(resp); err != nil {
 			t.Fatal(err)
@@ -35,7 +39,7 @@ func TestWritesMarkTheirCollection(t *testing.T) {
 			t.Fatalf("the client gets %q, not the cluster's %q", b, body)
 		}
 	}
-	cms := writeKey{target, "/api/v1/configmaps"}
+	cms := writeKey{target, "", "configmaps"}
 
 	write("POST", "/api/v1/namespaces/a/configmaps", `{"kind":"ConfigMap","metadata":{"namespace":"a","name":"x","resourceVersion":"41"}}`)
 	write("PUT", "/api/v1/namespaces/a/configmaps/y", `{"kind":"ConfigMap","metadata":{"namespace":"a","name":"y","resourceVersion":"40"}}`)
@@ -48,7 +52,7 @@ func TestWritesMarkTheirCollection(t *testing.T) {
 		t.Fatalf("after two deletes: %+v", m)
 	}
 	write("DELETE", "/api/v1/namespaces/a/pods/z", `{"kind":"Pod","metadata":{"namespace":"a","name":"z","resourceVersion":"50","deletionTimestamp":"2026-12-07T08:00:00Z"}}`)
-	if m := p.writes.mark(writeKey{target, "/api/v1/pods"}); m.rv != 50 || len(m.gone) != 0 {
+	if m := p.writes.mark(writeKey{target, "", "pods"}); m.rv != 50 || len(m.gone) != 0 {
 		t.Fatalf("a graceful delete is an update: %+v", m)
 	}
 	write("DELETE", "/api/v1/namespaces/a/configmaps", `{"kind":"ConfigMapList","metadata":{"resourceVersion":"60"},"items":[]}`)
@@ -60,14 +64,25 @@ func TestWritesMarkTheirCollection(t *testing.T) {
 	if m := p.writes.mark(cms); m.strict || m.rv != 70 {
 		t.Fatalf("after a strict read: %+v", m)
 	}
-	if m := p.writes.mark(writeKey{other, "/api/v1/configmaps"}); m.rv != 0 || m.strict {
+	if m := p.writes.mark(writeKey{other, "", "configmaps"}); m.rv != 0 || m.strict {
 		t.Fatalf("another cluster's collection: %+v", m)
 	}
 	for i := range maxGoneMarks + 1 {
 		write("DELETE", "/api/v1/namespaces/a/secrets/s"+strings.Repeat("x", i), `{"kind":"Status","details":{"name":"s"}}`)
 	}
-	if m := p.writes.mark(writeKey{target, "/api/v1/secrets"}); !m.strict || len(m.gone) != 0 {
+	if m := p.writes.mark(writeKey{target, "", "secrets"}); !m.strict || len(m.gone) != 0 {
 		t.Fatalf("past %d deletes the mark is strict: %+v", maxGoneMarks, m)
+	}
+	// One resource whatever the version it is written through; a dry run marks
+	// nothing; an answer not read here (protobuf) makes the next answers strict.
+	write("PATCH", "/apis/autoscaling/v2/namespaces/a/horizontalpodautoscalers/h", `{"kind":"HorizontalPodAutoscaler","metadata":{"resourceVersion":"80"}}`)
+	write("PATCH", "/apis/autoscaling/v1/namespaces/a/horizontalpodautoscalers/h?dryRun=All", `{"kind":"HorizontalPodAutoscaler","metadata":{"resourceVersion":"99"}}`)
+	if m := p.writes.mark(writeKey{target, "autoscaling", "horizontalpodautoscalers"}); m.rv != 80 {
+		t.Fatalf("autoscaling/v2 and v1 are one resource, dry runs mark nothing: %+v", m)
+	}
+	write("POST", "/apis/apps/v1/namespaces/a/deployments", "\x6b\x38\x73\x00", "application/vnd.kubernetes.protobuf")
+	if m := p.writes.mark(writeKey{target, "apps", "deployments"}); !m.strict {
+		t.Fatalf("a protobuf answer: %+v", m)
 	}
 	now = now.Add(writeMarkTTL + time.Second)
 	if m := p.writes.mark(cms); m.rv != 0 {

@@ -139,9 +139,9 @@ type Collection struct {
 	// listAPIVersion and listKind are the list's own (e.g. v1, ConfigMapList).
 	listAPIVersion, listKind string
 	gaveUp                   bool // ErrUncachable: no more attempts
-	// heard is when the cluster last showed the watch alive (the list, a watch
-	// taken or ended at its timeout, an event, a bookmark), zero once a watch
-	// failed: the watch's health (Healthy). A quiet cluster sends no bookmarks
+	// heard is when the cluster last showed the watch alive and caught up (the
+	// list's start, a watch ended at its timeout, an event, a bookmark), zero once
+	// a watch failed or fell behind: the watch's health (Healthy). A quiet cluster sends no bookmarks
 	// (their version would not move), so short watches' ends are the heartbeat.
 	heard   time.Time
 	now     func() time.Time
@@ -261,6 +261,9 @@ func (c *Collection) run(ctx context.Context, o Options) {
 				continue
 			case errors.Is(err, errGone):
 				failures = 3 // too far behind: list again
+				c.mu.Lock()
+				c.heard = time.Time{} // what the cache holds is older than the cluster keeps
+				c.mu.Unlock()
 				continue
 			}
 			failures++
@@ -335,6 +338,7 @@ func (c *Collection) getPath(ctx context.Context, path string, v url.Values) (*h
 
 // list reads the whole collection in chunks and replaces the cache with it.
 func (c *Collection) list(ctx context.Context, chunk int, maxBytes int64) error {
+	started := c.now()
 	objects := map[string]*Object{}
 	var listRV uint64
 	var listAPIVersion, listKind string
@@ -396,7 +400,7 @@ func (c *Collection) list(ctx context.Context, chunk int, maxBytes int64) error 
 	}
 	c.mu.Lock()
 	c.objects, c.byNS, c.bytes, c.rv, c.synced, c.err = objects, byNS, total, listRV, true, nil
-	c.heard = c.now()
+	c.heard = started // a paged list reflects the cluster when it began
 	c.listAPIVersion, c.listKind = listAPIVersion, listKind
 	c.version++
 	c.view.Store(nil)
@@ -462,7 +466,6 @@ func (c *Collection) watch(ctx context.Context, timeout time.Duration) (hurried 
 		return false, err
 	}
 	defer resp.Body.Close()
-	c.alive() // the cluster took the watch from c.rv: nothing before it is missing
 	dec := json.NewDecoder(resp.Body)
 	for {
 		var e watchEvent
@@ -617,7 +620,8 @@ func (c *Collection) Healthy(bound time.Duration) bool {
 }
 
 // Gone is an object deleted as it was at ResourceVersion: the cache reflects the
-// delete once it holds no object of the name at that version (at all, for 0).
+// delete once it holds no object of the name at that version or older (none at
+// all, for 0).
 type Gone struct {
 	Namespace, Name string
 	ResourceVersion uint64
@@ -635,7 +639,7 @@ func (c *Collection) Lacks(gone []Gone) bool {
 
 func (c *Collection) lacksLocked(gone []Gone) bool {
 	for _, g := range gone {
-		if o, ok := c.objects[keyOf(g.Namespace, g.Name)]; ok && (g.ResourceVersion == 0 || o.ResourceVersion == g.ResourceVersion) {
+		if o, ok := c.objects[keyOf(g.Namespace, g.Name)]; ok && (g.ResourceVersion == 0 || o.ResourceVersion <= g.ResourceVersion) {
 			return false
 		}
 	}

@@ -35,7 +35,7 @@ func cachedGateway(t *testing.T) string {
 		ctx := context.Background()
 		_, err = cs.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
 			ObjectMeta: metav1.ObjectMeta{Name: "kubegate-cache-reader"},
-			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps", "namespaces"}, Verbs: []string{"list", "watch"}}},
+			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps", "namespaces", "serviceaccounts"}, Verbs: []string{"list", "watch"}}},
 		}, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
@@ -342,6 +342,22 @@ func TestListCacheFreshnessUnderWriteLoad(t *testing.T) {
 	}
 	if hits < 18 {
 		t.Errorf("under write load %d of 20 lists came from the cache", hits)
+	}
+
+	// Service accounts answer a delete with the object at the deletion's version
+	// (configmaps with a Status): both are waited for.
+	sas := url + "/api/v1/cube/proxy/clusters/" + cl.Name + "/api/v1/namespaces/" + ns + "/serviceaccounts"
+	call(t, "GET", sas+"?pageSize=0", admin, nil) // starts the collection
+	for i := range 6 {
+		name := fmt.Sprintf("sa-%d", i)
+		want(t, call(t, "POST", sas, admin, map[string]any{"metadata": map[string]string{"name": name}}), 201)
+		if r := want(t, call(t, "GET", sas+"?pageSize=0", admin, nil), 200); !strings.Contains(string(r.Body), `"name":"`+name+`"`) {
+			t.Fatalf("a list right after creating %s lacks it: %s", name, r.Body)
+		}
+		want(t, call(t, "DELETE", sas+"/"+name, admin, nil), 200)
+		if r := want(t, call(t, "GET", sas+"?pageSize=0", admin, nil), 200); strings.Contains(string(r.Body), `"name":"`+name+`"`) {
+			t.Fatalf("a list right after deleting %s (from %s) still shows it", name, r.Header.Get(kubeproxy.ListSourceHeader))
+		}
 	}
 
 	// Directly on the cluster: strict sees it at once; the default form within

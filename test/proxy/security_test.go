@@ -287,6 +287,11 @@ func TestScopedCredentialsSeeOnlyTheirClusters(t *testing.T) {
 	if r := want200(t, call(t, "GET", shared.url+"/api/v1/cube/clusters/"+c0, admin, nil)).JSON(t); !strings.HasPrefix(r["server"].(string), "https://") {
 		t.Errorf("an administrator does not see the cluster's server: %v", r)
 	}
+	// An administrator's scoped key cannot administer, and does not see it either.
+	adminScoped, _, _ := scopedKey(t, newAdmin(t, "narrow-admin"), map[string]any{"clusters": []string{c0}})
+	if r := want200(t, call(t, "GET", shared.url+"/api/v1/cube/clusters/"+c0, adminScoped, nil)).JSON(t); r["server"] != nil {
+		t.Errorf("an administrator's scoped key sees the cluster's server: %v", r)
+	}
 }
 
 // Password guessing and key guessing show in the audit log: a failed login under

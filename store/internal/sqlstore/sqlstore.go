@@ -737,7 +737,9 @@ func (s *Store) revokeFamily(ctx context.Context, tx *sql.Tx, t kubegate.Revoked
 		t.ExpiresAt = later(t.ExpiresAt, fromDB(exp))
 	}
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO revoked_tokens (id, family, issued_at, expires_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET issued_at = excluded.issued_at, expires_at = excluded.expires_at`),
+		ON CONFLICT (id) DO UPDATE SET
+			issued_at = CASE WHEN excluded.issued_at > revoked_tokens.issued_at THEN excluded.issued_at ELSE revoked_tokens.issued_at END,
+			expires_at = CASE WHEN excluded.expires_at > revoked_tokens.expires_at THEN excluded.expires_at ELSE revoked_tokens.expires_at END`),
 		t.ID, t.Family, toDB(t.IssuedAt), toDB(t.ExpiresAt)); err != nil {
 		return err
 	}
