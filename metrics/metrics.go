@@ -14,11 +14,13 @@ import (
 // Metrics are the gateway's metrics. Route labels are the request classes of
 // filters.RequestInfo.
 type Metrics struct {
-	registry *prometheus.Registry
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	proxied  *prometheus.CounterVec
-	listed   *prometheus.CounterVec
+	registry    *prometheus.Registry
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	proxied     *prometheus.CounterVec
+	listed      *prometheus.CounterVec
+	connections prometheus.Counter
+	open        prometheus.Gauge
 	// freshness labels come from kubeproxy's fixed set of paths.
 	freshness *prometheus.CounterVec
 }
@@ -40,12 +42,18 @@ func New() *Metrics {
 		listed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kubegate_list_queries_total", Help: "List queries with extension parameters, by where the answer came from (cache or cluster; with --list-cache).",
 		}, []string{"source"}),
+		connections: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kubegate_http_connections_total", Help: "Client connections accepted.",
+		}),
+		open: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kubegate_http_open_connections", Help: "Client connections open now (HTTP/2 clients multiplex their requests and watches over one).",
+		}),
 		freshness: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kubegate_list_freshness_total",
 			Help: "List queries the cache could answer, by freshness path: watch (at once, healthy watch), waited (for a write, a version or strict), unhealthy, behind, uncached (the last three from the cluster).",
 		}, []string{"path"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.proxied, m.listed, m.freshness,
+	m.registry.MustRegister(m.requests, m.duration, m.proxied, m.listed, m.freshness, m.connections, m.open,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -79,6 +87,17 @@ func codeLabel(code int) string {
 // ObserveListQuery counts a list query answered from source (cache or cluster).
 func (m *Metrics) ObserveListQuery(source string) {
 	m.listed.WithLabelValues(source).Inc()
+}
+
+// ObserveConnection follows a client connection's state.
+func (m *Metrics) ObserveConnection(state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		m.connections.Inc()
+		m.open.Inc()
+	case http.StateClosed, http.StateHijacked:
+		m.open.Dec()
+	}
 }
 
 // ObserveFreshness counts a list query by its freshness path.

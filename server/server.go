@@ -99,7 +99,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("loading TLS certificate: %w", err)
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		// HTTP/2 for clients that offer it (client-go multiplexes an informer's
+		// watches over one connection); exec, attach and port-forward clients ask
+		// for HTTP/1.1, which upgrades need.
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
 	}
 
 	lc := net.ListenConfig{}
@@ -133,6 +136,14 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// HTTP/2's own bounds: MaxHeaderBytes above bounds its header lists too;
+		// one connection carries at most 250 requests at once (a client-go
+		// program's informers and calls), each frame at most 1 MiB; a
+		// connection that stops answering pings is closed.
+		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 250, MaxReadFrameSize: 1 << 20, SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second},
+	}
+	if opts.Metrics != nil {
+		s.http.ConnState = func(_ net.Conn, state http.ConnState) { opts.Metrics.ObserveConnection(state) }
 	}
 	return s, nil
 }

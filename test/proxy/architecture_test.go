@@ -65,7 +65,13 @@ func metricValue(t *testing.T, series string) float64 {
 // metricAt reads one sample from the /metrics of the gateway at url, 0 when absent.
 func metricAt(t *testing.T, url, series string) float64 {
 	t.Helper()
-	body := string(want(t, call(t, "GET", url+"/metrics", "", nil), 200).Body)
+	return metricAtWith(t, shared.client, url, series)
+}
+
+// metricAtWith is metricAt read with client.
+func metricAtWith(t *testing.T, client *http.Client, url, series string) float64 {
+	t.Helper()
+	body := string(want(t, testhttp.Call(t, client, "GET", url+"/metrics", "", nil), 200).Body)
 	for _, line := range strings.Split(body, "\n") {
 		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			var f float64
