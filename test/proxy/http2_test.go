@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/tls"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -35,9 +33,7 @@ func TestInformersShareOneHTTP2Connection(t *testing.T) {
 	}
 	// Its own HTTP/1.1 client, so that reading the metric opens no connection the
 	// informers would be charged with.
-	h1 := shared.client.Transport.(*http.Transport).TLSClientConfig.Clone()
-	h1.NextProtos = []string{"http/1.1"}
-	metricsClient := &http.Client{Transport: &http.Transport{TLSClientConfig: h1, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}}
+	metricsClient := http1Client(nil)
 	open := func() float64 {
 		return metricAtWith(t, metricsClient, shared.url, "kubegate_http_open_connections")
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -132,6 +133,15 @@ func startGatewayEnv(env []string, args ...string) (*testbin.Process, string, er
 }
 
 type reply = testhttp.Reply
+
+// http1Client is a client of the gateway that speaks HTTP/1.1 only (shared.client
+// speaks HTTP/2), for what only HTTP/1.1 carries (hop-by-hop headers), or
+// dialing with dial when it is set.
+func http1Client(dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Client {
+	cfg := shared.client.Transport.(*http.Transport).TLSClientConfig.Clone() //nolint:forcetypeassert // set up by run
+	cfg.NextProtos = []string{"http/1.1"}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, DialContext: dial, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}}
+}
 
 func call(t *testing.T, method, url, token string, body any, headers ...string) reply {
 	t.Helper()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -77,10 +76,7 @@ func TestScopedCredentials(t *testing.T) {
 	// A source address: refused from 127.0.0.1, served from 127.0.0.2.
 	src, _ := scopedToken(t, admin, map[string]any{"sources": []string{"127.0.0.2"}})
 	refusedBy(t, call(t, "GET", proxyURL(a, "/version"), src, nil), "sources")
-	from2 := &http.Client{Transport: &http.Transport{
-		TLSClientConfig: shared.client.Transport.(*http.Transport).TLSClientConfig.Clone(),
-		DialContext:     (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}).DialContext,
-	}}
+	from2 := http1Client((&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}).DialContext)
 	testhttp.Want(t, testhttp.Call(t, from2, "GET", proxyURL(a, "/version"), src, nil), 200)
 
 	// A personal access token, scoped the same ways at once.
