@@ -519,6 +519,10 @@ func TestConsoleStatesAndSafety(t *testing.T) {
 			chromedp.Click(chromedp.CSS("#keys-table button[data-action=delete]")), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")),
 			chromedp.Click(chromedp.CSS("#confirm-ok")))
 		waitFor(t, ctx, func() bool { return strings.HasPrefix(text(t, ctx, "#key-count"), "1 ") })
+		// The delete reloads the page; a node found while that load was still
+		// settling can be gone by the click ("No node with given id found"), so
+		// the page is loaded afresh, to its load event, before the next click.
+		run(t, ctx, chromedp.Navigate(url+"/keys"), chromedp.WaitVisible(chromedp.CSS("#add-key")))
 		run(t, ctx, chromedp.Click(chromedp.CSS("#add-key")), chromedp.WaitVisible(chromedp.CSS("#new-key-create")),
 			chromedp.Click(chromedp.CSS("#new-key-create")), chromedp.WaitVisible(chromedp.CSS("#created-sk")))
 		if got := text(t, ctx, "#created-dialog .warning"); !strings.Contains(got, "无法再次查看") {
