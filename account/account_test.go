@@ -79,6 +79,21 @@ func TestBootstrapAndLogin(t *testing.T) {
 	}
 }
 
+// userWithKey creates the user name (password name-password) with one key, and
+// returns the key and its secret.
+func userWithKey(t *testing.T, s *account.Service, name string) (kubegate.AccessKey, string) {
+	t.Helper()
+	u, err := s.CreateUser(context.Background(), account.NewUser{Name: name, Password: name + "-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, secret, err := s.CreateKey(context.Background(), u.ID, account.NewKey{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, secret
+}
+
 func TestExchangeAndCheck(t *testing.T) {
 	ctx := context.Background()
 	c := &clock{time.Now()}
@@ -162,14 +177,7 @@ func TestKeyUsesSurviveAFailedWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := s.CreateUser(ctx, account.NewUser{Name: "dev", Password: "dev-password"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, secret, err := s.CreateKey(ctx, u.ID, account.NewKey{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k, secret := userWithKey(t, s, "dev")
 	if _, err := s.Exchange(ctx, k.AccessKey, secret, account.Client{IP: "10.0.0.7", UserAgent: "ci"}); err != nil {
 		t.Fatal(err)
 	}
@@ -201,14 +209,7 @@ func TestAKeyMadeOnAnotherReplicaExchangesAtOnce(t *testing.T) {
 		return s
 	}
 	a, b := replica(), replica() // b loaded before the user and key exist, and hears of neither
-	u, err := a.CreateUser(ctx, account.NewUser{Name: "fresh", Password: "fresh-password"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, secret, err := a.CreateKey(ctx, u.ID, account.NewKey{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k, secret := userWithKey(t, a, "fresh")
 	if id, err := b.Exchange(ctx, k.AccessKey, secret, account.Client{}); err != nil || id.Name != "fresh" {
 		t.Fatalf("exchange on the other replica: %+v, %v", id, err)
 	}

@@ -175,7 +175,8 @@ func (v *view) fetchKey(accessKey string) (kubegate.AccessKey, bool) {
 // than guessing could use, far shorter than anyone waits after making a key.
 const missTTL = 5 * time.Second
 
-// maxMisses bounds the misses remembered; past it the oldest go.
+// maxMisses bounds the misses remembered; past it the expired go, and if none
+// has expired, all.
 const maxMisses = 10_000
 
 func (v *view) miss(accessKey string, now time.Time) {

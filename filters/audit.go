@@ -51,56 +51,47 @@ type AuditSink interface {
 func WithAudit(h http.Handler, sink AuditSink, now func() time.Time) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := Identity(r.Context())
-		if id == nil {
-			f, _ := r.Context().Value(factsKey).(*facts)
-			if f == nil {
-				h.ServeHTTP(w, r)
-				return
-			}
-			start := now()
-			rw := NewResponseWriter(w)
-			defer func() {
-				status := rw.Status()
-				if status == 0 {
-					status = http.StatusOK
-				}
-				// A rate-limited attempt is not audited: a flood must not crowd out
-				// the events of authenticated requests in the audit's buffer.
-				if f.attempt == nil || status == http.StatusTooManyRequests {
-					return
-				}
-				sink.Record(kubegate.AuditEvent{
-					Time: start.UTC().Truncate(time.Microsecond), RequestID: RequestID(r.Context()),
-					User: truncate(f.attempt.user, maxClaimed), AccessKey: truncate(f.attempt.accessKey, maxClaimed),
-					Verb: strings.ToLower(r.Method), Path: truncate(r.URL.Path, MaxAuditPath), StatusCode: status,
-					Latency: now().Sub(start), SourceIP: ClientIP(r.Context()),
-				})
-			}()
-			h.ServeHTTP(rw, r)
+		f, _ := r.Context().Value(factsKey).(*facts)
+		if id == nil && f == nil {
+			h.ServeHTTP(w, r)
 			return
 		}
 		start := now()
 		rw := NewResponseWriter(w)
 		defer func() {
-			status := rw.Status()
-			if status == 0 {
-				status = http.StatusOK
+			e, ok := auditEvent(r, id, f, rw.Code())
+			if !ok {
+				return
 			}
-			// The verb as Kubernetes audits it (list, watch, create…) where the
-			// request is a resource's, else the method.
-			verb := Info(r.Context()).Verb
-			if verb == "" {
-				verb = strings.ToLower(r.Method)
-			}
-			sink.Record(kubegate.AuditEvent{
-				Time: start.UTC().Truncate(time.Microsecond), RequestID: RequestID(r.Context()),
-				User: id.Name, UserID: id.UserID, AccessKey: id.AccessKey, Cluster: Info(r.Context()).Cluster,
-				Verb: truncate(verb, 16), Path: truncate(r.URL.Path, MaxAuditPath), StatusCode: status,
-				Latency: now().Sub(start), SourceIP: ClientIP(r.Context()), Scope: scopeDecision(r),
-			})
+			e.Time, e.Latency = start.UTC().Truncate(time.Microsecond), now().Sub(start)
+			sink.Record(e)
 		}()
 		h.ServeHTTP(rw, r)
 	})
+}
+
+// auditEvent is what the audit keeps of an answered request: an authenticated
+// one's, or an attempt's (ok false: nothing to keep).
+func auditEvent(r *http.Request, id *kubegate.Identity, f *facts, status int) (e kubegate.AuditEvent, ok bool) {
+	e = kubegate.AuditEvent{RequestID: RequestID(r.Context()), Path: truncate(r.URL.Path, MaxAuditPath), StatusCode: status, SourceIP: ClientIP(r.Context())}
+	if id == nil {
+		// A rate-limited attempt is not audited: a flood must not crowd out the
+		// events of authenticated requests in the audit's buffer.
+		if f.attempt == nil || status == http.StatusTooManyRequests {
+			return e, false
+		}
+		e.User, e.AccessKey, e.Verb = truncate(f.attempt.user, maxClaimed), truncate(f.attempt.accessKey, maxClaimed), strings.ToLower(r.Method)
+		return e, true
+	}
+	// The verb as Kubernetes audits it (list, watch, create…) where the request
+	// is a resource's, else the method.
+	verb := Info(r.Context()).Verb
+	if verb == "" {
+		verb = strings.ToLower(r.Method)
+	}
+	e.User, e.UserID, e.AccessKey, e.Cluster = id.Name, id.UserID, id.AccessKey, Info(r.Context()).Cluster
+	e.Verb, e.Scope = truncate(verb, 16), scopeDecision(r)
+	return e, true
 }
 
 func scopeDecision(r *http.Request) string {

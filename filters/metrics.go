@@ -16,10 +16,7 @@ func WithMetrics(h http.Handler, m *metrics.Metrics, now func() time.Time, known
 		start := now()
 		rw := NewResponseWriter(w)
 		defer func() {
-			code := rw.Status()
-			if code == 0 {
-				code = http.StatusOK
-			}
+			code := rw.Code()
 			info := Info(r.Context())
 			m.ObserveRequest(string(info.Class), methodLabel(r.Method), code, now().Sub(start).Seconds(), info.LongRunning)
 			if info.Path != "" && info.PathErr == nil && known != nil && known(info.Cluster) {

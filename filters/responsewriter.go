@@ -72,6 +72,15 @@ func (rw *ResponseWriter) Unwrap() http.ResponseWriter { return rw.w }
 // Status is the status sent, 200 if only a body was written, 0 if nothing yet.
 func (rw *ResponseWriter) Status() int { return rw.status }
 
+// Code is the status the client got: Status, or 200 when the handler wrote
+// nothing (net/http then sends 200).
+func (rw *ResponseWriter) Code() int {
+	if rw.status == 0 {
+		return http.StatusOK
+	}
+	return rw.status
+}
+
 // WroteHeader reports whether the status line has been sent.
 func (rw *ResponseWriter) WroteHeader() bool { return rw.status != 0 }
 

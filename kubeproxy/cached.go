@@ -70,7 +70,7 @@ const (
 )
 
 // defaultCacheStaleness is Options.CacheStaleness's default: with heartbeat
-// watches a collection hears a bookmark about every 3 s.
+// watches a collection hears from the cluster about every 3 s (a watch's end).
 const defaultCacheStaleness = 5 * time.Second
 
 // Consistency is the list parameter that chooses how fresh a cached answer is:
@@ -130,8 +130,7 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 		}
 		return nil, false, nil //nolint:nilerr // no answer here: the cluster decides on the list itself
 	}
-	path := collectionPath(info)
-	coll := p.opts.Cache.Collection(target, path)
+	coll := p.opts.Cache.Collection(target, collectionPath(info))
 	if coll == nil {
 		p.freshness(freshnessUncached)
 		return nil, false, nil
@@ -141,9 +140,10 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 		return nil, false, nil // a namespace in the path of a cluster-scoped resource: the cluster's 404
 	}
 	var want uint64 // resourceVersion=0: what the cache holds, once it has listed
+	key := keyOf(target, info)
 	var mark writeMark
 	if rv == "" {
-		mark = p.writes.mark(keyOf(target, info))
+		mark = p.writes.mark(key)
 		strict = strict || mark.strict
 	}
 	switch {
@@ -176,12 +176,8 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 		}
 	}
 	want = max(want, mark.rv)
-	gone := make([]listcache.Gone, len(mark.gone))
-	for i, g := range mark.gone {
-		gone[i] = listcache.Gone{Namespace: g.namespace, Name: g.name, ResourceVersion: g.rv}
-	}
-	waited := want > coll.ResourceVersion() || strict || !coll.Lacks(gone)
-	if !p.waitForCache(ctx, coll, want, int64(size)) || !p.waitForGone(ctx, coll, gone) {
+	waited := want > coll.ResourceVersion() || strict || !coll.Lacks(mark.gone)
+	if !p.waitForCache(ctx, coll, want, int64(size)) || !p.waitForGone(ctx, coll, mark.gone) {
 		p.freshness(freshnessBehind)
 		return nil, false, nil // not fresh in time: the cluster answers instead
 	}
@@ -199,7 +195,7 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 		return nil, false, err
 	}
 	if mark.strict {
-		p.writes.settle(keyOf(target, info), mark.strictAt, want)
+		p.writes.settle(key, mark.strictAt, want)
 	}
 	if waited {
 		p.freshness(freshnessWaited)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/listcache"
 )
 
 // Read-your-writes: a write the gateway carries records the resource version
@@ -43,21 +44,15 @@ func keyOf(target *cluster.Target, info *filters.RequestInfo) writeKey {
 // writeMark is what answers of a collection must reflect after recent writes.
 type writeMark struct {
 	rv uint64 // at least this version (creates, updates, patches)
-	// gone are objects deleted at once: a delete answers with the object as it
-	// was, its version older than the deletion's, so what must hold is their
-	// absence (or a newer object of the name).
-	gone []goneMark
+	// gone are objects deleted at once, which must be absent from the answers
+	// (as they were at their version or older; by name when only a Status said).
+	gone []listcache.Gone
 	// strict: a write whose effect the answer does not say (a deletecollection,
 	// an answer that is not JSON): the next answers are strict, until a strict
 	// read that began after strictAt settles it.
 	strict   bool
 	strictAt time.Time
 	at       time.Time
-}
-
-type goneMark struct {
-	namespace, name string
-	rv              uint64
 }
 
 // maxGoneMarks bounds a collection's gone marks; past it the mark turns strict.
@@ -197,14 +192,14 @@ func (p *Proxy) recordWrite(resp *http.Response) error {
 	case info.Verb == "delete" && obj.Kind == "Status" && obj.Details.Name != "":
 		// Deleted, and the answer does not say at which version: no object of
 		// the name may remain.
-		p.writes.record(key, writeMark{gone: []goneMark{{info.Namespace, obj.Details.Name, 0}}})
+		p.writes.record(key, writeMark{gone: []listcache.Gone{{Namespace: info.Namespace, Name: obj.Details.Name}}})
 	case info.Verb == "deletecollection" || err != nil || obj.Kind == "Status":
 		p.writes.record(key, writeMark{strict: true})
 	case info.Verb == "delete" && obj.Metadata.DeletionTimestamp == nil:
 		// Deleted at once. Current apiservers answer with the object at the
 		// deletion's version, older ones at its last: the version covers the
 		// first, the object's absence (at that version or older) the second.
-		p.writes.record(key, writeMark{rv: rv, gone: []goneMark{{obj.Metadata.Namespace, obj.Metadata.Name, rv}}})
+		p.writes.record(key, writeMark{rv: rv, gone: []listcache.Gone{{Namespace: obj.Metadata.Namespace, Name: obj.Metadata.Name, ResourceVersion: rv}}})
 	default: // created, changed, or deleted later (finalizers, grace): the version says
 		p.writes.record(key, writeMark{rv: rv})
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/listcache"
 )
 
 // What a carried write leaves for the next answers of its collection: the
@@ -48,7 +49,7 @@ func TestWritesMarkTheirCollection(t *testing.T) {
 	}
 	write("DELETE", "/api/v1/namespaces/a/configmaps/x", `{"kind":"ConfigMap","metadata":{"namespace":"a","name":"x","resourceVersion":"41"}}`)
 	write("DELETE", "/api/v1/namespaces/a/configmaps/y", `{"kind":"Status","status":"Success","details":{"name":"y","kind":"configmaps"}}`)
-	if m := p.writes.mark(cms); len(m.gone) != 2 || m.gone[0] != (goneMark{"a", "x", 41}) || m.gone[1] != (goneMark{"a", "y", 0}) {
+	if m := p.writes.mark(cms); len(m.gone) != 2 || m.gone[0] != (listcache.Gone{Namespace: "a", Name: "x", ResourceVersion: 41}) || m.gone[1] != (listcache.Gone{Namespace: "a", Name: "y"}) {
 		t.Fatalf("after two deletes: %+v", m)
 	}
 	write("DELETE", "/api/v1/namespaces/a/pods/z", `{"kind":"Pod","metadata":{"namespace":"a","name":"z","resourceVersion":"50","deletionTimestamp":"2026-12-07T08:00:00Z"}}`)

@@ -37,6 +37,20 @@ func (r *registry) set(name string, t *cluster.Target) {
 	}
 }
 
+// started asks c for the collection path of a until it hands it out: Run has
+// started, and the collection is served.
+func started(t *testing.T, c *listcache.Cache, a *cluster.Target, path string) *listcache.Collection {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if coll := c.Collection(a, path); coll != nil {
+			return coll
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not start", path)
+		}
+	}
+}
+
 // Collections start on first use and are shared; a sweep drops those idle too
 // long, those of a cluster removed or registered again, and — over the memory
 // limit — the least recently used; a stopped cache starts none.
@@ -55,11 +69,7 @@ func TestCacheStartsSharesAndDropsCollections(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
-	var first *listcache.Collection
-	for first == nil { // Run has started once it hands out collections
-		first = c.Collection(a, "/api/v1/configmaps")
-		time.Sleep(time.Millisecond)
-	}
+	first := started(t, c, a, "/api/v1/configmaps")
 	if c.Collection(a, "/api/v1/configmaps") != first || c.Len() != 1 {
 		t.Fatal("a second query did not share the collection")
 	}
@@ -113,11 +123,7 @@ func TestCacheMemoryLimit(t *testing.T) {
 	reg := &registry{targets: map[string]*cluster.Target{a.Name: a}}
 	tiny := listcache.NewCache(listcache.CacheOptions{Targets: reg, MemoryLimit: 1, SweepInterval: time.Hour})
 	go tiny.Run(ctx)
-	var coll *listcache.Collection
-	for coll == nil {
-		coll = tiny.Collection(a, "/api/v1/namespaces")
-		time.Sleep(time.Millisecond)
-	}
+	coll := started(t, tiny, a, "/api/v1/namespaces")
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()
 	if err := coll.WaitFor(wctx, 0); !errors.Is(err, listcache.ErrUncachable) {
@@ -136,18 +142,14 @@ func TestCacheMemoryLimit(t *testing.T) {
 	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
 	probe := listcache.NewCache(listcache.CacheOptions{Targets: reg, SweepInterval: time.Hour})
 	go probe.Run(ctx)
-	for coll = nil; coll == nil; time.Sleep(time.Millisecond) {
-		coll = probe.Collection(a, "/api/v1/namespaces")
-	}
+	coll = started(t, probe, a, "/api/v1/namespaces")
 	if err := coll.WaitFor(wctx, 0); err != nil {
 		t.Fatal(err)
 	}
 	_, size := coll.Stats()
 	c := listcache.NewCache(listcache.CacheOptions{Targets: reg, MemoryLimit: size + 2000, SweepInterval: time.Hour, IdleTimeout: time.Minute, Now: clock})
 	go c.Run(ctx)
-	for coll = nil; coll == nil; time.Sleep(time.Millisecond) {
-		coll = c.Collection(a, "/api/v1/namespaces")
-	}
+	coll = started(t, c, a, "/api/v1/namespaces")
 	if err := coll.WaitFor(wctx, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -177,11 +179,7 @@ func TestCacheStartsOnlyWhatTheClusterServes(t *testing.T) {
 	reg := &registry{targets: map[string]*cluster.Target{a.Name: a}}
 	c := listcache.NewCache(listcache.CacheOptions{Targets: reg, MaxCollections: 2, SweepInterval: time.Hour})
 	go c.Run(ctx)
-	for deadline := time.Now().Add(5 * time.Second); c.Collection(a, "/api/v1/configmaps") == nil; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("a served collection did not start")
-		}
-	}
+	started(t, c, a, "/api/v1/configmaps")
 	for _, p := range []string{
 		"/api/v7/configmaps", "/apis/made.up/v1/widgets", "/api/v1/no-such-things", "/apis/apps/v1beta9/deployments",
 		"/api/v1/componentstatuses", // listable, not watchable

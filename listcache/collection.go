@@ -579,17 +579,26 @@ func (c *Collection) apply(ctx context.Context, e watchEvent) error {
 // gateway may not list it) it fails at once with the reason: a query then reads
 // the cluster instead of waiting for a cache that is not coming.
 func (c *Collection) WaitFor(ctx context.Context, rv uint64) error {
+	// Behind rv, the watch is asked for a bookmark soon.
+	return c.waitUntil(ctx, func() bool { return c.rv >= rv }, true)
+}
+
+// waitUntil waits until the collection is synced and holds (read under c.mu),
+// or ctx ends; while it cannot sync it fails at once with the reason. With
+// hurry, a synced collection that does not hold yet asks its watch for a
+// bookmark soon.
+func (c *Collection) waitUntil(ctx context.Context, holds func() bool, hurry bool) error {
 	for {
 		c.mu.RLock()
-		ok, synced, syncErr, advance := c.synced && c.rv >= rv, c.synced, c.err, c.advance
+		ok, synced, syncErr, advance := c.synced && holds(), c.synced, c.err, c.advance
 		c.mu.RUnlock()
 		switch {
 		case ok:
 			return nil
 		case !synced && syncErr != nil:
 			return syncErr
-		case synced:
-			select { // the watch is behind rv: ask for a bookmark soon
+		case synced && hurry:
+			select {
 			case c.hurry <- struct{}{}:
 			default:
 			}
@@ -649,22 +658,7 @@ func (c *Collection) lacksLocked(gone []Gone) bool {
 // WaitLacks waits until Lacks(gone), or ctx ends; a collection that cannot sync
 // fails at once.
 func (c *Collection) WaitLacks(ctx context.Context, gone []Gone) error {
-	for {
-		c.mu.RLock()
-		ok, synced, syncErr, advance := c.synced && c.lacksLocked(gone), c.synced, c.err, c.advance
-		c.mu.RUnlock()
-		switch {
-		case ok:
-			return nil
-		case !synced && syncErr != nil:
-			return syncErr
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-advance:
-		}
-	}
+	return c.waitUntil(ctx, func() bool { return c.lacksLocked(gone) }, false)
 }
 
 // Snapshot returns the objects of namespace ("" for all), sorted by namespace

@@ -89,6 +89,32 @@ func listNames(t *testing.T, url, token, cluster, ns string) (names []string, co
 	return names, 200, "", source
 }
 
+// writeAndList creates n configmaps prefix-NN in ns through the gateway at url,
+// deleting the oldest after every deleteEvery-th, and after each write checks
+// that a list query shows exactly what lives (read-your-writes). It returns what
+// lives and how many of the lists the cache answered.
+func writeAndList(t *testing.T, url, token, cluster, ns, prefix string, n, deleteEvery int) (live []string, fromCache int) {
+	t.Helper()
+	base := url + "/api/v1/cube/proxy/clusters/" + cluster + "/api/v1/namespaces/" + ns + "/configmaps"
+	for i := range n {
+		name := fmt.Sprintf("%s-%02d", prefix, i)
+		want(t, call(t, "POST", base, token, map[string]any{"metadata": map[string]string{"name": name}}), 201)
+		live = append(live, name)
+		if i%deleteEvery == deleteEvery-1 {
+			want(t, call(t, "DELETE", base+"/"+live[0], token, nil), 200)
+			live = live[1:]
+		}
+		got, code, body, source := listNames(t, url, token, cluster, ns)
+		if code != 200 || strings.Join(got, ",") != strings.Join(live, ",") {
+			t.Fatalf("after write %d the list shows %v (%d %s), want %v", i, got, code, body, live)
+		}
+		if source == "cache" {
+			fromCache++
+		}
+	}
+	return live, fromCache
+}
+
 func mustUint(t *testing.T, s string) uint64 {
 	t.Helper()
 	n, err := strconv.ParseUint(s, 10, 64)
@@ -116,24 +142,7 @@ func TestListCacheReadsYourWritesAndKeepsRBAC(t *testing.T) {
 	ns := "cache-ryw"
 	want(t, call(t, "POST", url+"/api/v1/cube/proxy/clusters/"+cl.Name+"/api/v1/namespaces", admin, map[string]any{"metadata": map[string]string{"name": ns}}), 201)
 	base := url + "/api/v1/cube/proxy/clusters/" + cl.Name + "/api/v1/namespaces/" + ns + "/configmaps"
-	var live []string
-	hits := 0
-	for i := range 15 {
-		name := fmt.Sprintf("cm-%02d", i)
-		want(t, call(t, "POST", base, admin, map[string]any{"metadata": map[string]string{"name": name}}), 201)
-		live = append(live, name)
-		if i%3 == 2 {
-			want(t, call(t, "DELETE", base+"/"+live[0], admin, nil), 200)
-			live = live[1:]
-		}
-		got, code, body, source := listNames(t, url, admin, cl.Name, ns)
-		if code != 200 || strings.Join(got, ",") != strings.Join(live, ",") {
-			t.Fatalf("after write %d the list shows %v (%d %s), want %v", i, got, code, body, live)
-		}
-		if source == "cache" {
-			hits++
-		}
-	}
+	live, hits := writeAndList(t, url, admin, cl.Name, ns, "cm", 15, 3)
 	// Most from the cache: a write elsewhere in the cluster (the apiserver's own
 	// lease) between ours and the list can leave the cache short of the cluster's
 	// resource version until a bookmark, and then the cluster answers.
@@ -322,24 +331,7 @@ func TestListCacheFreshnessUnderWriteLoad(t *testing.T) {
 	base := url + "/api/v1/cube/proxy/clusters/" + cl.Name + "/api/v1/namespaces/" + ns + "/configmaps"
 	listNames(t, url, admin, cl.Name, ns) // starts the collection
 
-	var live []string
-	hits := 0
-	for i := range 20 {
-		name := fmt.Sprintf("gw-%02d", i)
-		want(t, call(t, "POST", base, admin, map[string]any{"metadata": map[string]string{"name": name}}), 201)
-		live = append(live, name)
-		if i%4 == 3 {
-			want(t, call(t, "DELETE", base+"/"+live[0], admin, nil), 200)
-			live = live[1:]
-		}
-		got, code, body, source := listNames(t, url, admin, cl.Name, ns)
-		if code != 200 || strings.Join(got, ",") != strings.Join(live, ",") {
-			t.Fatalf("after gateway write %d under load the list shows %v (%d %s), want %v", i, got, code, body, live)
-		}
-		if source == "cache" {
-			hits++
-		}
-	}
+	live, hits := writeAndList(t, url, admin, cl.Name, ns, "gw", 20, 4)
 	if hits < 18 {
 		t.Errorf("under write load %d of 20 lists came from the cache", hits)
 	}
