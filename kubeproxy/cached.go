@@ -143,8 +143,11 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 	key := keyOf(target, info)
 	var mark writeMark
 	if rv == "" {
-		mark = p.writes.mark(key)
-		strict = strict || mark.strict
+		if mark, err = p.marks(ctx, key); err != nil {
+			p.logger.Warn("reading the other replicas' write marks failed; answering strictly", "cluster", target.Name, "resource", info.Resource, "err", err)
+			strict = true
+		}
+		strict = strict || mark.strict()
 	}
 	switch {
 	case rv == "" && strict:
@@ -175,9 +178,9 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 			}
 		}
 	}
-	want = max(want, mark.rv)
-	waited := want > coll.ResourceVersion() || strict || !coll.Lacks(mark.gone)
-	if !p.waitForCache(ctx, coll, want, int64(size)) || !p.waitForGone(ctx, coll, mark.gone) {
+	want = max(want, mark.ResourceVersion)
+	waited := want > coll.ResourceVersion() || strict || !coll.Lacks(mark.Gone)
+	if !p.waitForCache(ctx, coll, want, int64(size)) || !p.waitForGone(ctx, coll, mark.Gone) {
 		p.freshness(freshnessBehind)
 		return nil, false, nil // not fresh in time: the cluster answers instead
 	}
@@ -194,8 +197,8 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 	if err != nil {
 		return nil, false, err
 	}
-	if mark.strict {
-		p.writes.settle(key, mark.strictAt, want)
+	if mark.strict() {
+		p.writes.settle(key, mark.Strict, want)
 	}
 	if waited {
 		p.freshness(freshnessWaited)

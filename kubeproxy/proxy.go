@@ -44,6 +44,9 @@ type Options struct {
 	// asking the cluster (default 5 s): the most an answer can miss of what the
 	// cluster wrote, gateway writes aside (those are always waited for).
 	CacheStaleness time.Duration
+	// SharedMarks, with a Cache, shares the marks of carried writes with the
+	// other replicas (read-your-writes across them); nil: one replica.
+	SharedMarks MarkStore
 	// ObserveListQuery, when set, learns where each list query's answer came from.
 	ObserveListQuery func(source string)
 	// ObserveFreshness, when set, learns the freshness path of each list query
@@ -58,7 +61,8 @@ type Proxy struct {
 	opts    Options
 	proxy   *httputil.ReverseProxy
 	access  *access // RBAC answers for cached lists
-	writes  *writes // marks of writes carried, with a cache
+	writes  *writes      // marks of writes carried, with a cache
+	shared  *sharedMarks // and the other replicas', with SharedMarks
 }
 
 type ctxKey int
@@ -86,6 +90,9 @@ func New(targets Targets, logger *slog.Logger, opts Options) *Proxy {
 	p := &Proxy{targets: targets, logger: logger, opts: opts, access: newAccess(time.Now)}
 	if opts.Cache != nil {
 		p.writes = newWrites(time.Now)
+		if opts.SharedMarks != nil {
+			p.shared = newSharedMarks(opts.SharedMarks, time.Now)
+		}
 	}
 	p.proxy = &httputil.ReverseProxy{
 		Rewrite: rewrite,

@@ -2,6 +2,7 @@ package kubeproxy
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"mime"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/listcache"
@@ -41,22 +43,19 @@ func keyOf(target *cluster.Target, info *filters.RequestInfo) writeKey {
 	return writeKey{target, info.APIGroup, info.Resource}
 }
 
-// writeMark is what answers of a collection must reflect after recent writes.
+// writeMark is what answers of a collection must reflect after recent writes:
+// at least a version (creates, updates, patches); the absence of objects deleted
+// at once (as they were at their version or older; by name when only a Status
+// said); and, after a write whose effect the answer does not say (a
+// deletecollection, an answer that is not JSON), a strict answer — until a
+// strict read settles the strict writes it counted.
 type writeMark struct {
-	rv uint64 // at least this version (creates, updates, patches)
-	// gone are objects deleted at once, which must be absent from the answers
-	// (as they were at their version or older; by name when only a Status said).
-	gone []listcache.Gone
-	// strict: a write whose effect the answer does not say (a deletecollection,
-	// an answer that is not JSON): the next answers are strict, until a strict
-	// read that began after strictAt settles it.
-	strict   bool
-	strictAt time.Time
-	at       time.Time
+	kubegate.WriteMark
+	settled int64 // the strict writes a strict read has covered
 }
 
-// maxGoneMarks bounds a collection's gone marks; past it the mark turns strict.
-const maxGoneMarks = 64
+// strict says the next answer must be strict.
+func (m writeMark) strict() bool { return m.Strict > m.settled }
 
 // writes are the marks of recent writes, by collection.
 type writes struct {
@@ -71,17 +70,18 @@ func newWrites(now func() time.Time) *writes {
 }
 
 // record merges what a write just now requires of the collection's answers.
-func (w *writes) record(k writeKey, add writeMark) {
+func (w *writes) record(k writeKey, add kubegate.WriteMark) {
 	now := w.now()
+	add.At = now
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if _, ok := w.m[k]; !ok && len(w.m) >= maxWriteMarks {
 		oldest, at := writeKey{}, now
 		for k, m := range w.m {
-			if now.Sub(m.at) > writeMarkTTL {
+			if now.Sub(m.At) > writeMarkTTL {
 				delete(w.m, k)
-			} else if m.at.Before(at) {
-				oldest, at = k, m.at
+			} else if m.At.Before(at) {
+				oldest, at = k, m.At
 			}
 		}
 		if len(w.m) >= maxWriteMarks {
@@ -89,18 +89,7 @@ func (w *writes) record(k writeKey, add writeMark) {
 		}
 	}
 	m := w.m[k]
-	if now.Sub(m.at) > writeMarkTTL {
-		m = writeMark{}
-	}
-	m.rv = max(m.rv, add.rv)
-	if add.strict {
-		m.strict, m.strictAt = true, now
-	}
-	m.gone = append(m.gone[:len(m.gone):len(m.gone)], add.gone...) // a copy: readers hold the old slice
-	if len(m.gone) > maxGoneMarks {
-		m.gone, m.strict, m.strictAt = nil, true, now
-	}
-	m.at = now
+	m.WriteMark = m.Merge(add, now.Add(-writeMarkTTL))
 	w.m[k] = m
 }
 
@@ -112,23 +101,26 @@ func (w *writes) mark(k writeKey) writeMark {
 	if !ok {
 		return writeMark{}
 	}
-	if w.now().Sub(m.at) > writeMarkTTL {
+	if w.now().Sub(m.At) > writeMarkTTL {
 		delete(w.m, k)
 		return writeMark{}
 	}
 	return m
 }
 
-// settle turns a strict mark into the version a strict read found, so that one
-// strict answer after a deletecollection is enough: the mark must not have
-// turned strict again since that read began (strictAt), or it stays strict.
-func (w *writes) settle(k writeKey, strictAt time.Time, rv uint64) {
+// settle records that a strict read found version rv after strict writes
+// counted (the count the read began with: a strict write since keeps the next
+// answer strict). The version then stands for them.
+func (w *writes) settle(k writeKey, strict int64, rv uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if m, ok := w.m[k]; ok && m.strict && m.strictAt.Equal(strictAt) {
-		m.strict, m.rv = false, max(m.rv, rv)
-		w.m[k] = m
+	m, ok := w.m[k]
+	if !ok {
+		m.At = w.now() // the strict writes were another replica's
 	}
+	m.settled = max(m.settled, strict)
+	m.ResourceVersion = max(m.ResourceVersion, rv)
+	w.m[k] = m
 }
 
 // isWrite says a request changes objects of a collection.
@@ -155,7 +147,7 @@ func (p *Proxy) recordWrite(resp *http.Response) error {
 	}
 	key := keyOf(up.target, info)
 	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != "application/json" {
-		p.writes.record(key, writeMark{strict: true}) // protobuf, YAML, CBOR: the version is not read here
+		p.markWrite(resp.Request.Context(), key, kubegate.WriteMark{Strict: 1}) // protobuf, YAML, CBOR: the version is not read here
 		return nil
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxWriteBody+1))
@@ -167,7 +159,7 @@ func (p *Proxy) recordWrite(resp *http.Response) error {
 			io.Reader
 			io.Closer
 		}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
-		p.writes.record(key, writeMark{strict: true})
+		p.markWrite(resp.Request.Context(), key, kubegate.WriteMark{Strict: 1})
 		return nil
 	}
 	_ = resp.Body.Close()
@@ -192,16 +184,53 @@ func (p *Proxy) recordWrite(resp *http.Response) error {
 	case info.Verb == "delete" && obj.Kind == "Status" && obj.Details.Name != "":
 		// Deleted, and the answer does not say at which version: no object of
 		// the name may remain.
-		p.writes.record(key, writeMark{gone: []listcache.Gone{{Namespace: info.Namespace, Name: obj.Details.Name}}})
+		p.markWrite(resp.Request.Context(), key, kubegate.WriteMark{Gone: []listcache.Gone{{Namespace: info.Namespace, Name: obj.Details.Name}}})
 	case info.Verb == "deletecollection" || err != nil || obj.Kind == "Status":
-		p.writes.record(key, writeMark{strict: true})
+		p.markWrite(resp.Request.Context(), key, kubegate.WriteMark{Strict: 1})
 	case info.Verb == "delete" && obj.Metadata.DeletionTimestamp == nil:
 		// Deleted at once. Current apiservers answer with the object at the
 		// deletion's version, older ones at its last: the version covers the
 		// first, the object's absence (at that version or older) the second.
-		p.writes.record(key, writeMark{rv: rv, gone: []listcache.Gone{{Namespace: obj.Metadata.Namespace, Name: obj.Metadata.Name, ResourceVersion: rv}}})
+		p.markWrite(resp.Request.Context(), key, kubegate.WriteMark{ResourceVersion: rv, Gone: []listcache.Gone{{Namespace: obj.Metadata.Namespace, Name: obj.Metadata.Name, ResourceVersion: rv}}})
 	default: // created, changed, or deleted later (finalizers, grace): the version says
-		p.writes.record(key, writeMark{rv: rv})
+		p.markWrite(resp.Request.Context(), key, kubegate.WriteMark{ResourceVersion: rv})
 	}
 	return nil
+}
+
+// markWrite records a carried write's mark here and, with other replicas,
+// shares it before the client has the answer: the client's next list may reach
+// another replica. A write the store cannot take is still marked here.
+func (p *Proxy) markWrite(ctx context.Context, key writeKey, m kubegate.WriteMark) {
+	p.writes.record(key, m)
+	if p.shared == nil {
+		return
+	}
+	m.Cluster, m.Group, m.Resource, m.At = key.target.Name, key.group, key.resource, p.writes.now()
+	ctx, cancel := context.WithTimeout(ctx, sharedMarkTimeout)
+	defer cancel()
+	if _, err := p.shared.put.Submit(ctx, m); err != nil {
+		p.logger.Warn("sharing a write mark with the other replicas failed; their cached answers may miss the write for up to the cache staleness bound",
+			"cluster", m.Cluster, "resource", m.Resource, "err", err)
+	}
+}
+
+// marks is what the collection's answers must reflect after the writes any
+// replica carried: this replica's marks joined with the shared ones. An error:
+// the other replicas' writes are not known, so the answer must be strict.
+func (p *Proxy) marks(ctx context.Context, key writeKey) (writeMark, error) {
+	m := p.writes.mark(key)
+	if p.shared == nil {
+		return m, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, sharedMarkTimeout)
+	defer cancel()
+	s, err := p.shared.get.Submit(ctx, kubegate.WriteMark{Cluster: key.target.Name, Group: key.group, Resource: key.resource})
+	if err != nil {
+		return m, err
+	}
+	m.ResourceVersion = max(m.ResourceVersion, s.ResourceVersion)
+	m.Gone = append(m.Gone[:len(m.Gone):len(m.Gone)], s.Gone...)
+	m.Strict += s.Strict // both only rise, so their sum does
+	return m, nil
 }

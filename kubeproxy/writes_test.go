@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/listcache"
@@ -44,49 +45,49 @@ func TestWritesMarkTheirCollection(t *testing.T) {
 
 	write("POST", "/api/v1/namespaces/a/configmaps", `{"kind":"ConfigMap","metadata":{"namespace":"a","name":"x","resourceVersion":"41"}}`)
 	write("PUT", "/api/v1/namespaces/a/configmaps/y", `{"kind":"ConfigMap","metadata":{"namespace":"a","name":"y","resourceVersion":"40"}}`)
-	if m := p.writes.mark(cms); m.rv != 41 || m.strict || len(m.gone) != 0 {
+	if m := p.writes.mark(cms); m.ResourceVersion != 41 || m.strict() || len(m.Gone) != 0 {
 		t.Fatalf("after a create and an older update: %+v", m)
 	}
 	write("DELETE", "/api/v1/namespaces/a/configmaps/x", `{"kind":"ConfigMap","metadata":{"namespace":"a","name":"x","resourceVersion":"41"}}`)
 	write("DELETE", "/api/v1/namespaces/a/configmaps/y", `{"kind":"Status","status":"Success","details":{"name":"y","kind":"configmaps"}}`)
-	if m := p.writes.mark(cms); len(m.gone) != 2 || m.gone[0] != (listcache.Gone{Namespace: "a", Name: "x", ResourceVersion: 41}) || m.gone[1] != (listcache.Gone{Namespace: "a", Name: "y"}) {
+	if m := p.writes.mark(cms); len(m.Gone) != 2 || m.Gone[0] != (listcache.Gone{Namespace: "a", Name: "x", ResourceVersion: 41}) || m.Gone[1] != (listcache.Gone{Namespace: "a", Name: "y"}) {
 		t.Fatalf("after two deletes: %+v", m)
 	}
 	write("DELETE", "/api/v1/namespaces/a/pods/z", `{"kind":"Pod","metadata":{"namespace":"a","name":"z","resourceVersion":"50","deletionTimestamp":"2026-12-07T08:00:00Z"}}`)
-	if m := p.writes.mark(writeKey{target, "", "pods"}); m.rv != 50 || len(m.gone) != 0 {
+	if m := p.writes.mark(writeKey{target, "", "pods"}); m.ResourceVersion != 50 || len(m.Gone) != 0 {
 		t.Fatalf("a graceful delete is an update: %+v", m)
 	}
 	write("DELETE", "/api/v1/namespaces/a/configmaps", `{"kind":"ConfigMapList","metadata":{"resourceVersion":"60"},"items":[]}`)
 	m := p.writes.mark(cms)
-	if !m.strict {
+	if !m.strict() {
 		t.Fatalf("after a deletecollection: %+v", m)
 	}
-	p.writes.settle(cms, m.at, 70)
-	if m := p.writes.mark(cms); m.strict || m.rv != 70 {
+	p.writes.settle(cms, m.Strict, 70)
+	if m := p.writes.mark(cms); m.strict() || m.ResourceVersion != 70 {
 		t.Fatalf("after a strict read: %+v", m)
 	}
-	if m := p.writes.mark(writeKey{other, "", "configmaps"}); m.rv != 0 || m.strict {
+	if m := p.writes.mark(writeKey{other, "", "configmaps"}); m.ResourceVersion != 0 || m.strict() {
 		t.Fatalf("another cluster's collection: %+v", m)
 	}
-	for i := range maxGoneMarks + 1 {
+	for i := range kubegate.MaxWriteMarkGone + 1 {
 		write("DELETE", "/api/v1/namespaces/a/secrets/s"+strings.Repeat("x", i), `{"kind":"Status","details":{"name":"s"}}`)
 	}
-	if m := p.writes.mark(writeKey{target, "", "secrets"}); !m.strict || len(m.gone) != 0 {
-		t.Fatalf("past %d deletes the mark is strict: %+v", maxGoneMarks, m)
+	if m := p.writes.mark(writeKey{target, "", "secrets"}); !m.strict() || len(m.Gone) != 0 {
+		t.Fatalf("past %d deletes the mark is strict: %+v", kubegate.MaxWriteMarkGone, m)
 	}
 	// One resource whatever the version it is written through; a dry run marks
 	// nothing; an answer not read here (protobuf) makes the next answers strict.
 	write("PATCH", "/apis/autoscaling/v2/namespaces/a/horizontalpodautoscalers/h", `{"kind":"HorizontalPodAutoscaler","metadata":{"resourceVersion":"80"}}`)
 	write("PATCH", "/apis/autoscaling/v1/namespaces/a/horizontalpodautoscalers/h?dryRun=All", `{"kind":"HorizontalPodAutoscaler","metadata":{"resourceVersion":"99"}}`)
-	if m := p.writes.mark(writeKey{target, "autoscaling", "horizontalpodautoscalers"}); m.rv != 80 {
+	if m := p.writes.mark(writeKey{target, "autoscaling", "horizontalpodautoscalers"}); m.ResourceVersion != 80 {
 		t.Fatalf("autoscaling/v2 and v1 are one resource, dry runs mark nothing: %+v", m)
 	}
 	write("POST", "/apis/apps/v1/namespaces/a/deployments", "\x6b\x38\x73\x00", "application/vnd.kubernetes.protobuf")
-	if m := p.writes.mark(writeKey{target, "apps", "deployments"}); !m.strict {
+	if m := p.writes.mark(writeKey{target, "apps", "deployments"}); !m.strict() {
 		t.Fatalf("a protobuf answer: %+v", m)
 	}
 	now = now.Add(writeMarkTTL + time.Second)
-	if m := p.writes.mark(cms); m.rv != 0 {
+	if m := p.writes.mark(cms); m.ResourceVersion != 0 {
 		t.Fatalf("a mark outlived its minute: %+v", m)
 	}
 }

@@ -631,10 +631,7 @@ func (c *Collection) Healthy(bound time.Duration) bool {
 // Gone is an object deleted as it was at ResourceVersion: the cache reflects the
 // delete once it holds no object of the name at that version or older (none at
 // all, for 0).
-type Gone struct {
-	Namespace, Name string
-	ResourceVersion uint64
-}
+type Gone = kubegate.DeletedObject
 
 // Lacks says the cache holds none of the deleted objects as they were.
 func (c *Collection) Lacks(gone []Gone) bool {

@@ -116,6 +116,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 			Collection: listcache.Options{Heartbeat: true}, // a bookmark every ~3 s proves a quiet collection's watch healthy
 		})
 		popts.Cache, popts.ObserveListQuery, popts.ObserveFreshness = a.cache, m.ObserveListQuery, m.ObserveFreshness
+		if cfg.Store == "postgres" {
+			popts.SharedMarks = store // replicas share one database: a write through one is waited for on the others
+		}
 		m.WatchListCache(a.cache.Stats)
 	}
 	proxy := kubeproxy.New(a.clusters, logger, popts)

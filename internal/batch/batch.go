@@ -1,5 +1,6 @@
-// Package batch runs the flush loop of in-memory buffers that are written to the
-// store in batches (key uses, audit events).
+// Package batch writes and reads the store in batches: the flush loop of
+// in-memory buffers (key uses, audit events), and Batcher, which joins callers'
+// requests into one call (write marks).
 package batch
 
 import (

@@ -42,6 +42,8 @@ func Run(t *testing.T, f Factory) {
 		{"RevokedTokens", testRevokedTokens},
 		{"Settings", testSettings},
 		{"WatchSeesOtherInstance", testWatch},
+		{"WriteMarks", testWriteMarks},
+		{"WriteMarksUnderConcurrency", testWriteMarksConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f(t)) })
@@ -699,5 +701,87 @@ func testConcurrentUpdates(t *testing.T, open func(*testing.T) kubegate.Store) {
 	must(t, err)
 	if k.Description != k0.Description+strings.Repeat("k", n) {
 		t.Fatalf("key description after %d concurrent appends = %q", n, k.Description)
+	}
+}
+
+// testWriteMarks: a mark merged on one instance is read on another, per
+// collection; merging keeps the highest version, joins the gone objects, adds
+// strict writes; a mark not written since is not returned, and the next write
+// starts it afresh but keeps its strict count.
+func testWriteMarks(t *testing.T, open func(*testing.T) kubegate.Store) {
+	a, b := open(t), open(t)
+	t0 := Now()
+	cms := kubegate.WriteMark{Cluster: "c1", Resource: "configmaps"}
+	deploys := kubegate.WriteMark{Cluster: "c1", Group: "apps", Resource: "deployments"}
+	mark := func(base kubegate.WriteMark, rv uint64, at time.Time, gone ...kubegate.DeletedObject) kubegate.WriteMark {
+		base.ResourceVersion, base.At, base.Gone = rv, at, gone
+		return base
+	}
+	must(t, a.MergeWriteMarks(ctx(), []kubegate.WriteMark{mark(cms, 41, t0), mark(deploys, 7, t0)}, t0.Add(-time.Minute)))
+	must(t, b.MergeWriteMarks(ctx(), []kubegate.WriteMark{mark(cms, 40, t0.Add(time.Second), kubegate.DeletedObject{Namespace: "a", Name: "x", ResourceVersion: 40})}, t0.Add(-time.Minute)))
+	strict := cms
+	strict.Strict, strict.At = 1, t0.Add(2*time.Second)
+	must(t, a.MergeWriteMarks(ctx(), []kubegate.WriteMark{strict}, t0.Add(-time.Minute)))
+
+	got, err := b.WriteMarks(ctx(), []kubegate.WriteMark{cms, {Cluster: "c2", Resource: "configmaps"}}, t0.Add(-time.Minute))
+	must(t, err)
+	if len(got) != 1 || got[0].ResourceVersion != 41 || got[0].Strict != 1 || !got[0].At.Equal(t0.Add(2*time.Second)) ||
+		len(got[0].Gone) != 1 || got[0].Gone[0] != (kubegate.DeletedObject{Namespace: "a", Name: "x", ResourceVersion: 40}) {
+		t.Fatalf("merged configmaps mark = %+v", got)
+	}
+	got, err = a.WriteMarks(ctx(), []kubegate.WriteMark{cms, deploys}, t0.Add(time.Second))
+	must(t, err)
+	if len(got) != 1 || got[0].Resource != "configmaps" {
+		t.Fatalf("marks written since t0+1s = %+v", got)
+	}
+	// Written again after a long quiet: afresh, but the strict count stays.
+	later := t0.Add(10 * time.Minute)
+	must(t, b.MergeWriteMarks(ctx(), []kubegate.WriteMark{mark(cms, 5, later)}, later.Add(-time.Minute)))
+	got, err = a.WriteMarks(ctx(), []kubegate.WriteMark{cms}, later.Add(-time.Minute))
+	must(t, err)
+	if len(got) != 1 || got[0].ResourceVersion != 5 || len(got[0].Gone) != 0 || got[0].Strict != 1 {
+		t.Fatalf("mark after a quiet = %+v", got)
+	}
+}
+
+// testWriteMarksConcurrent: two instances merging the same collections at once,
+// in opposite orders, lose no version and no delete, and do not deadlock.
+func testWriteMarksConcurrent(t *testing.T, open func(*testing.T) kubegate.Store) {
+	a, b := open(t), open(t)
+	at := Now()
+	keys := []kubegate.WriteMark{{Cluster: "c", Resource: "pods"}, {Cluster: "c", Resource: "configmaps"}, {Cluster: "c", Group: "apps", Resource: "deployments"}}
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := range 20 {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			batch := make([]kubegate.WriteMark, len(keys))
+			for j, k := range keys {
+				k.ResourceVersion, k.At = uint64(100+i), at
+				k.Gone = []kubegate.DeletedObject{{Namespace: "n", Name: fmt.Sprint("o", i)}}
+				batch[(j+i)%len(keys)] = k
+			}
+			errs <- s.MergeWriteMarks(ctx(), batch, at.Add(-time.Minute))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
+	got, err := a.WriteMarks(ctx(), keys, at.Add(-time.Minute))
+	must(t, err)
+	if len(got) != len(keys) {
+		t.Fatalf("marks = %+v", got)
+	}
+	for _, m := range got {
+		if m.ResourceVersion != 119 || len(m.Gone) != 20 || m.Strict != 0 {
+			t.Fatalf("%s: version %d, %d gone, strict %d; want 119, 20, 0", m.Resource, m.ResourceVersion, len(m.Gone), m.Strict)
+		}
 	}
 }

@@ -27,6 +27,28 @@ import (
 // shared gateway may only impersonate).
 func cachedGateway(t *testing.T) string {
 	t.Helper()
+	grantCacheReader(t)
+	dir := t.TempDir()
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--log-format", "json",
+		"--tls-cert-file", filepath.Join(shared.bin, "tls.crt"), "--tls-key-file", filepath.Join(shared.bin, "tls.key"),
+		"--list-cache", "--cache-wait", "2s"}, shared.clusterArgs...)
+	p, url, err := startGateway(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gateway output:\n%s", p.Output())
+		}
+	})
+	return url
+}
+
+// grantCacheReader lets the gateway list and watch what the cache tests cache,
+// in every cluster.
+func grantCacheReader(t *testing.T) {
+	t.Helper()
 	for _, c := range shared.clusters {
 		cs, err := c.Clientset()
 		if err != nil {
@@ -49,21 +71,6 @@ func cachedGateway(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	dir := t.TempDir()
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--log-format", "json",
-		"--tls-cert-file", filepath.Join(shared.bin, "tls.crt"), "--tls-key-file", filepath.Join(shared.bin, "tls.key"),
-		"--list-cache", "--cache-wait", "2s"}, shared.clusterArgs...)
-	p, url, err := startGateway(args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Kill)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("gateway output:\n%s", p.Output())
-		}
-	})
-	return url
 }
 
 // listNames lists configmaps of ns through the gateway with list parameters;

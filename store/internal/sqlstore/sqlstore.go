@@ -4,12 +4,14 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -876,4 +878,88 @@ func (s *Store) ListAudit(ctx context.Context, f kubegate.AuditFilter, p kubegat
 		return e, err
 	})
 	return events, total, err
+}
+
+// ---- write marks ----
+
+// MergeWriteMarks implements kubegate.Store. Rows are locked in key order, so
+// replicas merging the same collections at once wait for each other rather
+// than deadlock; the insert that may race another replica's first write to a
+// collection does nothing when it loses, and the merge then finds that row.
+func (s *Store) MergeWriteMarks(ctx context.Context, marks []kubegate.WriteMark, since time.Time) error {
+	if len(marks) == 0 {
+		return nil
+	}
+	marks = slices.Clone(marks)
+	slices.SortFunc(marks, func(a, b kubegate.WriteMark) int {
+		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Group, b.Group), cmp.Compare(a.Resource, b.Resource))
+	})
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if s.d.Postgres {
+			// Marks live a minute and are rebuilt by the next write: a commit
+			// need not wait for the disk to be visible to the other replicas.
+			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
+				return err
+			}
+		}
+		for _, m := range marks {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO write_marks (cluster, grp, resource, resource_version, gone, strict, at)
+				VALUES (?, ?, ?, 0, '[]', 0, 0) ON CONFLICT (cluster, grp, resource) DO NOTHING`), m.Cluster, m.Group, m.Resource); err != nil {
+				return fmt.Errorf("write mark: %w", err)
+			}
+			old, err := scanWriteMark(tx.QueryRowContext(ctx, s.q(`SELECT `+writeMarkColumns+` FROM write_marks
+				WHERE cluster = ? AND grp = ? AND resource = ?`+s.forUpdate()), m.Cluster, m.Group, m.Resource))
+			if err != nil {
+				return fmt.Errorf("write mark: %w", err)
+			}
+			merged := old.Merge(m, since)
+			gone, err := json.Marshal(merged.Gone)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE write_marks SET resource_version = ?, gone = ?, strict = ?, at = ?
+				WHERE cluster = ? AND grp = ? AND resource = ?`), int64(merged.ResourceVersion), string(gone), merged.Strict, toDB(merged.At),
+				m.Cluster, m.Group, m.Resource); err != nil {
+				return fmt.Errorf("write mark: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+const writeMarkColumns = `cluster, grp, resource, resource_version, gone, strict, at`
+
+func scanWriteMark(r scanner) (kubegate.WriteMark, error) {
+	var m kubegate.WriteMark
+	var rv, at int64
+	var gone string
+	if err := r.Scan(&m.Cluster, &m.Group, &m.Resource, &rv, &gone, &m.Strict, &at); err != nil {
+		return m, err
+	}
+	m.ResourceVersion, m.At = uint64(rv), fromDB(at)
+	if err := json.Unmarshal([]byte(gone), &m.Gone); err != nil {
+		return m, fmt.Errorf("write mark %s/%s/%s: gone: %w", m.Cluster, m.Group, m.Resource, err)
+	}
+	return m, nil
+}
+
+// WriteMarks implements kubegate.Store, in one query for every key.
+func (s *Store) WriteMarks(ctx context.Context, keys []kubegate.WriteMark, since time.Time) ([]kubegate.WriteMark, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	var where strings.Builder
+	args := []any{toDB(since)}
+	for i, k := range keys {
+		if i > 0 {
+			where.WriteString(" OR ")
+		}
+		where.WriteString("(cluster = ? AND grp = ? AND resource = ?)")
+		args = append(args, k.Cluster, k.Group, k.Resource)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+writeMarkColumns+` FROM write_marks WHERE at >= ? AND (`+where.String()+`)`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("write marks: %w", err)
+	}
+	return collect(rows, scanWriteMark)
 }

@@ -85,6 +85,9 @@ func (s *Store) Watch(ctx context.Context) (<-chan kubegate.Change, error) {
 				if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM changes WHERE at < ?`), toDB(now.Add(-changeRetention))); err != nil {
 					s.opts.Logger.Warn("pruning old store changes failed", "err", err)
 				}
+				if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM write_marks WHERE at < ?`), toDB(now.Add(-changeRetention))); err != nil {
+					s.opts.Logger.Warn("pruning old write marks failed", "err", err)
+				}
 			}
 		}
 	}()
