@@ -60,7 +60,7 @@ type Proxy struct {
 	logger  *slog.Logger
 	opts    Options
 	proxy   *httputil.ReverseProxy
-	access  *access // RBAC answers for cached lists
+	access  *access      // RBAC answers for cached lists
 	writes  *writes      // marks of writes carried, with a cache
 	shared  *sharedMarks // and the other replicas', with SharedMarks
 }
