@@ -762,7 +762,7 @@ func testWriteMarksConcurrent(t *testing.T, open func(*testing.T) kubegate.Store
 			defer wg.Done()
 			batch := make([]kubegate.WriteMark, len(keys))
 			for j, k := range keys {
-				k.ResourceVersion, k.At = uint64(100+i), at
+				k.ResourceVersion, k.At = uint64(100+i), at //nolint:gosec // 100..119
 				k.Gone = []kubegate.DeletedObject{{Namespace: "n", Name: fmt.Sprint("o", i)}}
 				batch[(j+i)%len(keys)] = k
 			}

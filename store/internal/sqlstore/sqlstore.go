@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -918,13 +919,20 @@ func (s *Store) MergeWriteMarks(ctx context.Context, marks []kubegate.WriteMark,
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE write_marks SET resource_version = ?, gone = ?, strict = ?, at = ?
-				WHERE cluster = ? AND grp = ? AND resource = ?`), int64(merged.ResourceVersion), string(gone), merged.Strict, toDB(merged.At),
+				WHERE cluster = ? AND grp = ? AND resource = ?`), dbVersion(merged.ResourceVersion), string(gone), merged.Strict, toDB(merged.At),
 				m.Cluster, m.Group, m.Resource); err != nil {
 				return fmt.Errorf("write mark: %w", err)
 			}
 		}
 		return nil
 	})
+}
+
+// dbVersion fits a resource version in a BIGINT: etcd's revisions are int64, so
+// a larger one is no version a cluster gave, and waiting for the largest a
+// cache can reach just ends in the cluster answering.
+func dbVersion(rv uint64) int64 {
+	return int64(min(rv, math.MaxInt64))
 }
 
 const writeMarkColumns = `cluster, grp, resource, resource_version, gone, strict, at`
@@ -936,7 +944,7 @@ func scanWriteMark(r scanner) (kubegate.WriteMark, error) {
 	if err := r.Scan(&m.Cluster, &m.Group, &m.Resource, &rv, &gone, &m.Strict, &at); err != nil {
 		return m, err
 	}
-	m.ResourceVersion, m.At = uint64(rv), fromDB(at)
+	m.ResourceVersion, m.At = uint64(max(rv, 0)), fromDB(at)
 	if err := json.Unmarshal([]byte(gone), &m.Gone); err != nil {
 		return m, fmt.Errorf("write mark %s/%s/%s: gone: %w", m.Cluster, m.Group, m.Resource, err)
 	}
