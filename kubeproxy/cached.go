@@ -144,6 +144,9 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 	var mark writeMark
 	if rv == "" {
 		if mark, err = p.marks(ctx, key); err != nil {
+			if ctx.Err() != nil {
+				return nil, false, nil //nolint:nilerr // the client has gone
+			}
 			p.logger.Warn("reading the other replicas' write marks failed; answering strictly", "cluster", target.Name, "resource", info.Resource, "err", err)
 			strict = true
 		}

@@ -17,7 +17,9 @@ type MarkStore interface {
 }
 
 // sharedMarkTimeout bounds how long a write's answer or a list waits for the
-// store: a write is then answered unshared (logged), a list strictly.
+// store: a write is then answered unshared (logged), a list strictly. One
+// store call gets half of it, so a request that waited behind a running call
+// still has its own.
 const sharedMarkTimeout = time.Second
 
 // sharedMarks puts and gets marks in batches: the writes and lists that arrive
@@ -35,7 +37,7 @@ func keyOfMark(m kubegate.WriteMark) markKey { return markKey{m.Cluster, m.Group
 
 func newSharedMarks(store MarkStore, now func() time.Time) *sharedMarks {
 	return &sharedMarks{
-		put: &batch.Batcher[kubegate.WriteMark, struct{}]{Timeout: sharedMarkTimeout, Do: func(ctx context.Context, marks []kubegate.WriteMark) ([]struct{}, error) {
+		put: &batch.Batcher[kubegate.WriteMark, struct{}]{Timeout: sharedMarkTimeout / 2, Do: func(ctx context.Context, marks []kubegate.WriteMark) ([]struct{}, error) {
 			since := now().Add(-writeMarkTTL)
 			merged := map[markKey]kubegate.WriteMark{} // one row per collection
 			for _, m := range marks {
@@ -51,7 +53,7 @@ func newSharedMarks(store MarkStore, now func() time.Time) *sharedMarks {
 			}
 			return make([]struct{}, len(marks)), store.MergeWriteMarks(ctx, rows, since)
 		}},
-		get: &batch.Batcher[kubegate.WriteMark, kubegate.WriteMark]{Timeout: sharedMarkTimeout, Do: func(ctx context.Context, keys []kubegate.WriteMark) ([]kubegate.WriteMark, error) {
+		get: &batch.Batcher[kubegate.WriteMark, kubegate.WriteMark]{Timeout: sharedMarkTimeout / 2, Do: func(ctx context.Context, keys []kubegate.WriteMark) ([]kubegate.WriteMark, error) {
 			unique := map[markKey]bool{}
 			ask := make([]kubegate.WriteMark, 0, len(keys))
 			for _, k := range keys {

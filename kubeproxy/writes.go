@@ -89,6 +89,9 @@ func (w *writes) record(k writeKey, add kubegate.WriteMark) {
 		}
 	}
 	m := w.m[k]
+	if now.Sub(m.At) > writeMarkTTL {
+		m = writeMark{} // settled counts too: the shared count may have started afresh
+	}
 	m.WriteMark = m.Merge(add, now.Add(-writeMarkTTL))
 	w.m[k] = m
 }
@@ -115,8 +118,8 @@ func (w *writes) settle(k writeKey, strict int64, rv uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	m, ok := w.m[k]
-	if !ok {
-		m.At = w.now() // the strict writes were another replica's
+	if now := w.now(); !ok || now.Sub(m.At) > writeMarkTTL {
+		m = writeMark{WriteMark: kubegate.WriteMark{At: now}} // the strict writes were another replica's
 	}
 	m.settled = max(m.settled, strict)
 	m.ResourceVersion = max(m.ResourceVersion, rv)

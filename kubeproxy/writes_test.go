@@ -86,9 +86,18 @@ func TestWritesMarkTheirCollection(t *testing.T) {
 	if m := p.writes.mark(writeKey{target, "apps", "deployments"}); !m.strict() {
 		t.Fatalf("a protobuf answer: %+v", m)
 	}
+	p.writes.settle(cms, 7, 0) // as if another replica's seven strict writes were covered
 	now = now.Add(writeMarkTTL + time.Second)
 	if m := p.writes.mark(cms); m.ResourceVersion != 0 {
 		t.Fatalf("a mark outlived its minute: %+v", m)
+	}
+	// A stale mark starts afresh when written, its settled count too: the
+	// shared count it was compared with may itself have started afresh.
+	p.writes.settle(cms, 7, 0)
+	now = now.Add(writeMarkTTL + time.Second)
+	write("POST", "/api/v1/namespaces/a/configmaps", `{"kind":"ConfigMap","metadata":{"namespace":"a","name":"z","resourceVersion":"90"}}`)
+	if m := p.writes.mark(cms); m.settled != 0 || m.ResourceVersion != 90 {
+		t.Fatalf("a write after a stale mark: %+v", m)
 	}
 }
 

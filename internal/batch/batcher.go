@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -20,6 +21,9 @@ type Batcher[T, R any] struct {
 	Max int
 	// Timeout bounds one call (0: 5 s); a caller's own context may end sooner.
 	Timeout time.Duration
+	// MaxPending bounds the requests waiting for a call (0: 10 000): past it a
+	// request fails at once, so a slow backend sheds load instead of queueing it.
+	MaxPending int
 
 	mu      sync.Mutex
 	pending []*request[T, R]
@@ -27,6 +31,7 @@ type Batcher[T, R any] struct {
 }
 
 type request[T, R any] struct {
+	ctx  context.Context // a caller that stopped waiting is left out of calls
 	item T
 	res  R
 	err  error
@@ -36,10 +41,22 @@ type request[T, R any] struct {
 // errShort says Do broke its contract.
 var errShort = errors.New("batch: fewer results than items")
 
+// ErrBusy says too many requests are waiting already.
+var ErrBusy = errors.New("batch: too many requests waiting")
+
 // Submit adds item to the next call and waits for its result, or for ctx.
 func (b *Batcher[T, R]) Submit(ctx context.Context, item T) (R, error) {
-	r := &request[T, R]{item: item, done: make(chan struct{})}
+	r := &request[T, R]{ctx: ctx, item: item, done: make(chan struct{})}
 	b.mu.Lock()
+	limit := b.MaxPending
+	if limit <= 0 {
+		limit = 10_000
+	}
+	if len(b.pending) >= limit {
+		b.mu.Unlock()
+		var zero R
+		return zero, ErrBusy
+	}
 	b.pending = append(b.pending, r)
 	if !b.running {
 		b.running = true
@@ -66,14 +83,21 @@ func (b *Batcher[T, R]) run() {
 	}
 	for {
 		b.mu.Lock()
-		n := min(len(b.pending), limit)
-		if n == 0 {
+		var batch []*request[T, R]
+		for len(b.pending) > 0 && len(batch) < limit {
+			r := b.pending[0]
+			b.pending = b.pending[1:]
+			if r.ctx.Err() != nil {
+				close(r.done) // its caller has gone: not worth a place in the call
+				continue
+			}
+			batch = append(batch, r)
+		}
+		if len(batch) == 0 {
 			b.running = false
 			b.mu.Unlock()
 			return
 		}
-		batch := b.pending[:n:n]
-		b.pending = b.pending[n:]
 		b.mu.Unlock()
 
 		items := make([]T, len(batch))
@@ -81,7 +105,7 @@ func (b *Batcher[T, R]) run() {
 			items[i] = r.item
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		res, err := b.Do(ctx, items)
+		res, err := b.call(ctx, items)
 		cancel()
 		if err == nil && len(res) < len(batch) {
 			err = errShort
@@ -95,4 +119,14 @@ func (b *Batcher[T, R]) run() {
 			close(r.done)
 		}
 	}
+}
+
+// call runs Do, its panic an error of the call rather than the process's end.
+func (b *Batcher[T, R]) call(ctx context.Context, items []T) (res []R, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("batch: %v", p)
+		}
+	}()
+	return b.Do(ctx, items)
 }

@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -85,5 +86,69 @@ func TestFailuresAndCancellation(t *testing.T) {
 	short := &Batcher[int, int]{Do: func(context.Context, []int) ([]int, error) { return nil, nil }}
 	if _, err := short.Submit(context.Background(), 1); !errors.Is(err, errShort) {
 		t.Fatalf("short answer: err = %v", err)
+	}
+}
+
+// A caller that stopped waiting takes no place in a call; past MaxPending a
+// request fails at once (ErrBusy); a panicking call fails its requests only.
+func TestLoadIsShed(t *testing.T) {
+	release := make(chan struct{})
+	var seen atomic.Int32
+	b := &Batcher[int, int]{MaxPending: 3, Do: func(_ context.Context, items []int) ([]int, error) {
+		if items[0] == 0 {
+			<-release
+		}
+		if items[0] == -1 {
+			panic("boom")
+		}
+		seen.Add(int32(len(items)))
+		return items, nil
+	}}
+	go func() { _, _ = b.Submit(context.Background(), 0) }()
+	for {
+		b.mu.Lock()
+		running := b.running && len(b.pending) == 0
+		b.mu.Unlock()
+		if running {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	gone, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 3)
+	for i := 1; i <= 3; i++ {
+		ctx := context.Background()
+		if i == 1 {
+			ctx = gone
+		}
+		go func() { _, err := b.Submit(ctx, i); errs <- err }()
+	}
+	for {
+		b.mu.Lock()
+		n := len(b.pending)
+		b.mu.Unlock()
+		if n == 3 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := b.Submit(context.Background(), 4); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a fourth waiting request: err = %v", err)
+	}
+	cancel()
+	close(release)
+	for range 3 {
+		if err := <-errs; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("a waiting request: %v", err)
+		}
+	}
+	if n := seen.Load(); n != 3 { // 0, 2 and 3: not the cancelled 1
+		t.Fatalf("%d items reached calls, want 3", n)
+	}
+	if _, err := b.Submit(context.Background(), -1); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("a panicking call: err = %v", err)
+	}
+	if v, err := b.Submit(context.Background(), 5); err != nil || v != 5 {
+		t.Fatalf("after a panic: %d, %v", v, err)
 	}
 }

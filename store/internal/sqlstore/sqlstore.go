@@ -308,6 +308,15 @@ func (s *Store) forUpdate() string {
 	return ""
 }
 
+// skipLocked leaves out rows another transaction holds (PostgreSQL): a prune
+// then never waits for, or deadlocks with, a replica merging them.
+func (s *Store) skipLocked() string {
+	if s.d.Postgres {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
 // collect scans every row with scan and closes rows.
 func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
 	defer rows.Close()

@@ -85,7 +85,8 @@ func (s *Store) Watch(ctx context.Context) (<-chan kubegate.Change, error) {
 				if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM changes WHERE at < ?`), toDB(now.Add(-changeRetention))); err != nil {
 					s.opts.Logger.Warn("pruning old store changes failed", "err", err)
 				}
-				if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM write_marks WHERE at < ?`), toDB(now.Add(-changeRetention))); err != nil {
+				if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM write_marks WHERE (cluster, grp, resource) IN
+					(SELECT cluster, grp, resource FROM write_marks WHERE at < ?`+s.skipLocked()+`)`), toDB(now.Add(-changeRetention))); err != nil {
 					s.opts.Logger.Warn("pruning old write marks failed", "err", err)
 				}
 			}
