@@ -143,14 +143,15 @@ func (p *Proxy) recordWrite(resp *http.Response) error {
 	if p.writes == nil || resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil
 	}
-	info := filters.Info(resp.Request.Context())
-	up, _ := resp.Request.Context().Value(upstreamKey).(*upstream)
+	ctx := resp.Request.Context()
+	info := filters.Info(ctx)
+	up, _ := ctx.Value(upstreamKey).(*upstream)
 	if up == nil || !isWrite(info) || resp.Request.URL.Query().Has("dryRun") {
 		return nil // a dry run changes nothing
 	}
 	key := keyOf(up.target, info)
 	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != "application/json" {
-		p.markWrite(resp.Request.Context(), key, kubegate.WriteMark{Strict: 1}) // protobuf, YAML, CBOR: the version is not read here
+		p.markWrite(ctx, key, kubegate.WriteMark{Strict: 1}) // protobuf, YAML, CBOR: the version is not read here
 		return nil
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxWriteBody+1))
@@ -162,7 +163,7 @@ func (p *Proxy) recordWrite(resp *http.Response) error {
 			io.Reader
 			io.Closer
 		}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
-		p.markWrite(resp.Request.Context(), key, kubegate.WriteMark{Strict: 1})
+		p.markWrite(ctx, key, kubegate.WriteMark{Strict: 1})
 		return nil
 	}
 	_ = resp.Body.Close()
@@ -187,16 +188,16 @@ func (p *Proxy) recordWrite(resp *http.Response) error {
 	case info.Verb == "delete" && obj.Kind == "Status" && obj.Details.Name != "":
 		// Deleted, and the answer does not say at which version: no object of
 		// the name may remain.
-		p.markWrite(resp.Request.Context(), key, kubegate.WriteMark{Gone: []listcache.Gone{{Namespace: info.Namespace, Name: obj.Details.Name}}})
+		p.markWrite(ctx, key, kubegate.WriteMark{Gone: []listcache.Gone{{Namespace: info.Namespace, Name: obj.Details.Name}}})
 	case info.Verb == "deletecollection" || err != nil || obj.Kind == "Status":
-		p.markWrite(resp.Request.Context(), key, kubegate.WriteMark{Strict: 1})
+		p.markWrite(ctx, key, kubegate.WriteMark{Strict: 1})
 	case info.Verb == "delete" && obj.Metadata.DeletionTimestamp == nil:
 		// Deleted at once. Current apiservers answer with the object at the
 		// deletion's version, older ones at its last: the version covers the
 		// first, the object's absence (at that version or older) the second.
-		p.markWrite(resp.Request.Context(), key, kubegate.WriteMark{ResourceVersion: rv, Gone: []listcache.Gone{{Namespace: obj.Metadata.Namespace, Name: obj.Metadata.Name, ResourceVersion: rv}}})
+		p.markWrite(ctx, key, kubegate.WriteMark{ResourceVersion: rv, Gone: []listcache.Gone{{Namespace: obj.Metadata.Namespace, Name: obj.Metadata.Name, ResourceVersion: rv}}})
 	default: // created, changed, or deleted later (finalizers, grace): the version says
-		p.markWrite(resp.Request.Context(), key, kubegate.WriteMark{ResourceVersion: rv})
+		p.markWrite(ctx, key, kubegate.WriteMark{ResourceVersion: rv})
 	}
 	return nil
 }
