@@ -3,9 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,8 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/kubegate/kubegate/test/pgtest"
 	"github.com/kubegate/kubegate/test/testhttp"
 )
 
@@ -318,36 +315,7 @@ func TestRevocationIsImmediate(t *testing.T) {
 // Two kubegate processes share PostgreSQL: a revocation made through one is
 // enforced by the other within a second.
 func TestRevocationAcrossReplicasOnPostgres(t *testing.T) {
-	dsn := os.Getenv("KUBEGATE_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/test"
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL unreachable: %v", err)
-		}
-		t.Skipf("PostgreSQL at %s unreachable: %v", dsn, err)
-	}
-	defer conn.Close(ctx)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "kge2e_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-
-	keyFile := filepath.Join(t.TempDir(), "shared.key")
-	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{3}, 32))), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	args := []string{"--store=postgres", "--postgres-dsn=" + dsn + sep + "search_path=" + schema, "--encryption-key-file=" + keyFile}
+	args := []string{"--store=postgres", "--postgres-dsn=" + pgtest.Schema(t, "kge2e"), "--encryption-key-file=" + pgtest.SharedKeyFile(t)}
 	_, a := gateway(t, args...)
 	_, b2 := gateway(t, args...)
 	revocationFlow(t, a, b2)

@@ -1,13 +1,9 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -17,15 +13,6 @@ import (
 	"github.com/kubegate/kubegate/test/pgtest"
 	"github.com/kubegate/kubegate/test/testhttp"
 )
-
-func sharedKeyFile(t *testing.T) string {
-	t.Helper()
-	keyFile := filepath.Join(t.TempDir(), "shared.key")
-	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return keyFile
-}
 
 // eventually polls f until it is true or the time is up.
 func eventually(t *testing.T, within time.Duration, what string, f func() bool) {
@@ -47,7 +34,7 @@ func TestPostgresRestartUnderTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pg.Close()
-	p, url := gateway(t, "--store=postgres", "--postgres-dsn="+pg.DSN, "--encryption-key-file="+sharedKeyFile(t))
+	p, url := gateway(t, "--store=postgres", "--postgres-dsn="+pg.DSN, "--encryption-key-file="+pgtest.SharedKeyFile(t))
 	admin := login(t, url, "admin", adminPassword)
 	ak, sk := createKey(t, url, admin)
 	minted := want(t, call(t, "GET", url+"/api/v1/cube/key/token?accessKey="+ak+"&secretKey="+sk, "", nil), 200).JSON(t)["token"].(string)
@@ -138,7 +125,7 @@ func TestKillUnderWriteLoad(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(pg.Close)
-			return []string{"--store=postgres", "--postgres-dsn=" + pg.DSN, "--encryption-key-file=" + sharedKeyFile(t), "--data-dir", t.TempDir()}
+			return []string{"--store=postgres", "--postgres-dsn=" + pg.DSN, "--encryption-key-file=" + pgtest.SharedKeyFile(t), "--data-dir", t.TempDir()}
 		},
 	}
 	for name, args := range stores {
@@ -212,7 +199,7 @@ func TestReplicaKilledMidTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pg.Close()
-	args := []string{"--store=postgres", "--postgres-dsn=" + pg.DSN, "--encryption-key-file=" + sharedKeyFile(t)}
+	args := []string{"--store=postgres", "--postgres-dsn=" + pg.DSN, "--encryption-key-file=" + pgtest.SharedKeyFile(t)}
 	a, urlA := gateway(t, args...)
 	_, urlB := gateway(t, args...)
 	admin := login(t, urlB, "admin", adminPassword)

@@ -1,5 +1,6 @@
-// Package pgtest runs a private PostgreSQL server for tests that stop and start
-// their database (fault tests): never the shared server other test packages use.
+// Package pgtest gives tests PostgreSQL: a schema of their own on the machine's
+// shared server (Schema), or, for tests that stop and start their database
+// (fault tests), a private server, never the shared one.
 // It uses the machine's initdb and pg_ctl (Debian's postgresql package), keeps its
 // data on /dev/shm, and runs as the postgres user when the tests run as root (the
 // server refuses root).

@@ -1,62 +1,21 @@
 package proxy
 
 import (
-	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/kubegate/kubegate/test/pgtest"
 	"github.com/kubegate/kubegate/test/testhttp"
 )
-
-// postgresSchema makes a schema of its own on the shared PostgreSQL for the test.
-func postgresSchema(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("KUBEGATE_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/test"
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("PostgreSQL unreachable: %v", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "kgproxy_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		_ = conn.Close(context.Background())
-	})
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "search_path=" + schema
-}
 
 // DCE's personal access tokens: made from a login session, used directly as the
 // bearer token on the proxy and the APIs, listed without the token, deleted —
 // and refused within a second on every replica (two, on the real PostgreSQL).
 func TestPersonalAccessTokens(t *testing.T) {
-	dsn := postgresSchema(t)
-	keyFile := filepath.Join(t.TempDir(), "shared.key")
-	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32))), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dsn, keyFile := pgtest.Schema(t, "kgproxy"), pgtest.SharedKeyFile(t)
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--data-dir", t.TempDir(),
 		"--store=postgres", "--postgres-dsn=" + dsn, "--encryption-key-file=" + keyFile, "--max-personal-tokens-per-user", "2"}, shared.clusterArgs...)
 	a, urlA, err := startGateway(args...)

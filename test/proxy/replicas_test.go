@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"crypto/tls"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -24,6 +23,7 @@ import (
 	"github.com/kubegate/kubegate/demo"
 	"github.com/kubegate/kubegate/kubeenv"
 	"github.com/kubegate/kubegate/kubeproxy"
+	"github.com/kubegate/kubegate/test/pgtest"
 )
 
 // watchDelay is how late the slow cluster delivers watch events: far longer
@@ -143,11 +143,7 @@ func TestReadYourWritesAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeLoad(t, cs, 100)
-	dsn := postgresSchema(t)
-	keyFile := filepath.Join(t.TempDir(), "shared.key")
-	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dsn, keyFile := pgtest.Schema(t, "kgproxy"), pgtest.SharedKeyFile(t)
 	kubeconfig := slowWatches(t, cl)
 	var urls [2]string
 	for i := range urls {
