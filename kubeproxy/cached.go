@@ -208,6 +208,11 @@ func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *fi
 	} else {
 		p.freshness(freshnessWatch)
 	}
+	if rv == "" && !strict && p.opts.ObserveAnswerAge != nil {
+		if heard := coll.Heard(); !heard.IsZero() {
+			p.opts.ObserveAnswerAge(time.Since(heard))
+		}
+	}
 	return &ListResult{APIVersion: apiVersion, Kind: kind, ResourceVersion: strconv.FormatUint(r.ResourceVersion, 10), Items: r.Items, Total: r.Total}, true, nil
 }
 

@@ -52,6 +52,10 @@ type Options struct {
 	// ObserveFreshness, when set, learns the freshness path of each list query
 	// the cache could have answered (freshness* constants).
 	ObserveFreshness func(path string)
+	// ObserveAnswerAge, when set, learns for each default-consistency answer from
+	// the cache how long before it the collection's watch last proved the cache
+	// caught up: the most the answer can miss of writes around the gateway.
+	ObserveAnswerAge func(time.Duration)
 }
 
 // Proxy is the proxy handler.

@@ -275,6 +275,28 @@ func (c *Cache) Stats() (collections, objects int, bytes int64) {
 	return len(c.entries), objects, bytes
 }
 
+// CollectionHealth is one collection's watch, as the metrics show it.
+type CollectionHealth struct {
+	Cluster, Path string
+	// Healthy as Collection.Healthy says it, for the bound Health was given.
+	Healthy bool
+	// Heard is when the watch last proved the collection caught up (zero after a
+	// failure, until it resumes).
+	Heard time.Time
+}
+
+// Health reports every collection's watch; healthy: heard from within bound.
+func (c *Cache) Health(bound time.Duration) []CollectionHealth {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]CollectionHealth, 0, len(c.entries))
+	for k, e := range c.entries {
+		heard := e.coll.Heard()
+		out = append(out, CollectionHealth{Cluster: k.cluster, Path: k.path, Healthy: e.coll.Healthy(bound), Heard: heard})
+	}
+	return out
+}
+
 // Len says how many collections are cached.
 func (c *Cache) Len() int {
 	c.mu.Lock()

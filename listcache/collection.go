@@ -165,6 +165,13 @@ type Collection struct {
 // about every second. Shorter would schedule none.
 const hurryTimeout = 3 * time.Second
 
+// stuckWatchSlack is how long after its timeoutSeconds a watch may stay open
+// before it is taken as stuck and cut.
+const stuckWatchSlack = 10 * time.Second
+
+// errStuck is a watch cut because the cluster did not end it in time.
+var errStuck = errors.New("watch stuck")
+
 // Options tune a Collection's list and watch.
 type Options struct {
 	// ChunkSize is the items per list request (default 500).
@@ -429,7 +436,12 @@ func (c *Collection) watch(ctx context.Context, timeout time.Duration) (hurried 
 		"watch": {"true"}, "allowWatchBookmarks": {"true"}, "resourceVersion": {strconv.FormatUint(from, 10)},
 		"timeoutSeconds": {strconv.Itoa(int(timeout / time.Second))},
 	}
-	wctx, cancel := context.WithCancel(ctx)
+	// The cluster ends the watch at timeoutSeconds; one still open well after
+	// that is stuck (a connection that died without a reset, a proxy holding
+	// it): cut it, so it fails and is resumed, rather than hanging until TCP
+	// gives up. Health does not wait for this: no word within the staleness
+	// bound is unhealthy already.
+	wctx, cancel := context.WithTimeout(ctx, timeout+stuckWatchSlack)
 	defer cancel()
 	// A query behind the watch cuts a long watch, or a short one whose bookmark
 	// came already; a short watch's bookmark still to come is what it waits for.
@@ -473,6 +485,9 @@ func (c *Collection) watch(ctx context.Context, timeout time.Duration) (hurried 
 			if errors.Is(err, io.EOF) {
 				c.alive() // ended by the cluster at its timeout, everything sent
 				return false, nil
+			}
+			if errors.Is(wctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+				return false, fmt.Errorf("the watch was not ended %s after its timeout: %w", stuckWatchSlack, errStuck)
 			}
 			if wctx.Err() != nil {
 				return false, nil
@@ -626,6 +641,14 @@ func (c *Collection) Healthy(bound time.Duration) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.synced && !c.gaveUp && c.now().Sub(c.heard) <= bound
+}
+
+// Heard says when the watch last proved the collection caught up (zero: not
+// since it failed, or never).
+func (c *Collection) Heard() time.Time {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.heard
 }
 
 // Gone is an object deleted as it was at ResourceVersion: the cache reflects the

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -404,4 +406,73 @@ func TestHeartbeatKeepsAQuietWatchHealthy(t *testing.T) {
 			t.Fatal("the watch did not come back healthy")
 		}
 	}
+}
+
+// stalling is a transport whose watch streams can be frozen: while frozen, a
+// watch's body delivers nothing more and never ends — a connection that died
+// without a reset, or a proxy that holds it — though nothing fails.
+type stalling struct {
+	base   http.RoundTripper
+	frozen atomic.Bool
+}
+
+func (s *stalling) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := s.base.RoundTrip(req)
+	if err != nil || req.URL.Query().Get("watch") != "true" {
+		return resp, err
+	}
+	resp.Body = &stallingBody{ReadCloser: resp.Body, frozen: &s.frozen, ctx: req.Context()}
+	return resp, nil
+}
+
+type stallingBody struct {
+	io.ReadCloser
+	frozen *atomic.Bool
+	ctx    context.Context
+	stuck  bool // frozen once: stays so, as a dead connection does
+}
+
+func (b *stallingBody) Read(p []byte) (int, error) {
+	for b.stuck || b.frozen.Load() {
+		b.stuck = true
+		select {
+		case <-b.ctx.Done():
+			return 0, b.ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return b.ReadCloser.Read(p)
+}
+
+// A watch that goes silent without failing is unhealthy within the bound (the
+// cluster answers), and is cut once it outlives its timeout, so the collection
+// recovers without waiting for TCP to give up on the connection.
+func TestAStalledWatchIsUnhealthyThenCut(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tg := target(t)
+	tr := &stalling{base: tg.Transport}
+	tg.Transport = tr
+	c := listcache.Start(ctx, tg, "/api/v1/serviceaccounts", listcache.Options{Heartbeat: true, Backoff: 100 * time.Millisecond})
+	if err := c.WaitFor(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	tr.frozen.Store(true)
+	frozen := time.Now()
+	for c.Healthy(5 * time.Second) {
+		if time.Since(frozen) > 5*time.Second+time.Second {
+			t.Fatal("a stalled watch stayed healthy past the bound")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("unhealthy %s after the stream stalled", time.Since(frozen).Round(time.Millisecond))
+	tr.frozen.Store(false) // the stuck stream stays stuck: only a new watch helps
+	// The stalled watch was asked to end after 3 s; 10 s later it is cut.
+	for !c.Healthy(5 * time.Second) {
+		if time.Since(frozen) > 30*time.Second {
+			t.Fatal("the collection did not recover from a stalled watch")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("healthy again %s after the stream stalled", time.Since(frozen).Round(time.Millisecond))
 }

@@ -5,6 +5,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -23,6 +24,7 @@ type Metrics struct {
 	open        prometheus.Gauge
 	// freshness labels come from kubeproxy's fixed set of paths.
 	freshness *prometheus.CounterVec
+	answerAge prometheus.Histogram
 }
 
 // New registers the metrics on a new registry, with the Go and process collectors.
@@ -52,8 +54,13 @@ func New() *Metrics {
 			Name: "kubegate_list_freshness_total",
 			Help: "List queries the cache could answer, by freshness path: watch (at once, healthy watch), waited (for a write, a version or strict), unhealthy, behind, uncached (the last three from the cluster).",
 		}, []string{"path"}),
+		answerAge: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "kubegate_list_cache_answer_age_seconds",
+			Help: "For each list answered from the cache by default (consistency=watch), how long before the answer its watch last proved the cache caught up: the most it can miss of writes made around the gateway.",
+			Buckets: []float64{.1, .25, .5, 1, 2, 3, 4, 5, 7.5, 10},
+		}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.proxied, m.listed, m.freshness, m.connections, m.open,
+	m.registry.MustRegister(m.requests, m.duration, m.proxied, m.listed, m.freshness, m.answerAge, m.connections, m.open,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -103,6 +110,61 @@ func (m *Metrics) ObserveConnection(state http.ConnState) {
 // ObserveFreshness counts a list query by its freshness path.
 func (m *Metrics) ObserveFreshness(path string) {
 	m.freshness.WithLabelValues(path).Inc()
+}
+
+// ObserveAnswerAge records how stale a cached answer could be (answerAge).
+func (m *Metrics) ObserveAnswerAge(d time.Duration) {
+	m.answerAge.Observe(d.Seconds())
+}
+
+// Watch is one cached collection's watch, as WatchListCacheHealth reads it.
+type Watch struct {
+	Cluster, Collection string
+	Healthy             bool
+	// Heard is when the watch last proved the collection caught up; zero: not
+	// since it failed, or never.
+	Heard time.Time
+}
+
+// WatchListCacheHealth exports each cached collection's watch health, read
+// when scraped: kubegate_list_cache_watch_healthy (1 or 0) and
+// kubegate_list_cache_watch_heard_age_seconds (absent while the watch has not
+// resumed). The labels are bounded by the cache's collection limit.
+func (m *Metrics) WatchListCacheHealth(watches func() []Watch, now func() time.Time) {
+	m.registry.MustRegister(&watchCollector{watches: watches, now: now})
+}
+
+var (
+	watchHealthyDesc = prometheus.NewDesc("kubegate_list_cache_watch_healthy",
+		"1 while a cached collection's watch is healthy (heard from within --cache-staleness), so the cache answers; 0 while the cluster answers instead.",
+		[]string{"cluster", "collection"}, nil)
+	watchHeardDesc = prometheus.NewDesc("kubegate_list_cache_watch_heard_age_seconds",
+		"Seconds since a cached collection's watch last proved it caught up (an event, a bookmark, a watch ended at its timeout).",
+		[]string{"cluster", "collection"}, nil)
+)
+
+type watchCollector struct {
+	watches func() []Watch
+	now     func() time.Time
+}
+
+func (c *watchCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- watchHealthyDesc
+	ch <- watchHeardDesc
+}
+
+func (c *watchCollector) Collect(ch chan<- prometheus.Metric) {
+	now := c.now()
+	for _, w := range c.watches() {
+		healthy := 0.0
+		if w.Healthy {
+			healthy = 1
+		}
+		ch <- prometheus.MustNewConstMetric(watchHealthyDesc, prometheus.GaugeValue, healthy, w.Cluster, w.Collection)
+		if !w.Heard.IsZero() {
+			ch <- prometheus.MustNewConstMetric(watchHeardDesc, prometheus.GaugeValue, now.Sub(w.Heard).Seconds(), w.Cluster, w.Collection)
+		}
+	}
 }
 
 // WatchListCache exports the list cache's size, read when scraped.

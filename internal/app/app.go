@@ -119,7 +119,16 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		if cfg.Store == "postgres" {
 			popts.SharedMarks = store // replicas share one database: a write through one is waited for on the others
 		}
+		popts.ObserveAnswerAge = m.ObserveAnswerAge
 		m.WatchListCache(a.cache.Stats)
+		m.WatchListCacheHealth(func() []metrics.Watch {
+			health := a.cache.Health(cfg.CacheStaleness)
+			out := make([]metrics.Watch, len(health))
+			for i, h := range health {
+				out[i] = metrics.Watch{Cluster: h.Cluster, Collection: h.Path, Healthy: h.Healthy, Heard: h.Heard}
+			}
+			return out
+		}, time.Now)
 	}
 	proxy := kubeproxy.New(a.clusters, logger, popts)
 	docs, err := apidocs.Handler()

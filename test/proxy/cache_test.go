@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubegate/kubegate/demo"
+	"github.com/kubegate/kubegate/kubeenv"
 	"github.com/kubegate/kubegate/kubeproxy"
 )
 
@@ -46,10 +47,13 @@ func cachedGateway(t *testing.T) string {
 }
 
 // grantCacheReader lets the gateway list and watch what the cache tests cache,
-// in every cluster.
-func grantCacheReader(t *testing.T) {
+// in every shared cluster, or in those given.
+func grantCacheReader(t *testing.T, clusters ...*kubeenv.Cluster) {
 	t.Helper()
-	for _, c := range shared.clusters {
+	if len(clusters) == 0 {
+		clusters = shared.clusters
+	}
+	for _, c := range clusters {
 		cs, err := c.Clientset()
 		if err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-// Package scale benchmarks list queries on a real test-bed cluster holding 10k,
+// Package scale benchmarks list queries on a real test-bed cluster holding 30k,
 // 100k (and, with KUBEGATE_BENCH_300K=1, 300k) Deployments across 100
 // namespaces: from the gateway's list cache, through its streaming upstream
 // path, by KubeCube's method, and straight from the apiserver. It has no tests:
@@ -7,6 +7,8 @@ package scale
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -44,7 +46,8 @@ type bed struct {
 	n        int
 	cluster  *kubeenv.Cluster
 	direct   *http.Client // admin client certificate, straight to the apiserver
-	client   *http.Client // to the gateways (plain HTTP on loopback)
+	cs       *kubernetes.Clientset
+	client   *http.Client // to the gateways (HTTPS on loopback, HTTP/2)
 	cached   string       // gateway URLs
 	uncached string
 	token    string // the admin's, on the cached gateway
@@ -160,8 +163,13 @@ func startBed(n int) (*bed, error) {
 	if err := grantCacheReader(ctx, cs); err != nil {
 		return b, err
 	}
-	b.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	common := []string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--cluster", b.cluster.Name + "=" + kubeconfig}
+	b.cs = cs
+	tlsArgs, pool, err := serving(b.dir)
+	if err != nil {
+		return b, err
+	}
+	b.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64}}
+	common := append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--cluster", b.cluster.Name + "=" + kubeconfig}, tlsArgs...)
 	for _, gw := range []struct {
 		url  *string
 		args []string
@@ -185,6 +193,27 @@ func startBed(n int) (*bed, error) {
 	}
 	b.uncachedToken, err = b.login(b.uncached)
 	return b, err
+}
+
+// serving writes a serving certificate for the gateways, from a CA of the
+// bed's own: the gateway flags that serve it, and the pool that trusts it.
+func serving(dir string) (args []string, pool *x509.CertPool, err error) {
+	ca, err := kubeenv.NewAuthority("scale-gateway")
+	if err != nil {
+		return nil, nil, err
+	}
+	crt, key, err := ca.IssueServing("kubegate")
+	if err != nil {
+		return nil, nil, err
+	}
+	for name, data := range map[string][]byte{"tls.crt": crt, "tls.key": key} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return nil, nil, err
+		}
+	}
+	pool = x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.CertPEM())
+	return []string{"--tls-cert-file", filepath.Join(dir, "tls.crt"), "--tls-key-file", filepath.Join(dir, "tls.key")}, pool, nil
 }
 
 // grantCacheReader lets the gateway's own identity list and watch Deployments,

@@ -34,14 +34,17 @@ var shapes = []struct {
 	{"fuzzy-name", "/apis/apps/v1/deployments", "selector=metadata.name~web-0001&sortName=metadata.creationTimestamp&sortOrder=desc&pageSize=20&pageNum=1", "labelSelector=app%3Dweb&limit=20"},
 }
 
-// BenchmarkScale measures, at each size in one run: p50/p99 of each shape from
-// the gateway's cache, through its streaming upstream path, by KubeCube's method
-// (the baseline: fetch everything in scope, decode, filter, sort, page) and the
-// apiserver's own selector list; 50 concurrent clients on the worked example
-// from the cache against the apiserver's selector list; and the cache's warm-up
-// time and memory against one full paged LIST.
+// BenchmarkScale measures, at each size in one run and over HTTPS: p50/p99 of
+// each shape from the gateway's cache and by KubeCube's method (the baseline:
+// fetch everything in scope, decode, filter, sort, page), quiet and under a
+// background writer at 10 and 100 writes a second to another resource; the
+// staleness a user could see of a write made straight on the cluster, under
+// each load; on the quiet cluster the gateway's streaming upstream path and the
+// apiserver's own selector list too; 50 concurrent clients on the worked
+// example from the cache against the apiserver's selector list; and the cache's
+// warm-up time and memory against one full paged LIST.
 func BenchmarkScale(b *testing.B) {
-	sizes := []int{10_000, 100_000}
+	sizes := []int{30_000, 100_000}
 	if os.Getenv("KUBEGATE_BENCH_300K") == "1" {
 		sizes = append(sizes, 300_000)
 	}
@@ -52,38 +55,25 @@ func BenchmarkScale(b *testing.B) {
 				cachedURL := bed.cached + "/api/v1/cube/proxy/clusters/" + bed.cluster.Name + s.path + "?" + s.query
 				bed.warm(b, cachedURL)
 				bed.sameAnswers(b, s.path, s.query)
-				b.Run(s.name+"/cache", func(b *testing.B) {
-					hits := 0
-					measure(b, func() {
-						if bed.get(b, cachedURL, bed.token).Header.Get(kubeproxy.ListSourceHeader) == "cache" {
-							hits++
-						}
-					})
-					b.ReportMetric(100*float64(hits)/float64(b.N), "from-cache-%")
-				})
-				// resourceVersion=0: what the cache holds, without the freshness read
-				// or a wait for it: the cache's own cost.
-				b.Run(s.name+"/cache-any-version", func(b *testing.B) {
-					measure(b, func() { bed.get(b, cachedURL+"&resourceVersion=0", bed.token) })
-				})
-				b.Run(s.name+"/streaming", func(b *testing.B) {
-					u := bed.uncached + "/api/v1/cube/proxy/clusters/" + bed.cluster.Name + s.path + "?" + s.query
-					measure(b, func() { bed.get(b, u, bed.uncachedToken) })
-				})
-				b.Run(s.name+"/baseline", func(b *testing.B) {
-					q := parse(b, s.query)
-					measure(b, func() { bed.kubecube(b, s.path, q) })
-				})
-				b.Run(s.name+"/apiserver-selector", func(b *testing.B) {
-					u := bed.cluster.URL + s.path + "?" + s.selector
-					measure(b, func() { bed.getWith(b, bed.direct, u, "") })
+			}
+			for _, load := range loads {
+				b.Run(load.name, func(b *testing.B) {
+					for _, s := range shapes {
+						bed.shape(b, s.name, s.path, s.query, s.selector, load.perSecond)
+					}
+					bed.underLoad(b, "staleness/cache", load.perSecond, bed.staleness)
 				})
 			}
 			worked := bed.cached + "/api/v1/cube/proxy/clusters/" + bed.cluster.Name + shapes[0].path + "?" + shapes[0].query
-			b.Run("50-clients/cache", func(b *testing.B) { bed.parallel(b, worked, bed.token) })
-			b.Run("50-clients/baseline", func(b *testing.B) {
-				bed.parallelWith(b, bed.direct, bed.cluster.URL+shapes[0].path+"?"+shapes[0].selector, "")
-			})
+			for _, load := range []struct {
+				name      string
+				perSecond int
+			}{loads[0], loads[2]} {
+				bed.underLoad(b, load.name+"/50-clients/cache", load.perSecond, func(b *testing.B) { bed.parallel(b, worked, bed.token) })
+				bed.underLoad(b, load.name+"/50-clients/baseline", load.perSecond, func(b *testing.B) {
+					bed.parallelWith(b, bed.direct, bed.cluster.URL+shapes[0].path+"?"+shapes[0].selector, "")
+				})
+			}
 			b.Run("warm-up/baseline", func(b *testing.B) {
 				for b.Loop() {
 					bed.pagedList(b)
@@ -92,6 +82,43 @@ func BenchmarkScale(b *testing.B) {
 			b.Run("warm-up/cache", func(b *testing.B) { bed.warmUp(b) })
 		})
 	}
+}
+
+// shape measures one query shape under a background writer at perSecond: from
+// the cache and by KubeCube's method; on the quiet cluster also from the cache
+// at any version, through the streaming path and as the apiserver's selector
+// page.
+func (bed *bed) shape(b *testing.B, name, path, query, selector string, perSecond int) {
+	cachedURL := bed.cached + "/api/v1/cube/proxy/clusters/" + bed.cluster.Name + path + "?" + query
+	bed.underLoad(b, name+"/cache", perSecond, func(b *testing.B) {
+		hits := 0
+		measure(b, func() {
+			if bed.get(b, cachedURL, bed.token).Header.Get(kubeproxy.ListSourceHeader) == "cache" {
+				hits++
+			}
+		})
+		b.ReportMetric(100*float64(hits)/float64(b.N), "from-cache-%")
+	})
+	bed.underLoad(b, name+"/baseline", perSecond, func(b *testing.B) {
+		q := parse(b, query)
+		measure(b, func() { bed.kubecube(b, path, q) })
+	})
+	if perSecond > 0 {
+		return
+	}
+	// resourceVersion=0: whatever the cache holds, without waiting for
+	// anything: the cache's own cost.
+	b.Run(name+"/cache-any-version", func(b *testing.B) {
+		measure(b, func() { bed.get(b, cachedURL+"&resourceVersion=0", bed.token) })
+	})
+	b.Run(name+"/streaming", func(b *testing.B) {
+		u := bed.uncached + "/api/v1/cube/proxy/clusters/" + bed.cluster.Name + path + "?" + query
+		measure(b, func() { bed.get(b, u, bed.uncachedToken) })
+	})
+	b.Run(name+"/apiserver-selector", func(b *testing.B) {
+		u := bed.cluster.URL + path + "?" + selector
+		measure(b, func() { bed.getWith(b, bed.direct, u, "") })
+	})
 }
 
 // measure runs op in the benchmark loop and reports its p50 and p99.
