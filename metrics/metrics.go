@@ -55,8 +55,8 @@ func New() *Metrics {
 			Help: "List queries the cache could answer, by freshness path: watch (at once, healthy watch), waited (for a write, a version or strict), unhealthy, behind, uncached (the last three from the cluster).",
 		}, []string{"path"}),
 		answerAge: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "kubegate_list_cache_answer_age_seconds",
-			Help: "For each list answered from the cache by default (consistency=watch), how long before the answer its watch last proved the cache caught up: the most it can miss of writes made around the gateway.",
+			Name:    "kubegate_list_cache_answer_age_seconds",
+			Help:    "For each list answered from the cache by default (consistency=watch), how long before the answer its watch last proved the cache caught up: the most it can miss of writes made around the gateway.",
 			Buckets: []float64{.1, .25, .5, 1, 2, 3, 4, 5, 7.5, 10},
 		}),
 	}
