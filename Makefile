@@ -71,8 +71,8 @@ bench: kube-bin ## run the benchmarks and write docs/benchmarks.md
 	bash hack/bench.sh
 
 .PHONY: load
-load: kube-bin ## 200 clients for 60 s against two clusters; writes the load section of docs/benchmarks.md
-	$(GO) run ./hack/load -clients $${LOAD_CLIENTS:-200} -duration $${LOAD_DURATION:-60s}
+load: kube-bin ## 200 clients for 60 s against two clusters, with 10 then 100 background writes a second to each; writes the load section of docs/benchmarks.md
+	$(GO) run ./hack/load -clients $${LOAD_CLIENTS:-200} -duration $${LOAD_DURATION:-60s} -writes $${LOAD_WRITES:-10,100}
 
 .PHONY: fmt
 fmt: ## format the code

@@ -96,6 +96,30 @@ type ClusterHealth struct {
 	CheckedAt time.Time
 }
 
+// ListCacheStatus is what the list cache does for one cluster: the collections
+// it holds, and those the gateway may not cache (their lists are answered by
+// the cluster), with why.
+type ListCacheStatus struct {
+	Enabled     bool // the gateway runs a list cache (--list-cache)
+	Collections []CachedCollection
+	Refused     []RefusedCollection
+}
+
+// CachedCollection is one collection the list cache holds.
+type CachedCollection struct {
+	Path    string // cluster-wide, e.g. /apis/apps/v1/deployments
+	Objects int
+	Healthy bool // its watch is healthy: the cache answers
+}
+
+// RefusedCollection is a collection the gateway's identity may not list and
+// watch.
+type RefusedCollection struct {
+	Path     string
+	Resource string // e.g. deployments.apps
+	Reason   string
+}
+
 // Cluster is a Kubernetes cluster registered with the gateway.
 type Cluster struct {
 	Name                  string // unique

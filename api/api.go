@@ -68,6 +68,8 @@ type Options struct {
 	Tokens   Tokens
 	Clusters Clusters
 	Audit    AuditLog
+	// ListCache says what the list cache does for a cluster; nil: no cache.
+	ListCache func(cluster string) kubegate.ListCacheStatus
 	// ExternalURL is the gateway's URL for clients (kubeconfigs, the OpenID
 	// configuration); the request's host when empty.
 	ExternalURL string

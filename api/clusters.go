@@ -18,6 +18,28 @@ type clusterView struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 	CreatedAt   string            `json:"createdAt"`
 	Health      healthView        `json:"health"`
+	ListCache   listCacheView     `json:"listCache"`
+}
+
+// listCacheView says whether the cluster's lists can come from the gateway's
+// cache and, to administrators, what it holds and, for each collection the
+// gateway may not cache, why.
+type listCacheView struct {
+	Enabled     bool                   `json:"enabled"`
+	Collections []cachedCollectionView `json:"collections"`
+	Refused     []refusedView          `json:"refused"`
+}
+
+type cachedCollectionView struct {
+	Collection string `json:"collection"`
+	Objects    int    `json:"objects"`
+	Healthy    bool   `json:"healthy"`
+}
+
+type refusedView struct {
+	Collection string `json:"collection"`
+	Resource   string `json:"resource"`
+	Reason     string `json:"reason"`
 }
 
 type healthView struct {
@@ -33,9 +55,26 @@ func (a api) clusterView(c kubegate.Cluster, id *kubegate.Identity) clusterView 
 	if id.SeesUpstreams() {
 		server = c.Server
 	}
+	var lc kubegate.ListCacheStatus
+	if a.o.ListCache != nil {
+		lc = a.o.ListCache(c.Name)
+	}
+	cache := listCacheView{Enabled: lc.Enabled, Collections: []cachedCollectionView{}, Refused: []refusedView{}}
+	if !id.SeesUpstreams() {
+		// What is cached, with cluster-wide counts, and what the gateway's own
+		// identity may not read are the operator's to see.
+		lc.Collections, lc.Refused = nil, nil
+	}
+	for _, col := range lc.Collections {
+		cache.Collections = append(cache.Collections, cachedCollectionView{Collection: col.Path, Objects: col.Objects, Healthy: col.Healthy})
+	}
+	for _, r := range lc.Refused {
+		cache.Refused = append(cache.Refused, refusedView{Collection: r.Path, Resource: r.Resource, Reason: r.Reason})
+	}
 	return clusterView{
 		Name: c.Name, Server: server, Description: c.Description, Labels: c.Labels, CreatedAt: httpapi.TimeString(c.CreatedAt),
-		Health: healthView{Status: h.Status, Version: h.Version, Message: h.Message, LastCheck: httpapi.TimeString(h.CheckedAt)},
+		Health:    healthView{Status: h.Status, Version: h.Version, Message: h.Message, LastCheck: httpapi.TimeString(h.CheckedAt)},
+		ListCache: cache,
 	}
 }
 

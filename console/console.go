@@ -59,6 +59,8 @@ type Options struct {
 	Clusters Clusters
 	Users    Users
 	Audit    AuditLog
+	// ListCache says what the list cache does for a cluster; nil: no cache.
+	ListCache func(cluster string) kubegate.ListCacheStatus
 	// PersonalTokens lists personal access tokens; MaxTokensPerUser is their limit.
 	PersonalTokens   PersonalTokens
 	MaxTokensPerUser int
@@ -357,6 +359,7 @@ func (c *Console) keys(w http.ResponseWriter, r *http.Request) {
 // clusterRow is one registered cluster as the clusters page shows it.
 type clusterRow struct {
 	Name, Description, Server, Status, Version, Message, Checked string
+	Cache                                                        kubegate.ListCacheStatus
 }
 
 func (c *Console) clusters(w http.ResponseWriter, r *http.Request) {
@@ -373,6 +376,12 @@ func (c *Console) clusters(w http.ResponseWriter, r *http.Request) {
 		}
 		if !h.CheckedAt.IsZero() {
 			row.Checked = h.CheckedAt.UTC().Format(timeLayout)
+		}
+		if c.o.ListCache != nil {
+			row.Cache = c.o.ListCache(cl.Name)
+			if !p.User.Admin {
+				row.Cache.Collections, row.Cache.Refused = nil, nil // the operator's to see
+			}
 		}
 		rows = append(rows, row)
 	}

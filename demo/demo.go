@@ -93,12 +93,18 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, out io.Wr
 			return err
 		}
 	}
-	// The gateway reaches each cluster as a least-privilege identity that may only
-	// impersonate; the gateway's admins are cluster-admin there.
+	// The gateway reaches each cluster as an identity that may impersonate and,
+	// for the list cache, list and watch what people list (never Secrets); the
+	// gateway's admins are cluster-admin there.
 	for _, c := range clusters {
 		path, err := PrepareCluster(ctx, c, filepath.Dir(kubeconfigs[c.Name]))
 		if err != nil {
 			return err
+		}
+		if gw.ListCache {
+			if err := GrantCacheReader(ctx, c); err != nil {
+				return err
+			}
 		}
 		gw.Clusters = append(gw.Clusters, config.ClusterFlag{Name: c.Name, Kubeconfig: path})
 	}

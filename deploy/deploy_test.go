@@ -85,6 +85,9 @@ func TestHelmTemplateRefusesUnsafeValues(t *testing.T) {
 		"needs postgres.dsnSecret.name": {"--set", "store=postgres"},
 		"needs encryptionKey":           {"--set", "store=postgres", "--set", "postgres.dsnSecret.name=x"},
 		"store must be sqlite":          {"--set", "store=mysql"},
+		`must not grant "secrets"`:      {"--set-json", `listCache.read=[{"apiGroups":[""],"resources":["pods","secrets"]}]`},
+		`must not grant "*"`:            {"--set-json", `listCache.read=[{"apiGroups":["apps"],"resources":["*"]}]`},
+		"needs apiGroups":               {"--set-json", `listCache.read=[{"resources":["pods"]}]`},
 	} {
 		if _, err := helm(t, append([]string{"template", "k", chart}, values...)...); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%v: %v, want a refusal saying %q", values, err, msg)
@@ -232,7 +235,10 @@ func TestServerSideDryRun(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", name, err, out)
 		}
-		for _, want := range []string{"deployment.apps/kubegate created (server dry run)", "clusterrole.rbac.authorization.k8s.io/kubegate created (server dry run)"} {
+		for _, want := range []string{"deployment.apps/kubegate created (server dry run)", "clusterrole.rbac.authorization.k8s.io/kubegate created (server dry run)",
+			// what the list cache, on by default, reads as the gateway
+			"clusterrole.rbac.authorization.k8s.io/kubegate-cache-reader created (server dry run)",
+			"clusterrolebinding.rbac.authorization.k8s.io/kubegate-cache-reader created (server dry run)"} {
 			if !strings.Contains(string(out), want) {
 				t.Fatalf("%s: %q missing from\n%s", name, want, out)
 			}

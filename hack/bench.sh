@@ -11,7 +11,9 @@ count=${BENCH_COUNT:-3}
 go test -run '^$' -bench "${BENCH:-.}" -benchmem -count "$count" -timeout 120m ./... | tee "$out"
 report=$(mktemp)
 trap 'rm -f "$out" "$report"' EXIT
-go run ./hack/benchreport -count "$count" < "$out" > "$report"
+# A run of some benchmarks only (BENCH=Scale make bench) keeps the sections of
+# the packages it did not measure, marked with the date they were measured.
+go run ./hack/benchreport -count "$count" -keep docs/benchmarks.md < "$out" > "$report"
 # Keep the sections written by hand (how the figures compare with the targets)
 # and by `make load`.
 for section in targets load; do

@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
 )
 
@@ -55,7 +57,18 @@ type Cache struct {
 	// time: a collection that cannot fit is not listed again on every query.
 	resting map[cacheKey]time.Time
 
-	discovery *discovery
+	discovery  *discovery
+	permission *permission
+	rechecking atomic.Bool // a recheck of refusals runs
+}
+
+// current is the target the registry has for name now; nil: none.
+func (c *Cache) current(name string) *cluster.Target {
+	t, err := c.o.Targets.Target(name)
+	if err != nil {
+		return nil
+	}
+	return t
 }
 
 // maxResting bounds the collections remembered as resting: their paths are the
@@ -82,7 +95,8 @@ func NewCache(o CacheOptions) *Cache {
 	}
 	o.Collection.Logger = o.Logger
 	return &Cache{o: o, entries: map[cacheKey]*cacheEntry{}, resting: map[cacheKey]time.Time{},
-		discovery: &discovery{now: o.Now, known: map[discoveryKey]discovered{}}}
+		discovery:  &discovery{now: o.Now, known: map[discoveryKey]discovered{}},
+		permission: &permission{now: o.Now, logger: o.Logger, answers: map[permissionKey]permissionAnswer{}}}
 }
 
 // Run sweeps until ctx ends, then stops every collection.
@@ -104,6 +118,12 @@ func (c *Cache) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			c.Sweep()
+			if c.rechecking.CompareAndSwap(false, true) {
+				go func() {
+					defer c.rechecking.Store(false)
+					c.permission.recheck(ctx, c.current)
+				}()
+			}
 		}
 	}
 }
@@ -118,7 +138,7 @@ func (c *Cache) Collection(target *cluster.Target, path string) *Collection {
 	if found || ctx == nil {
 		return coll
 	}
-	if !c.discovery.serves(ctx, target, path) {
+	if !c.discovery.serves(ctx, target, path) || !c.permission.allows(ctx, target, path) {
 		return nil
 	}
 	return c.start(target, path)
@@ -138,7 +158,7 @@ func (c *Cache) lookup(target *cluster.Target, path string) (coll *Collection, f
 			}
 			// It gave up (too large, or not cachable): its slot goes to others,
 			// and it rests rather than list again on every query.
-			c.restLocked(k, now)
+			c.giveUpLocked(k, e, now)
 			return nil, true, nil
 		}
 		e.cancel() // the cluster was registered again: new server or credentials
@@ -183,16 +203,32 @@ func (c *Cache) roomLocked() bool {
 		now := c.o.Now()
 		for k, e := range c.entries {
 			if e.coll.GaveUp() {
-				c.restLocked(k, now)
+				c.giveUpLocked(k, e, now)
 			}
 		}
 	}
 	return len(c.entries) < c.o.MaxCollections && (c.o.MemoryLimit <= 0 || c.bytesLocked() < c.o.MemoryLimit)
 }
 
+// giveUpLocked drops a collection that gave up. One the cluster refused rests
+// as long as a refusal is trusted, and its permission is asked again: RBAC that
+// changed may change back. The others rest for the idle timeout.
+func (c *Cache) giveUpLocked(k cacheKey, e *cacheEntry, now time.Time) {
+	if e.coll.Refused() {
+		c.permission.forget(k.cluster, k.path)
+		c.restForLocked(k, now, refusedTTL)
+		return
+	}
+	c.restLocked(k, now)
+}
+
 // restLocked drops the collection k and keeps it from starting again for the
 // idle timeout.
 func (c *Cache) restLocked(k cacheKey, now time.Time) {
+	c.restForLocked(k, now, c.o.IdleTimeout)
+}
+
+func (c *Cache) restForLocked(k cacheKey, now time.Time, d time.Duration) {
 	if e, ok := c.entries[k]; ok {
 		e.cancel()
 		delete(c.entries, k)
@@ -207,7 +243,7 @@ func (c *Cache) restLocked(k cacheKey, now time.Time) {
 			clear(c.resting)
 		}
 	}
-	c.resting[k] = now.Add(c.o.IdleTimeout)
+	c.resting[k] = now.Add(d)
 }
 
 func (c *Cache) bytesLocked() int64 {
@@ -296,6 +332,34 @@ func (c *Cache) Health(bound time.Duration) []CollectionHealth {
 	}
 	return out
 }
+
+// Status is what the cache does for cluster: its collections (healthy: heard
+// from within bound) and the refused ones, sorted by path.
+func (c *Cache) Status(cluster string, bound time.Duration) kubegate.ListCacheStatus {
+	st := kubegate.ListCacheStatus{Enabled: true}
+	c.mu.Lock()
+	for k, e := range c.entries {
+		if k.cluster == cluster {
+			n, _ := e.coll.Stats()
+			st.Collections = append(st.Collections, kubegate.CachedCollection{Path: k.path, Objects: n, Healthy: e.coll.Healthy(bound)})
+		}
+	}
+	c.mu.Unlock()
+	sort.Slice(st.Collections, func(i, j int) bool { return st.Collections[i].Path < st.Collections[j].Path })
+	for _, r := range c.permission.refusals() {
+		if r.Cluster == cluster {
+			group, resource, _ := groupResource(r.Path)
+			if group != "" {
+				resource += "." + group
+			}
+			st.Refused = append(st.Refused, kubegate.RefusedCollection{Path: r.Path, Resource: resource, Reason: r.Reason})
+		}
+	}
+	return st
+}
+
+// Refusals lists the collections the gateway may not cache, and why.
+func (c *Cache) Refusals() []Refusal { return c.permission.refusals() }
 
 // Len says how many collections are cached.
 func (c *Cache) Len() int {

@@ -3,9 +3,16 @@ package listcache_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
@@ -184,6 +191,7 @@ func TestCacheStartsOnlyWhatTheClusterServes(t *testing.T) {
 		"/api/v7/configmaps", "/apis/made.up/v1/widgets", "/api/v1/no-such-things", "/apis/apps/v1beta9/deployments",
 		"/api/v1/componentstatuses", // listable, not watchable
 		"/api/v1/pods/log",
+		"/api/v1/secrets", // never cached, though this gateway may read them
 	} {
 		for range 3 {
 			if coll := c.Collection(a, p); coll != nil {
@@ -196,5 +204,103 @@ func TestCacheStartsOnlyWhatTheClusterServes(t *testing.T) {
 	}
 	if c.Collection(a, "/apis/apps/v1/deployments") == nil {
 		t.Fatal("the last slot was taken by what the cluster does not serve")
+	}
+}
+
+// counting counts the requests to path it carries.
+type counting struct {
+	base http.RoundTripper
+	path string
+	n    atomic.Int32
+}
+
+func (c *counting) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Path == c.path {
+		c.n.Add(1)
+	}
+	return c.base.RoundTrip(req)
+}
+
+// The gateway's own identity decides what is cached: a collection it may not
+// list and watch is not started (its refusal is reported, once asked), and once
+// it is granted the access, the refusal is asked again after at most 15 s and
+// the collection starts, without a restart.
+func TestCacheStartsOnlyWhatTheGatewayMayWatch(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	var clockMu sync.Mutex
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	advance := func(d time.Duration) { clockMu.Lock(); now = now.Add(d); clockMu.Unlock() }
+
+	cfg, err := testCluster.UserConfig("cache-refused-gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := rest.TransportFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reviews := &counting{base: tr, path: "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"}
+	a := target(t)
+	a.Transport = reviews
+	reg := &registry{targets: map[string]*cluster.Target{a.Name: a}}
+	c := listcache.NewCache(listcache.CacheOptions{Targets: reg, SweepInterval: time.Hour, Now: clock})
+	go c.Run(ctx)
+	for deadline := time.Now().Add(10 * time.Second); len(c.Refusals()) == 0; time.Sleep(10 * time.Millisecond) {
+		if c.Collection(a, "/api/v1/configmaps") != nil {
+			t.Fatal("a collection the gateway may not watch was started")
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the cache never asked whether it may watch") // Run did not start
+		}
+	}
+	asked := reviews.n.Load()
+	for range 5 {
+		if c.Collection(a, "/api/v1/configmaps") != nil {
+			t.Fatal("a collection the gateway may not watch was started")
+		}
+	}
+	if n := reviews.n.Load(); n != asked {
+		t.Fatalf("%d more access reviews for 5 more queries within the refusal's 15 s, want none", n-asked)
+	}
+	refusals := c.Refusals()
+	if len(refusals) != 1 || refusals[0].Path != "/api/v1/configmaps" || !strings.Contains(refusals[0].Reason, "may not list or watch configmaps") {
+		t.Fatalf("refusals: %+v", refusals)
+	}
+
+	cs := clientset(t)
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "cache-refused-gateway"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"list", "watch"}}}}
+	if _, err := cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "cache-refused-gateway"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "cache-refused-gateway"}}}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cs.RbacV1().ClusterRoleBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
+		_ = cs.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
+	})
+	if c.Collection(a, "/api/v1/configmaps") != nil {
+		t.Fatal("a refusal was asked again before its time")
+	}
+	// Each refusal is trusted 15 s; the apiserver's RBAC takes a moment to see
+	// the binding, so it may refuse once more.
+	var coll *listcache.Collection
+	for deadline := time.Now().Add(10 * time.Second); coll == nil; time.Sleep(100 * time.Millisecond) {
+		advance(15 * time.Second)
+		if coll = c.Collection(a, "/api/v1/configmaps"); coll == nil && time.Now().After(deadline) {
+			t.Fatal("granted, the collection did not start")
+		}
+	}
+	if err := coll.WaitFor(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Refusals(); len(r) != 0 {
+		t.Fatalf("refusals after the grant: %+v", r)
 	}
 }

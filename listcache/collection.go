@@ -198,6 +198,10 @@ type Options struct {
 // larger than allowed): the collection gives up rather than retrying.
 var ErrUncachable = errors.New("cannot be cached")
 
+// errRefused is the gateway refused listing or watching: RBAC changed since it
+// was allowed, and may change back.
+var errRefused = errors.New("refused")
+
 // Start lists path on target and then watches it until ctx ends.
 func Start(ctx context.Context, target *cluster.Target, path string, o Options) *Collection {
 	if o.ChunkSize <= 0 {
@@ -266,6 +270,9 @@ func (c *Collection) run(ctx context.Context, o Options) {
 					timeout = min(hurryTimeout, o.WatchTimeout)
 				}
 				continue
+			case errors.Is(err, errRefused):
+				c.fail(ctx, err) // the gateway may no longer watch: give up, and the cache asks again
+				return
 			case errors.Is(err, errGone):
 				failures = 3 // too far behind: list again
 				c.mu.Lock()
@@ -335,7 +342,9 @@ func (c *Collection) getPath(ctx context.Context, path string, v url.Values) (*h
 		switch resp.StatusCode {
 		case http.StatusGone:
 			return nil, errGone
-		case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusMethodNotAllowed:
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return nil, fmt.Errorf("%w: %w: cluster %s answered %d: %s", ErrUncachable, errRefused, c.target.Name, resp.StatusCode, body)
+		case http.StatusNotFound, http.StatusMethodNotAllowed:
 			return nil, fmt.Errorf("%w: cluster %s answered %d: %s", ErrUncachable, c.target.Name, resp.StatusCode, body)
 		}
 		return nil, fmt.Errorf("cluster %s answered %d: %s", c.target.Name, resp.StatusCode, body)
@@ -472,6 +481,9 @@ func (c *Collection) watch(ctx context.Context, timeout time.Duration) (hurried 
 	}()
 	resp, err := c.get(wctx, v)
 	if err != nil {
+		if errors.Is(wctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			return false, fmt.Errorf("the watch did not begin within %s: %w", timeout+stuckWatchSlack, errStuck)
+		}
 		if wctx.Err() != nil && ctx.Err() == nil {
 			return false, nil // hurried before the watch began
 		}
@@ -692,6 +704,13 @@ func (c *Collection) Snapshot(namespace string) ([]*Object, uint64) {
 		return out[i].Name < out[j].Name
 	})
 	return out, rv
+}
+
+// Refused says the collection gave up because the cluster refused the gateway.
+func (c *Collection) Refused() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gaveUp && errors.Is(c.err, errRefused)
 }
 
 // GaveUp says the collection cannot be cached (ErrUncachable) and stopped trying.

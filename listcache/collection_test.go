@@ -452,16 +452,17 @@ func TestAStalledWatchIsUnhealthyThenCut(t *testing.T) {
 	defer cancel()
 	tg := target(t)
 	tr := &stalling{base: tg.Transport}
+	tr.frozen.Store(true) // every watch stalls from its start; the list is not a watch
 	tg.Transport = tr
+	frozen := time.Now()
 	c := listcache.Start(ctx, tg, "/api/v1/serviceaccounts", listcache.Options{Heartbeat: true, Backoff: 100 * time.Millisecond})
 	if err := c.WaitFor(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	tr.frozen.Store(true)
-	frozen := time.Now()
 	for c.Healthy(5 * time.Second) {
-		if time.Since(frozen) > 5*time.Second+time.Second {
-			t.Fatal("a stalled watch stayed healthy past the bound")
+		// Heard at the list's start at the latest: unhealthy 5 s after that.
+		if time.Since(c.Heard()) > 5*time.Second+time.Second {
+			t.Fatalf("a stalled watch stayed healthy %s after it was last heard from", time.Since(c.Heard()).Round(time.Millisecond))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

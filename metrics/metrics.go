@@ -126,12 +126,18 @@ type Watch struct {
 	Heard time.Time
 }
 
+// Refused is a collection the gateway may not cache (its reason is in the log
+// and the cluster API, not in a label).
+type Refused struct{ Cluster, Collection string }
+
 // WatchListCacheHealth exports each cached collection's watch health, read
 // when scraped: kubegate_list_cache_watch_healthy (1 or 0) and
 // kubegate_list_cache_watch_heard_age_seconds (absent while the watch has not
-// resumed). The labels are bounded by the cache's collection limit.
-func (m *Metrics) WatchListCacheHealth(watches func() []Watch, now func() time.Time) {
-	m.registry.MustRegister(&watchCollector{watches: watches, now: now})
+// resumed); and kubegate_list_cache_refused, 1 for each collection the gateway
+// may not cache. The labels are bounded by the cache's collection limit and its
+// bounded table of permissions.
+func (m *Metrics) WatchListCacheHealth(watches func() []Watch, refused func() []Refused, now func() time.Time) {
+	m.registry.MustRegister(&watchCollector{watches: watches, refused: refused, now: now})
 }
 
 var (
@@ -141,16 +147,21 @@ var (
 	watchHeardDesc = prometheus.NewDesc("kubegate_list_cache_watch_heard_age_seconds",
 		"Seconds since a cached collection's watch last proved it caught up (an event, a bookmark, a watch ended at its timeout).",
 		[]string{"cluster", "collection"}, nil)
+	refusedDesc = prometheus.NewDesc("kubegate_list_cache_refused",
+		"1 for each collection the gateway's identity may not list and watch, so the cluster answers its lists (the reason: the log and GET /api/v1/cube/clusters/{name}).",
+		[]string{"cluster", "collection"}, nil)
 )
 
 type watchCollector struct {
 	watches func() []Watch
+	refused func() []Refused
 	now     func() time.Time
 }
 
 func (c *watchCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- watchHealthyDesc
 	ch <- watchHeardDesc
+	ch <- refusedDesc
 }
 
 func (c *watchCollector) Collect(ch chan<- prometheus.Metric) {
@@ -164,6 +175,9 @@ func (c *watchCollector) Collect(ch chan<- prometheus.Metric) {
 		if !w.Heard.IsZero() {
 			ch <- prometheus.MustNewConstMetric(watchHeardDesc, prometheus.GaugeValue, now.Sub(w.Heard).Seconds(), w.Cluster, w.Collection)
 		}
+	}
+	for _, r := range c.refused() {
+		ch <- prometheus.MustNewConstMetric(refusedDesc, prometheus.GaugeValue, 1, r.Cluster, r.Collection)
 	}
 }
 

@@ -32,9 +32,11 @@ type ReadyCheck struct {
 
 // Options configures a Server.
 type Options struct {
-	Listen          string
-	TLSCertFile     string
-	TLSKeyFile      string
+	Listen      string
+	TLSCertFile string
+	TLSKeyFile  string
+	// H2C, without TLS, serves HTTP/2 in cleartext (prior knowledge) too.
+	H2C             bool
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
 	Now             func() time.Time
@@ -141,6 +143,13 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		// program's informers and calls), each frame at most 1 MiB; a
 		// connection that stops answering pings is closed.
 		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 250, MaxReadFrameSize: 1 << 20, SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second},
+	}
+	if opts.H2C && tlsConfig == nil {
+		// Behind a proxy that terminates TLS and speaks h2c: the same HTTP/2
+		// bounds as over TLS; HTTP/1.1 stays, for upgrades and plain clients.
+		s.http.Protocols = new(http.Protocols)
+		s.http.Protocols.SetHTTP1(true)
+		s.http.Protocols.SetUnencryptedHTTP2(true)
 	}
 	if opts.Metrics != nil {
 		s.http.ConnState = func(_ net.Conn, state http.ConnState) { opts.Metrics.ObserveConnection(state) }

@@ -25,14 +25,24 @@ type sample struct {
 
 func main() {
 	count := flag.Int("count", 5, "runs per benchmark, for the method section")
+	keep := flag.String("keep", "", "an earlier report: its sections of packages this run did not measure are kept, marked with their date")
 	flag.Parse()
-	if err := report(os.Stdin, os.Stdout, *count); err != nil {
+	var earlier string
+	if *keep != "" {
+		b, err := os.ReadFile(*keep)
+		if err != nil && !os.IsNotExist(err) {
+			fmt.Fprintln(os.Stderr, "benchreport:", err)
+			os.Exit(1)
+		}
+		earlier = string(b)
+	}
+	if err := report(os.Stdin, os.Stdout, *count, earlier); err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
 	}
 }
 
-func report(in io.Reader, out io.Writer, count int) error {
+func report(in io.Reader, out io.Writer, count int, earlier string) error {
 	results := map[string]map[string][]sample{} // package → benchmark → samples
 	var order []string
 	pkg, cpu := "", ""
@@ -106,19 +116,27 @@ func report(in io.Reader, out io.Writer, count int) error {
   (about 1–2 ms) is not included. mem/json is the cache's accounted memory over the
   objects' JSON size.
 - **Scale** (test/scale): a real test-bed cluster (kube-apiserver and etcd on /dev/shm)
-  holding 10k or 100k Deployments (about 3 KB of JSON each) across 100 namespaces, seeded
+  holding 30k or 100k Deployments (about 3 KB of JSON each) across 100 namespaces, seeded
   once and reused from a saved etcd data directory. Each query shape is answered by the
-  gateway's list cache, by the gateway without it (streaming upstream), by KubeCube's method
-  (the baseline: fetch the whole scope from the apiserver, decode it, filter, sort, page) and
-  by the apiserver's own label-selector page of the same scope (a reference, not the same
-  query). **worked-example** is the guide's request (one namespace's Deployments, newest
-  first, page 2 of 20); **fuzzy-name** is the same shape over the whole cluster with a name
-  filter. Latencies are over HTTP on loopback, including the gateway's authentication, its
-  RBAC check and the freshness read it makes to the cluster; from-cache-% is the share answered
-  from the cache. **50-clients** runs the worked example with 50 concurrent clients, against
-  the apiserver's selector page. **warm-up** is the time to fill a cache against one full
-  paged LIST (500 a page) of the collection, and heap/json the heap the cache takes (Go's
-  live heap after a GC) over the objects' JSON size.
+  gateway's list cache and by KubeCube's method (the baseline: fetch the whole scope from
+  the apiserver, decode it, filter, sort, page), each under three loads measured in the
+  same run: **quiet**, and a background writer patching a Lease at **10wps** and **100wps**
+  (writes a second: another resource, whose writes move the cluster's resource version
+  without an event on the Deployments, as node heartbeats and leader elections do;
+  writes/s is the rate reached). On the quiet cluster also by the gateway without the
+  cache (streaming upstream), from the cache at any version (resourceVersion=0: the cache's
+  own cost) and by the apiserver's own label-selector page of the same scope (a reference,
+  not the same query). **worked-example** is the guide's request (one namespace's
+  Deployments, newest first, page 2 of 20); **fuzzy-name** is the same shape over the whole
+  cluster with a name filter. Latencies are over HTTPS (HTTP/2) on loopback, including the
+  gateway's authentication and its RBAC check; from-cache-% is the share answered from the
+  cache. **staleness** is what a user could see: a Deployment created straight on the
+  cluster, then listed through the gateway with a name filter until it shows; the time
+  from the create's answer to the first list that holds it. **50-clients** runs the worked
+  example with 50 concurrent clients, quiet and at 100wps, against the apiserver's
+  selector page. **warm-up** is the time to fill a cache against one full paged LIST (500 a
+  page) of the collection, and heap/json the heap the cache takes (Go's live heap after a
+  GC) over the objects' JSON size.
 - **HandlerChain**: what the filter chain (request ID, access log, recovery, metrics) adds
   to a trivial handler.
 - **PassThrough**: GET of one ConfigMap from a real apiserver, straight (baseline), straight
@@ -160,9 +178,43 @@ func report(in io.Reader, out io.Writer, count int) error {
 		}
 		fmt.Fprintln(out)
 	}
+	for _, sec := range keptSections(earlier, results) {
+		fmt.Fprint(out, sec)
+	}
 	return nil
 }
 
+// keptSections are the package sections of an earlier report for packages this
+// run did not measure (a run of some benchmarks only), each marked with the date
+// of the run that measured it: its ratios were measured within that run.
+func keptSections(earlier string, measured map[string]map[string][]sample) []string {
+	date := "an earlier run"
+	if _, rest, ok := strings.Cut(earlier, "Written by `make bench` on "); ok {
+		if d, _, ok := strings.Cut(rest, "."); ok {
+			date = d
+		}
+	}
+	var out []string
+	for _, part := range strings.Split(earlier, "\n## ")[1:] {
+		head, body, _ := strings.Cut(part, "\n")
+		pkg, when, keptBefore := strings.Cut(head, " (measured ")
+		if !strings.HasPrefix(pkg, "github.com/") {
+			continue // the load and targets sections are bench.sh's to keep
+		}
+		if _, ok := measured[pkg]; ok {
+			continue
+		}
+		d := date
+		if keptBefore {
+			d = strings.TrimSuffix(when, ")")
+		}
+		if i := strings.Index(body, "\n<!--"); i >= 0 {
+			body = body[:i] // a hand-kept section follows
+		}
+		out = append(out, fmt.Sprintf("## %s (measured %s)\n\n%s\n\n", pkg, d, strings.Trim(body, "\n")))
+	}
+	return out
+}
 func median(s []sample) sample {
 	pick := func(get func(sample) float64) float64 {
 		v := make([]float64, len(s))

@@ -1,8 +1,11 @@
 // Command load runs `make load`: two real test-bed clusters and the built gateway,
 // then N concurrent clients for a while, mixing token exchanges, pass-through gets,
-// filtered lists and watches. It reports throughput, latency, errors, and the
-// gateway's live heap, goroutines and open files before and after, into the load
-// section of docs/benchmarks.md, and fails on any error or on growth past 20 %.
+// filtered lists (from the list cache) and watches, while a background writer
+// patches a Lease in each cluster (another resource: it moves the cluster's
+// resource version, as node heartbeats do). It reports throughput, latency,
+// errors, the share of lists the cache answered, and the gateway's live heap,
+// goroutines and open files before and after, into the load section of
+// docs/benchmarks.md, and fails on any error or on growth past 20 %.
 package main
 
 import (
@@ -23,10 +26,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubegate/kubegate/demo"
 	"github.com/kubegate/kubegate/kubeenv"
@@ -38,8 +46,18 @@ func main() {
 	clients := flag.Int("clients", 200, "concurrent clients")
 	duration := flag.Duration("duration", 60*time.Second, "how long the load runs")
 	report := flag.String("report", "docs/benchmarks.md", "the file whose load section is rewritten")
+	writes := flag.String("writes", "10,100", "background writes a second to a Lease in each cluster, one run of -duration per rate (0: none)")
 	flag.Parse()
-	if err := run(*clients, *duration, *report); err != nil {
+	var rates []int
+	for _, r := range strings.Split(*writes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(r))
+		if err != nil || n < 0 || n > 1000 {
+			fmt.Fprintf(os.Stderr, "load: -writes: %q is not a rate from 0 to 1000\n", r)
+			os.Exit(2)
+		}
+		rates = append(rates, n)
+	}
+	if err := run(*clients, *duration, rates, *report); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
@@ -51,7 +69,7 @@ type gateway struct {
 	admin  string
 }
 
-func run(clients int, duration time.Duration, report string) error {
+func run(clients int, duration time.Duration, rates []int, report string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), duration+10*time.Minute)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "kubegate-load-")
@@ -76,7 +94,9 @@ func run(clients int, duration time.Duration, report string) error {
 			_ = c.Stop()
 		}
 	}()
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--log-format", "json", "--max-keys-per-user", "100"}
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--log-format", "json", "--max-keys-per-user", "100", "--list-cache",
+		// Every client is the one admin: the per-user bound on watches would refuse them.
+		"--max-watches-per-user", strconv.Itoa(max(100, clients*2))}
 	for _, c := range cls {
 		if err := seed(ctx, c); err != nil {
 			return err
@@ -86,6 +106,9 @@ func run(clients int, duration time.Duration, report string) error {
 			return err
 		}
 		args = append(args, "--cluster", c.Name+"="+path)
+		if err := grantCacheReader(ctx, c); err != nil {
+			return err
+		}
 	}
 	cmd := exec.CommandContext(ctx, bin, args...) //nolint:gosec // the binary just built.
 	cmd.Env = append(os.Environ(), "KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD="+password)
@@ -184,15 +207,20 @@ func run(clients int, duration time.Duration, report string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "load: %d clients for %s\n", clients, duration)
-	start := time.Now()
-	results := drive(duration, true)
-	elapsed := time.Since(start)
+	var phases []phase
+	for _, rate := range rates {
+		fmt.Fprintf(os.Stderr, "load: %d clients for %s, %d background writes a second per cluster\n", clients, duration, rate)
+		p, err := measurePhase(ctx, gw, cls, rate, func() map[string]*stats { return drive(duration, true) })
+		if err != nil {
+			return err
+		}
+		phases = append(phases, p)
+	}
 	after, err := gw.resources(ctx)
 	if err != nil {
 		return err
 	}
-	section, failed := render(clients, duration, elapsed, kinds2names(results), results, before, after)
+	section, failed := render(clients, duration, phases, before, after)
 	fmt.Print(section)
 	if err := writeSection(report, section); err != nil {
 		return err
@@ -379,24 +407,73 @@ func (s *stats) quantile(q float64) time.Duration {
 	return s.latencies[int(q*float64(len(s.latencies)-1))]
 }
 
-func render(clients int, duration, elapsed time.Duration, names []string, results map[string]*stats, before, after resources) (string, string) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "## Load (`make load`)\n\nWritten by `make load` on %s: two test-bed clusters (300 ConfigMaps each), the gateway on SQLite, "+
-		"%d concurrent clients on loopback for %s after a 10 s warm-up at the same concurrency, all on the same 2 cores.\n\n", time.Now().UTC().Format("2006-01-02"), clients, duration)
-	b.WriteString("| request | count | req/s | p50 | p99 | errors |\n|---|---:|---:|---:|---:|---:|\n")
-	var errs, all int
-	failed := ""
-	for _, n := range names {
-		s := results[n]
-		errs += s.errors
-		all += len(s.latencies)
-		fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %s | %d |\n", n, len(s.latencies), float64(len(s.latencies))/elapsed.Seconds(),
-			s.quantile(0.5).Round(100*time.Microsecond), s.quantile(0.99).Round(100*time.Microsecond), s.errors)
-		if s.firstErr != nil && failed == "" {
-			failed = fmt.Sprintf("%d failed requests; the first: %v", s.errors, s.firstErr)
+// phase is one run of the clients at one background write rate.
+type phase struct {
+	rate    int // asked for, per cluster
+	elapsed time.Duration
+	results map[string]*stats
+	writes  float64 // reached, a second, all clusters
+	lists   float64 // filtered lists counted by the gateway
+	cached  float64 // of which from the cache
+	aged    float64 // the cache's answers' age: count and sum of the histogram
+	ageSum  float64
+}
+
+// measurePhase runs the clients (drive) with the background writer at rate in
+// every cluster, and reads what the gateway counted meanwhile.
+func measurePhase(ctx context.Context, gw *gateway, cls []*kubeenv.Cluster, rate int, drive func() map[string]*stats) (phase, error) {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var written atomic.Int64
+	for _, c := range cls {
+		if err := writeInBackground(pctx, c, rate, &written); err != nil {
+			return phase{}, err
 		}
 	}
-	fmt.Fprintf(&b, "| **all** | %d | %.0f | | | %d |\n\n", all, float64(all)/elapsed.Seconds(), errs)
+	m0, err := gw.metrics()
+	if err != nil {
+		return phase{}, err
+	}
+	start := time.Now()
+	p := phase{rate: rate, results: drive()}
+	p.elapsed = time.Since(start)
+	p.writes = float64(written.Load()) / p.elapsed.Seconds()
+	m1, err := gw.metrics()
+	if err != nil {
+		return phase{}, err
+	}
+	delta := func(series string) float64 { return m1[series] - m0[series] }
+	p.cached = delta(`kubegate_list_queries_total{source="cache"}`)
+	p.lists = p.cached + delta(`kubegate_list_queries_total{source="cluster"}`)
+	p.aged, p.ageSum = delta("kubegate_list_cache_answer_age_seconds_count"), delta("kubegate_list_cache_answer_age_seconds_sum")
+	return p, nil
+}
+
+func render(clients int, duration time.Duration, phases []phase, before, after resources) (string, string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Load (`make load`)\n\nWritten by `make load` on %s: two test-bed clusters (300 ConfigMaps each), the gateway on SQLite with `--list-cache`, "+
+		"%d concurrent clients on loopback for %s after a 10 s warm-up at the same concurrency, once for each background write rate: a writer patches a Lease "+
+		"in each cluster (another resource: its writes move the cluster's resource version, as node heartbeats do). All on the same 2 cores.\n\n",
+		time.Now().UTC().Format("2006-01-02"), clients, duration)
+	failed := ""
+	for _, p := range phases {
+		fmt.Fprintf(&b, "### %d writes a second per cluster\n\n%.0f writes a second were made in all; %.0f of %.0f filtered lists (%.1f %%) were answered from the cache, "+
+			"whose watch had proved it caught up %.0f ms before the answer on average (`kubegate_list_cache_answer_age_seconds`).\n\n",
+			p.rate, p.writes, p.cached, p.lists, 100*p.cached/max(p.lists, 1), 1000*p.ageSum/max(p.aged, 1))
+		b.WriteString("| request | count | req/s | p50 | p99 | errors |\n|---|---:|---:|---:|---:|---:|\n")
+		var errs, all int
+		for _, n := range kinds2names(p.results) {
+			s := p.results[n]
+			errs += s.errors
+			all += len(s.latencies)
+			fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %s | %d |\n", n, len(s.latencies), float64(len(s.latencies))/p.elapsed.Seconds(),
+				s.quantile(0.5).Round(100*time.Microsecond), s.quantile(0.99).Round(100*time.Microsecond), s.errors)
+			if s.firstErr != nil && failed == "" {
+				failed = fmt.Sprintf("%d failed requests at %d writes a second; the first: %v", s.errors, p.rate, s.firstErr)
+			}
+		}
+		fmt.Fprintf(&b, "| **all** | %d | %.0f | | | %d |\n\n", all, float64(all)/p.elapsed.Seconds(), errs)
+	}
 	b.WriteString("| gateway | before | after | change |\n|---|---:|---:|---:|\n")
 	for _, r := range []struct {
 		name          string
@@ -420,6 +497,68 @@ func render(clients int, duration, elapsed time.Duration, names []string, result
 	}
 	fmt.Fprintf(&b, "\n%s\n", verdict)
 	return b.String(), failed
+}
+
+// grantCacheReader lets the gateway cache the ConfigMaps of c: list and watch,
+// what its cache needs.
+func grantCacheReader(ctx context.Context, c *kubeenv.Cluster) error {
+	cs, err := c.Clientset()
+	if err != nil {
+		return err
+	}
+	if _, err := cs.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubegate-cache-reader"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"list", "watch"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	_, err = cs.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubegate-cache-reader"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "kubegate-cache-reader"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: demo.GatewayUser}},
+	}, metav1.CreateOptions{})
+	return err
+}
+
+// writeInBackground patches a Lease in c perSecond times a second until ctx
+// ends, counting the writes made.
+func writeInBackground(ctx context.Context, c *kubeenv.Cluster, perSecond int, written *atomic.Int64) error {
+	if perSecond <= 0 {
+		return nil
+	}
+	cs, err := c.Clientset()
+	if err != nil {
+		return err
+	}
+	leases := cs.CoordinationV1().Leases("kube-system")
+	if _, err := leases.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "load-writer"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	go func() {
+		slots := make(chan struct{}, 32) // a slow answer does not lower the rate
+		tick := time.NewTicker(time.Second / time.Duration(perSecond))
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			select {
+			case slots <- struct{}{}:
+			default:
+				continue
+			}
+			go func() {
+				defer func() { <-slots }()
+				patch := fmt.Sprintf(`{"spec":{"leaseDurationSeconds":%d}}`, i%1000+1)
+				if _, err := leases.Patch(ctx, "load-writer", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err == nil {
+					written.Add(1)
+				}
+			}()
+		}
+	}()
+	return nil
 }
 
 const begin, end = "<!-- load:begin -->", "<!-- load:end -->"

@@ -128,7 +128,20 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 				out[i] = metrics.Watch{Cluster: h.Cluster, Collection: h.Path, Healthy: h.Healthy, Heard: h.Heard}
 			}
 			return out
+		}, func() []metrics.Refused {
+			refusals := a.cache.Refusals()
+			out := make([]metrics.Refused, len(refusals))
+			for i, r := range refusals {
+				out[i] = metrics.Refused{Cluster: r.Cluster, Collection: r.Path}
+			}
+			return out
 		}, time.Now)
+	}
+	listCacheStatus := func(cluster string) kubegate.ListCacheStatus {
+		if a.cache == nil {
+			return kubegate.ListCacheStatus{}
+		}
+		return a.cache.Status(cluster, cfg.CacheStaleness)
 	}
 	proxy := kubeproxy.New(a.clusters, logger, popts)
 	docs, err := apidocs.Handler()
@@ -139,7 +152,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 	// Secure when clients reach the gateway over HTTPS, TLS terminated here or in front.
 	secureCookies := cfg.TLSCertFile != "" || strings.HasPrefix(cfg.ExternalURL, "https://")
 	ui, err := console.New(console.Options{
-		Keys: a.accounts, Clusters: a.clusters, Users: a.accounts, Audit: store, PersonalTokens: a.accounts, MaxTokensPerUser: cfg.MaxPersonalTokensPerUser, MaxKeysPerUser: cfg.MaxKeysPerUser, ExternalURL: cfg.ExternalURL, SecureCookies: secureCookies,
+		Keys: a.accounts, Clusters: a.clusters, Users: a.accounts, Audit: store, ListCache: listCacheStatus, PersonalTokens: a.accounts, MaxTokensPerUser: cfg.MaxPersonalTokensPerUser, MaxKeysPerUser: cfg.MaxKeysPerUser, ExternalURL: cfg.ExternalURL, SecureCookies: secureCookies,
 	})
 	if err != nil {
 		return nil, err
@@ -160,6 +173,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		Listen:          cfg.Listen,
 		TLSCertFile:     cfg.TLSCertFile,
 		TLSKeyFile:      cfg.TLSKeyFile,
+		H2C:             cfg.H2C,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Logger:          logger,
 		ReadyChecks:     []server.ReadyCheck{{Name: "store", Check: store.Ping}},
@@ -168,7 +182,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		TrustedProxies:  cfg.TrustedProxies,
 		Routes: func(mux *http.ServeMux) {
 			api.Register(mux, api.Options{
-				Sessions: authenticator, Accounts: a.accounts, Tokens: a.tokens, Clusters: a.clusters, Audit: store,
+				Sessions: authenticator, Accounts: a.accounts, Tokens: a.tokens, Clusters: a.clusters, Audit: store, ListCache: listCacheStatus,
 				ExternalURL: cfg.ExternalURL, ExternalCAData: externalCA,
 				SecureCookies: secureCookies,
 			})

@@ -27,12 +27,15 @@ import (
 
 // Config is the whole configuration of a kubegate process.
 type Config struct {
-	command         Command // what it configures
-	ConfigFile      string
-	Listen          string
-	DataDir         string
-	TLSCertFile     string
-	TLSKeyFile      string
+	command     Command // what it configures
+	ConfigFile  string
+	Listen      string
+	DataDir     string
+	TLSCertFile string
+	TLSKeyFile  string
+	// H2C serves HTTP/2 in cleartext (prior knowledge) beside HTTP/1.1, for a
+	// TLS-terminating proxy in front that speaks h2c to its backends.
+	H2C             bool
 	LogFormat       string
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
@@ -197,6 +200,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&listenValue{&c.Listen}, "listen", "address to serve HTTP(S) on, host:port")
 	fs.Var(&pathValue{&c.DataDir}, "data-dir", "directory for the embedded database and generated keys")
 	fs.Var(&pathValue{&c.TLSCertFile}, "tls-cert-file", "serve HTTPS with this certificate (PEM); needs --tls-key-file")
+	fs.BoolVar(&c.H2C, "h2c", false, "without TLS, also serve HTTP/2 in cleartext (h2c, prior knowledge), for a TLS-terminating proxy in front that speaks it; with TLS, HTTP/2 is negotiated already")
 	fs.Var(&pathValue{&c.TLSKeyFile}, "tls-key-file", "private key (PEM) of --tls-cert-file")
 	fs.Var(&enumValue{p: &c.LogFormat, allowed: []string{"text", "json"}}, "log-format", "log format: text or json")
 	fs.Var(&levelValue{&c.LogLevel}, "log-level", "lowest level logged: debug, info, warn or error")
@@ -225,7 +229,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&durationValue{p: &c.ClusterDialTimeout, min: 100 * time.Millisecond}, "cluster-dial-timeout", "how long connecting to a cluster may take before the call is a 503")
 	fs.Var(&durationValue{p: &c.ClusterHealthInterval, min: time.Second}, "cluster-health-interval", "how often each cluster's /version is checked")
 	fs.Var(&intValue{p: &c.MaxPageSize, min: 1, max: 1_000_000}, "max-page-size", "largest list page (pageSize), and the most items pageSize=0 may return")
-	fs.BoolVar(&c.ListCache, "list-cache", false, "answer list queries (selector, sort, paging) from per-collection watch caches, as fresh as the cluster when the query came; the gateway's identity needs list and watch on what is cached")
+	fs.BoolVar(&c.ListCache, "list-cache", true, "answer list queries (selector, sort, paging) from per-collection watch caches, for every collection the gateway's own identity may list and watch (asked per cluster and resource; never Secrets); false: the cluster answers every list")
 	fs.Var(&intValue{p: &c.CacheMemoryLimit, min: 1 << 20, max: 1 << 40}, "cache-memory-limit", "bytes all list caches may hold; past it the least recently used are dropped")
 	fs.Var(&durationValue{p: &c.CacheIdleTimeout, min: time.Minute}, "cache-idle-timeout", "drop a list cache no query used for this long")
 	fs.Var(&intValue{p: &c.CacheMaxCollections, min: 1, max: 100_000}, "cache-max-collections", "most list caches (one per cluster and resource) held at once; past it queries read their clusters")
@@ -431,6 +435,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return usagef("--tls-cert-file and --tls-key-file must be given together")
+	}
+	if c.H2C && c.TLSCertFile != "" {
+		return usagef("--h2c is for serving without TLS; with --tls-cert-file, clients negotiate HTTP/2 already")
 	}
 	// In flag order, so that the message names the same one every time.
 	for _, f := range []struct{ name, path string }{{"tls-cert-file", c.TLSCertFile}, {"tls-key-file", c.TLSKeyFile}} {

@@ -278,6 +278,10 @@ func TestConsoleStatesAndSafety(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A script's list of Deployments asks for the cache.
+		client := &http.Client{Timeout: 10 * time.Second}
+		token := testhttp.Want(t, testhttp.Call(t, client, "POST", url+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}), 200).JSON(t)["token"].(string)
+		testhttp.Want(t, testhttp.Call(t, client, "GET", url+"/api/v1/cube/proxy/clusters/"+cluster.Name+"/apis/apps/v1/namespaces/default/deployments?pageSize=20&sortName=metadata.name", token, nil), 200)
 		run(t, ctx, chromedp.Navigate(url+"/clusters"), chromedp.WaitVisible(chromedp.CSS(`tr[data-cluster="`+cluster.Name+`"]`)))
 		run(t, ctx, chromedp.Click(chromedp.CSS("#add-cluster")), chromedp.WaitVisible(chromedp.CSS("#new-cluster-name")),
 			chromedp.SendKeys(chromedp.CSS("#new-cluster-name"), "Bad Name"),
@@ -296,6 +300,11 @@ func TestConsoleStatesAndSafety(t *testing.T) {
 		}
 		if row := text(t, ctx, `tr[data-cluster="second"]`); !strings.Contains(row, "v1.") {
 			t.Errorf("no Kubernetes version in %q", row)
+		}
+		// The gateway may only impersonate in this cluster: the page says the cache
+		// is off for Deployments, and why.
+		if row := text(t, ctx, `tr[data-cluster="`+cluster.Name+`"]`); !strings.Contains(row, "Partly off") || !strings.Contains(row, "Off for deployments.apps: the gateway may not list and watch it") {
+			t.Errorf("the list cache's state is not in %q", row)
 		}
 		screenshot(t, ctx, "clusters-en")
 		status := value(t, ctx, chromedp.Evaluate[int](`fetch(document.querySelector('tr[data-cluster="second"] a[download]').href).then(r => r.status)`, chromedp.EvalAwaitPromise))

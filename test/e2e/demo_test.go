@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate/kubeenv"
+	"github.com/kubegate/kubegate/test/testhttp"
 )
 
 // The demo brings up both clusters and the gateway, and what it prints works when
@@ -63,6 +64,24 @@ func TestDemoRunsClustersAndGateway(t *testing.T) {
 	}
 	if n := strings.Count(string(calls), `"token":"`); n != 2 {
 		t.Fatalf("example calls printed %d tokens:\n%s", n, calls)
+	}
+
+	// The list cache is on, and the demo lets the gateway watch what it caches:
+	// the guide's worked example is answered from the cache.
+	token := regexp.MustCompile(`"token":"([^"]+)"`).FindStringSubmatch(string(calls))[1]
+	worked := gw[1] + "/api/v1/cube/proxy/clusters/pivot-cluster/apis/apps/v1/namespaces/demo/deployments?sortName=metadata.creationTimestamp&sortOrder=desc&pageSize=20&pageNum=2"
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		r := testhttp.Want(t, testhttp.Call(t, tlsClient(t, gw[2]), "GET", worked, token, nil), 200)
+		if r.Header.Get("X-Kubegate-List-Source") == "cache" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo's worked example never came from the cache:\n%s", p.Output())
+		}
+	}
+	metrics := string(testhttp.Want(t, testhttp.Call(t, tlsClient(t, gw[2]), "GET", gw[1]+"/metrics", "", nil), 200).Body)
+	if !regexp.MustCompile(`(?m)^kubegate_list_queries_total\{source="cache"\} [1-9]`).MatchString(metrics) {
+		t.Fatalf("the cache metric does not count the worked example:\n%s", metrics)
 	}
 
 	kubectl := filepath.Join(kubeenv.DefaultBinDir(os.Getenv), "kubectl")

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -13,6 +15,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/kubegate/kubegate/test/testhttp"
 )
 
 // A client-go program through the gateway speaks HTTP/2: twenty informers list
@@ -93,6 +97,47 @@ func TestInformersShareOneHTTP2Connection(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("20 informers hold %v connections to the gateway open, want 1 (HTTP/2)", n)
+		}
+	}
+}
+
+// Cleartext is HTTP/1.1 unless the operator asks for h2c (a TLS-terminating
+// proxy in front that speaks it): then a prior-knowledge HTTP/2 client is
+// served, proxied lists included, and HTTP/1.1 clients still are.
+func TestH2CIsOptIn(t *testing.T) {
+	h2c := new(http.Protocols)
+	h2c.SetUnencryptedHTTP2(true)
+	h2cClient := &http.Client{Transport: &http.Transport{Protocols: h2c}, Timeout: 10 * time.Second}
+	plain := &http.Client{Timeout: 10 * time.Second}
+	start := func(extra ...string) string {
+		p, u, err := startGateway(append(append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json", "--list-cache=false"}, extra...), shared.clusterArgs...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Kill)
+		return u
+	}
+
+	off := start()
+	if resp, err := h2cClient.Get(off + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("without --h2c an h2c client was answered %s", resp.Proto)
+	}
+
+	on := start("--h2c")
+	token := testhttp.Want(t, testhttp.Call(t, plain, "POST", on+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}), 200).JSON(t)["token"].(string)
+	for name, c := range map[string]*http.Client{"h2c": h2cClient, "HTTP/1.1": plain} {
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, on+"/api/v1/cube/proxy/clusters/"+shared.clusters[0].Name+"/api/v1/namespaces?pageSize=1", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		wantProto := map[string]int{"h2c": 2, "HTTP/1.1": 1}[name]
+		if resp.StatusCode != 200 || resp.ProtoMajor != wantProto || !strings.Contains(string(body), `"total"`) {
+			t.Fatalf("%s: %s %d: %s", name, resp.Proto, resp.StatusCode, body)
 		}
 	}
 }
