@@ -16,15 +16,17 @@ import (
 // GatewayUser is the identity the gateway uses in the demo's clusters.
 const GatewayUser = "kubegate-gateway"
 
-// CacheReadRules are what the demo (and the Helm chart's default,
+// CacheReadRules is what the demo (and the Helm chart's default,
 // listCache.read) lets the gateway list and watch for its list cache: the
 // resources people list, by name. Never Secrets (the cache does not hold them),
 // never "*" (which would include them).
-var CacheReadRules = []rbacv1.PolicyRule{
-	{APIGroups: []string{""}, Resources: []string{"pods", "services", "configmaps", "namespaces", "nodes", "events", "serviceaccounts", "endpoints", "persistentvolumeclaims", "persistentvolumes"}, Verbs: []string{"list", "watch"}},
-	{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets", "daemonsets", "replicasets"}, Verbs: []string{"list", "watch"}},
-	{APIGroups: []string{"batch"}, Resources: []string{"jobs", "cronjobs"}, Verbs: []string{"list", "watch"}},
-	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses"}, Verbs: []string{"list", "watch"}},
+func CacheReadRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"pods", "services", "configmaps", "namespaces", "nodes", "events", "serviceaccounts", "endpoints", "persistentvolumeclaims", "persistentvolumes"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets", "daemonsets", "replicasets"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{"batch"}, Resources: []string{"jobs", "cronjobs"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses"}, Verbs: []string{"list", "watch"}},
+	}
 }
 
 // GrantCacheReader lets the gateway's identity in c list and watch
@@ -35,7 +37,7 @@ func GrantCacheReader(ctx context.Context, c *kubeenv.Cluster) error {
 		return err
 	}
 	_, err = cs.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: "kubegate-cache-reader"}, Rules: CacheReadRules,
+		ObjectMeta: metav1.ObjectMeta{Name: "kubegate-cache-reader"}, Rules: CacheReadRules(),
 	}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("preparing cluster %s: %w", c.Name, err)

@@ -137,31 +137,30 @@ type Refused struct{ Cluster, Collection string }
 // may not cache. The labels are bounded by the cache's collection limit and its
 // bounded table of permissions.
 func (m *Metrics) WatchListCacheHealth(watches func() []Watch, refused func() []Refused, now func() time.Time) {
-	m.registry.MustRegister(&watchCollector{watches: watches, refused: refused, now: now})
+	m.registry.MustRegister(&watchCollector{watches: watches, refused: refused, now: now,
+		healthy: prometheus.NewDesc("kubegate_list_cache_watch_healthy",
+			"1 while a cached collection's watch is healthy (heard from within --cache-staleness), so the cache answers; 0 while the cluster answers instead.",
+			[]string{"cluster", "collection"}, nil),
+		heard: prometheus.NewDesc("kubegate_list_cache_watch_heard_age_seconds",
+			"Seconds since a cached collection's watch last proved it caught up (an event, a bookmark, a watch ended at its timeout).",
+			[]string{"cluster", "collection"}, nil),
+		refusedDesc: prometheus.NewDesc("kubegate_list_cache_refused",
+			"1 for each collection the gateway's identity may not list and watch, so the cluster answers its lists (the reason: the log and GET /api/v1/cube/clusters/{name}).",
+			[]string{"cluster", "collection"}, nil),
+	})
 }
 
-var (
-	watchHealthyDesc = prometheus.NewDesc("kubegate_list_cache_watch_healthy",
-		"1 while a cached collection's watch is healthy (heard from within --cache-staleness), so the cache answers; 0 while the cluster answers instead.",
-		[]string{"cluster", "collection"}, nil)
-	watchHeardDesc = prometheus.NewDesc("kubegate_list_cache_watch_heard_age_seconds",
-		"Seconds since a cached collection's watch last proved it caught up (an event, a bookmark, a watch ended at its timeout).",
-		[]string{"cluster", "collection"}, nil)
-	refusedDesc = prometheus.NewDesc("kubegate_list_cache_refused",
-		"1 for each collection the gateway's identity may not list and watch, so the cluster answers its lists (the reason: the log and GET /api/v1/cube/clusters/{name}).",
-		[]string{"cluster", "collection"}, nil)
-)
-
 type watchCollector struct {
-	watches func() []Watch
-	refused func() []Refused
-	now     func() time.Time
+	watches                     func() []Watch
+	refused                     func() []Refused
+	now                         func() time.Time
+	healthy, heard, refusedDesc *prometheus.Desc
 }
 
 func (c *watchCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- watchHealthyDesc
-	ch <- watchHeardDesc
-	ch <- refusedDesc
+	ch <- c.healthy
+	ch <- c.heard
+	ch <- c.refusedDesc
 }
 
 func (c *watchCollector) Collect(ch chan<- prometheus.Metric) {
@@ -171,13 +170,13 @@ func (c *watchCollector) Collect(ch chan<- prometheus.Metric) {
 		if w.Healthy {
 			healthy = 1
 		}
-		ch <- prometheus.MustNewConstMetric(watchHealthyDesc, prometheus.GaugeValue, healthy, w.Cluster, w.Collection)
+		ch <- prometheus.MustNewConstMetric(c.healthy, prometheus.GaugeValue, healthy, w.Cluster, w.Collection)
 		if !w.Heard.IsZero() {
-			ch <- prometheus.MustNewConstMetric(watchHeardDesc, prometheus.GaugeValue, now.Sub(w.Heard).Seconds(), w.Cluster, w.Collection)
+			ch <- prometheus.MustNewConstMetric(c.heard, prometheus.GaugeValue, now.Sub(w.Heard).Seconds(), w.Cluster, w.Collection)
 		}
 	}
 	for _, r := range c.refused() {
-		ch <- prometheus.MustNewConstMetric(refusedDesc, prometheus.GaugeValue, 1, r.Cluster, r.Collection)
+		ch <- prometheus.MustNewConstMetric(c.refusedDesc, prometheus.GaugeValue, 1, r.Cluster, r.Collection)
 	}
 }
 

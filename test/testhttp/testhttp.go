@@ -6,11 +6,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -94,26 +97,61 @@ func Try(client *http.Client, method, url, token string, body any, headers ...st
 // iterations, failing on any status but 200, and reports req/s.
 func ParallelGET(b *testing.B, client *http.Client, url, token string) {
 	b.SetParallelism(4)
+	var mu sync.Mutex
+	var all []time.Duration
 	b.RunParallel(func(pb *testing.PB) {
+		var lat []time.Duration
+		defer func() { mu.Lock(); all = append(all, lat...); mu.Unlock() }()
 		for pb.Next() {
-			req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
-			if token != "" {
-				req.Header.Set("Authorization", "Bearer "+token)
-			}
-			resp, err := client.Do(req)
-			if err != nil {
+			start := time.Now()
+			if err := get(client, url, token); err != nil {
 				b.Error(err)
 				return
 			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
+			lat = append(lat, time.Since(start))
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	reportP50(b, all)
+}
+
+// SequentialGET GETs url with one client, one request at a time, and reports
+// the p50 latency.
+func SequentialGET(b *testing.B, client *http.Client, url, token string) {
+	var lat []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if err := get(client, url, token); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	reportP50(b, lat)
+}
+
+func get(client *http.Client, url, token string) error {
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func reportP50(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2])/float64(time.Microsecond), "p50-µs")
 }
 
 // CPUTime is the CPU (user and system) process pid has used so far, from
