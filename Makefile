@@ -25,7 +25,7 @@ build: ## build bin/kubegate
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kubegate ./cmd/kubegate
 
 .PHONY: kube-bin
-kube-bin: ## build kube-apiserver, etcd and kubectl v1.37.2 into the cache (only when missing)
+kube-bin: ## build kube-apiserver, kube-controller-manager, etcd and kubectl v1.37.2 into the cache (only when missing)
 	@bash hack/kube/build.sh
 
 .PHONY: demo

@@ -147,7 +147,7 @@ func startClusters(ctx context.Context, binDir string) ([]*kubeenv.Cluster, erro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			clusters[i], errs[i] = kubeenv.Start(ctx, kubeenv.Options{Name: name, BinDir: binDir})
+			clusters[i], errs[i] = kubeenv.Start(ctx, kubeenv.Options{Name: name, BinDir: binDir, ControllerManager: true})
 		}()
 	}
 	wg.Wait()

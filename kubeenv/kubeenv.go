@@ -35,7 +35,7 @@ import (
 const Version = "v1.37.2"
 
 // Binaries names the three programs a cluster needs.
-var binaries = [...]string{"etcd", "kube-apiserver", "kubectl"} //nolint:gochecknoglobals // a constant list.
+var binaries = [...]string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl"} //nolint:gochecknoglobals // a constant list.
 
 // DefaultBinDir is where hack/kube/build.sh puts the binaries: $KUBEGATE_KUBE_BIN or
 // $XDG_CACHE_HOME (~/.cache)/kubegate/kube-v1.37.2, read through getenv.
@@ -78,6 +78,11 @@ type Options struct {
 	// EtcdData, when set, is an etcd data directory (saved by SaveEtcdData) the
 	// cluster starts from: a seeded cluster reused without seeding again.
 	EtcdData string
+	// ControllerManager also runs kube-controller-manager (BinDir must hold it),
+	// so that Deployments get ReplicaSets and Pods, garbage is collected and
+	// the aggregated roles (view, edit, admin) get their rules, as in a real
+	// cluster. Pods stay Pending: there is no scheduler or kubelet.
+	ControllerManager bool
 }
 
 // Cluster is one running control plane.
@@ -100,10 +105,11 @@ type Cluster struct {
 	etcdArgs      []string
 	etcdURL       string
 
-	mu        sync.Mutex
-	ports     *PortLease
-	etcd      *process
-	apiserver *process
+	mu                sync.Mutex
+	ports             *PortLease
+	etcd              *process
+	apiserver         *process
+	controllerManager *process
 }
 
 // Start starts one cluster and waits until its apiserver is ready.
@@ -259,7 +265,38 @@ func (c *Cluster) start(ctx context.Context) error {
 		return err
 	}
 	c.Kubeconfig = filepath.Join(dir, "kubeconfig")
-	return c.writeKubeconfig(c.Kubeconfig)
+	if err := c.writeKubeconfig(c.Kubeconfig); err != nil {
+		return err
+	}
+	if opts.ControllerManager {
+		return c.startControllerManager()
+	}
+	return nil
+}
+
+// startControllerManager runs kube-controller-manager as the admin, without
+// leader election or a serving port; the service account token controller
+// signs with the apiserver's key.
+func (c *Cluster) startControllerManager() error {
+	bin := filepath.Join(c.opts.BinDir, "kube-controller-manager")
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("kubeenv: %s is missing: run make kube-bin", bin)
+	}
+	p, err := startProcess(bin, []string{
+		"--kubeconfig=" + c.Kubeconfig,
+		"--leader-elect=false",
+		"--secure-port=0",
+		"--use-service-account-credentials=false",
+		"--service-account-private-key-file=" + filepath.Join(c.Dir, "sa.key"),
+		"--root-ca-file=" + filepath.Join(c.Dir, "ca.crt"),
+	}, filepath.Join(c.Dir, "kube-controller-manager.log"))
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.controllerManager = p
+	c.mu.Unlock()
+	return nil
 }
 
 func (c *Cluster) writeCerts() error {
@@ -403,6 +440,9 @@ func (c *Cluster) Stop() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var errs []error
+	if c.controllerManager != nil {
+		errs = append(errs, c.controllerManager.stop(10*time.Second))
+	}
 	if c.apiserver != nil {
 		errs = append(errs, c.apiserver.stop(10*time.Second))
 	}
@@ -423,7 +463,7 @@ func (c *Cluster) PIDs() []int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var pids []int
-	for _, p := range []*process{c.etcd, c.apiserver} {
+	for _, p := range []*process{c.etcd, c.apiserver, c.controllerManager} {
 		if p != nil {
 			pids = append(pids, p.pid)
 		}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, etcd and kubectl (Kubernetes v1.37.2) from the Go module proxy
+# Builds kube-apiserver, kube-controller-manager (for the demo), etcd and kubectl (Kubernetes v1.37.2) from the Go module proxy
 # into a cache outside the clone, only the ones that are missing, and prints the
 # directory. Override the directory with KUBEGATE_KUBE_BIN.
 set -euo pipefail
@@ -29,4 +29,5 @@ build() { # name package
 build etcd go.etcd.io/etcd/server/v3
 build kubectl k8s.io/kubernetes/cmd/kubectl
 build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
+build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
 echo "$dir"

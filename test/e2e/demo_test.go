@@ -85,6 +85,19 @@ func TestDemoRunsClustersAndGateway(t *testing.T) {
 	}
 
 	kubectl := filepath.Join(kubeenv.DefaultBinDir(os.Getenv), "kubectl")
+	// The demo's clusters run kube-controller-manager: Deployments get
+	// ReplicaSets and Pods, as in a real cluster.
+	if m := regexp.MustCompile(`kubectl --kubeconfig (\S+kubeconfig-pivot-cluster) get deployments -n demo`).FindStringSubmatch(out); m != nil {
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
+			pods, _ := exec.Command(kubectl, "--kubeconfig", m[1], "get", "pods", "-n", "demo", "-o", "name").Output()
+			if strings.Count(string(pods), "pod/") > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no Pods in the demo's namespace a minute after start: no controller-manager made them")
+			}
+		}
+	}
 	for _, cluster := range []string{"pivot-cluster", "member-1"} {
 		m := regexp.MustCompile(`kubectl --kubeconfig (\S+kubeconfig-` + cluster + `) get deployments -n demo`).FindStringSubmatch(out)
 		if m == nil {
