@@ -26,18 +26,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubegate/kubegate/demo"
 	"github.com/kubegate/kubegate/kubeenv"
+	"github.com/kubegate/kubegate/test/writeload"
 )
 
 const password = "load-admin-password"
@@ -422,22 +419,38 @@ type phase struct {
 // measurePhase runs the clients (drive) with the background writer at rate in
 // every cluster, and reads what the gateway counted meanwhile.
 func measurePhase(ctx context.Context, gw *gateway, cls []*kubeenv.Cluster, rate int, drive func() map[string]*stats) (phase, error) {
-	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var written atomic.Int64
+	var writers []*writeload.Writer
+	defer func() {
+		for _, w := range writers {
+			w.Stop()
+		}
+	}()
 	for _, c := range cls {
-		if err := writeInBackground(pctx, c, rate, &written); err != nil {
+		cs, err := c.Clientset()
+		if err != nil {
 			return phase{}, err
 		}
+		// Up to 32 writes in flight: a slow answer does not lower the rate.
+		w, err := writeload.Start(cs, "kube-system", "load-writer", rate, 32)
+		if err != nil {
+			return phase{}, err
+		}
+		writers = append(writers, w)
+	}
+	written := func() (n int64) {
+		for _, w := range writers {
+			n += w.Writes()
+		}
+		return n
 	}
 	m0, err := gw.metrics()
 	if err != nil {
 		return phase{}, err
 	}
-	start := time.Now()
+	start, before := time.Now(), written()
 	p := phase{rate: rate, results: drive()}
 	p.elapsed = time.Since(start)
-	p.writes = float64(written.Load()) / p.elapsed.Seconds()
+	p.writes = float64(written()-before) / p.elapsed.Seconds()
 	m1, err := gw.metrics()
 	if err != nil {
 		return phase{}, err
@@ -518,47 +531,6 @@ func grantCacheReader(ctx context.Context, c *kubeenv.Cluster) error {
 		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: demo.GatewayUser}},
 	}, metav1.CreateOptions{})
 	return err
-}
-
-// writeInBackground patches a Lease in c perSecond times a second until ctx
-// ends, counting the writes made.
-func writeInBackground(ctx context.Context, c *kubeenv.Cluster, perSecond int, written *atomic.Int64) error {
-	if perSecond <= 0 {
-		return nil
-	}
-	cs, err := c.Clientset()
-	if err != nil {
-		return err
-	}
-	leases := cs.CoordinationV1().Leases("kube-system")
-	if _, err := leases.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "load-writer"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
-	}
-	go func() {
-		slots := make(chan struct{}, 32) // a slow answer does not lower the rate
-		tick := time.NewTicker(time.Second / time.Duration(perSecond))
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			select {
-			case slots <- struct{}{}:
-			default:
-				continue
-			}
-			go func() {
-				defer func() { <-slots }()
-				patch := fmt.Sprintf(`{"spec":{"leaseDurationSeconds":%d}}`, i%1000+1)
-				if _, err := leases.Patch(ctx, "load-writer", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err == nil {
-					written.Add(1)
-				}
-			}()
-		}
-	}()
-	return nil
 }
 
 const begin, end = "<!-- load:begin -->", "<!-- load:end -->"

@@ -10,17 +10,16 @@ import (
 	"testing"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubegate/kubegate/demo"
 	"github.com/kubegate/kubegate/kubeenv"
 	"github.com/kubegate/kubegate/kubeproxy"
+	"github.com/kubegate/kubegate/test/writeload"
 )
 
 // cachedGateway starts a gateway with --list-cache in front of the shared
@@ -301,27 +300,11 @@ func TestListCacheReadsYourWritesAndKeepsRBAC(t *testing.T) {
 // cluster, raising its resource version with no event on the cached collection.
 func writeLoad(t *testing.T, cs kubernetes.Interface, perSecond int) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "load-" + strings.ToLower(t.Name()), Namespace: "default"}}
-	if _, err := cs.CoordinationV1().Leases("default").Create(ctx, lease, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	w, err := writeload.Start(cs, "default", "load-"+strings.ToLower(t.Name()), perSecond, 1)
+	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(time.Second / time.Duration(perSecond))
-		defer tick.Stop()
-		for i := int32(0); ; i++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			patch := fmt.Sprintf(`{"spec":{"leaseDurationSeconds":%d}}`, i%1000+1)
-			_, _ = cs.CoordinationV1().Leases("default").Patch(ctx, lease.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { w.Stop() })
 }
 
 // Under write load elsewhere in the cluster the cache still answers (its watch

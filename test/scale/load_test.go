@@ -6,17 +6,13 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubegate/kubegate/kubeproxy"
+	"github.com/kubegate/kubegate/test/writeload"
 )
 
 // loads are the background write rates every cache scenario runs under: none,
@@ -28,77 +24,25 @@ var loads = []struct {
 	perSecond int
 }{{"quiet", 0}, {"10wps", 10}, {"100wps", 100}}
 
-// writer is a background writer at a fixed rate.
-type writer struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	writes atomic.Int64
-	start  time.Time
-}
-
-// startWriter patches a Lease perSecond times a second until stopped; up to 8
-// writes are in flight at once, so a slow apiserver answer does not lower the
-// rate. A rate of 0 writes nothing.
-func (bed *bed) startWriter(b *testing.B, perSecond int) *writer {
+// startWriter starts the background writer at perSecond (up to 8 writes in
+// flight, so a slow apiserver answer does not lower the rate).
+func (bed *bed) startWriter(b *testing.B, perSecond int) *writeload.Writer {
 	b.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &writer{cancel: cancel, done: make(chan struct{}), start: time.Now()}
-	if perSecond == 0 {
-		close(w.done)
-		return w
-	}
-	leases := bed.cs.CoordinationV1().Leases("kube-system")
-	name := "scale-bench-writer"
-	if _, err := leases.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	w, err := writeload.Start(bed.cs, "kube-system", "scale-bench-writer", perSecond, 8)
+	if err != nil {
 		b.Fatal(err)
 	}
-	go func() {
-		defer close(w.done)
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		slots := make(chan struct{}, 8)
-		tick := time.NewTicker(time.Second / time.Duration(perSecond))
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			select {
-			case slots <- struct{}{}:
-			default:
-				continue // 8 in flight: this tick's write is not made (the rate shows it)
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-slots }()
-				patch := fmt.Sprintf(`{"spec":{"leaseDurationSeconds":%d}}`, i%1000+1)
-				if _, err := leases.Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err == nil {
-					w.writes.Add(1)
-				}
-			}()
-		}
-	}()
 	return w
-}
-
-// stop stops the writer and reports the rate it reached.
-func (w *writer) stop(b *testing.B) {
-	w.cancel()
-	<-w.done
-	if n := w.writes.Load(); n > 0 {
-		b.ReportMetric(float64(n)/time.Since(w.start).Seconds(), "writes/s")
-	}
 }
 
 // underLoad runs a sub-benchmark with the background writer at perSecond.
 func (bed *bed) underLoad(b *testing.B, name string, perSecond int, f func(b *testing.B)) {
 	b.Run(name, func(b *testing.B) {
 		w := bed.startWriter(b, perSecond)
-		defer w.stop(b)
 		f(b)
+		if rate := w.Stop(); rate > 0 {
+			b.ReportMetric(rate, "writes/s")
+		}
 	})
 }
 
