@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,20 +27,7 @@ import (
 func cachedGateway(t *testing.T) string {
 	t.Helper()
 	grantCacheReader(t)
-	dir := t.TempDir()
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--log-format", "json",
-		"--tls-cert-file", filepath.Join(shared.bin, "tls.crt"), "--tls-key-file", filepath.Join(shared.bin, "tls.key"),
-		"--list-cache", "--cache-wait", "2s"}, shared.clusterArgs...)
-	p, url, err := startGateway(args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Kill)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("gateway output:\n%s", p.Output())
-		}
-	})
+	_, url := tlsGateway(t, append([]string{"--list-cache", "--cache-wait", "2s"}, shared.clusterArgs...)...)
 	return url
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,17 +31,7 @@ func TestCacheOnlyWhereTheGatewayMayWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, gw, err := startGateway(append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json",
-		"--tls-cert-file", filepath.Join(shared.bin, "tls.crt"), "--tls-key-file", filepath.Join(shared.bin, "tls.key")}, shared.clusterArgs...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Kill)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("gateway output:\n%s", p.Output())
-		}
-	})
+	p, gw := tlsGateway(t, shared.clusterArgs...) // the list cache on, by default
 	const ns = "cache-access"
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)

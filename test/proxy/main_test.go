@@ -137,6 +137,25 @@ func startGatewayEnv(env []string, args ...string) (*testbin.Process, string, er
 
 type reply = testhttp.Reply
 
+// tlsGateway starts a gateway of the test's own: HTTPS with the shared
+// certificate, a data directory of its own, and args after those. It is killed
+// when the test ends, its output logged first if the test failed.
+func tlsGateway(t *testing.T, args ...string) (*testbin.Process, string) {
+	t.Helper()
+	p, url, err := startGateway(append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json",
+		"--tls-cert-file", filepath.Join(shared.bin, "tls.crt"), "--tls-key-file", filepath.Join(shared.bin, "tls.key")}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gateway %s output:\n%s", url, p.Output())
+		}
+	})
+	return p, url
+}
+
 // http1Client is a client of the gateway that speaks HTTP/1.1 only (shared.client
 // speaks HTTP/2), for what only HTTP/1.1 carries (hop-by-hop headers), or
 // dialing with dial when it is set.

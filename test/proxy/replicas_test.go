@@ -147,20 +147,8 @@ func TestReadYourWritesAcrossReplicas(t *testing.T) {
 	kubeconfig := slowWatches(t, cl)
 	var urls [2]string
 	for i := range urls {
-		p, u, err := startGateway("serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json",
-			"--tls-cert-file", filepath.Join(shared.bin, "tls.crt"), "--tls-key-file", filepath.Join(shared.bin, "tls.key"),
-			"--store=postgres", "--postgres-dsn="+dsn, "--encryption-key-file="+keyFile,
+		_, urls[i] = tlsGateway(t, "--store=postgres", "--postgres-dsn="+dsn, "--encryption-key-file="+keyFile,
 			"--list-cache", "--cache-wait", "2s", "--cluster", "slow="+kubeconfig)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Kill)
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("replica %d output:\n%s", i, p.Output())
-			}
-		})
-		urls[i] = u
 	}
 	admin := want(t, call(t, "POST", urls[0]+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}), 200).JSON(t)["token"].(string)
 	ns := "replicas"

@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -67,18 +66,7 @@ func TestWatchCutAnswersFromTheClusterUntilHealthy(t *testing.T) {
 		t.Fatal(err)
 	}
 	grantCacheReader(t, cl)
-	p, gw, err := startGateway("serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json",
-		"--tls-cert-file", filepath.Join(shared.bin, "tls.crt"), "--tls-key-file", filepath.Join(shared.bin, "tls.key"),
-		"--list-cache", "--cache-wait", "2s", "--cluster", "cut="+kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Kill)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("gateway output:\n%s", p.Output())
-		}
-	})
+	_, gw := tlsGateway(t, "--list-cache", "--cache-wait", "2s", "--cluster", "cut="+kubeconfig)
 	cs, err := cl.Clientset()
 	if err != nil {
 		t.Fatal(err)
