@@ -316,6 +316,7 @@ type CollectionHealth struct {
 	Cluster, Path string
 	// Healthy as Collection.Healthy says it, for the bound Health was given.
 	Healthy bool
+	Objects int
 	// Heard is when the watch last proved the collection caught up (zero after a
 	// failure, until it resumes).
 	Heard time.Time
@@ -327,8 +328,8 @@ func (c *Cache) Health(bound time.Duration) []CollectionHealth {
 	defer c.mu.Unlock()
 	out := make([]CollectionHealth, 0, len(c.entries))
 	for k, e := range c.entries {
-		heard := e.coll.Heard()
-		out = append(out, CollectionHealth{Cluster: k.cluster, Path: k.path, Healthy: e.coll.Healthy(bound), Heard: heard})
+		n, _ := e.coll.Stats()
+		out = append(out, CollectionHealth{Cluster: k.cluster, Path: k.path, Healthy: e.coll.Healthy(bound), Heard: e.coll.Heard(), Objects: n})
 	}
 	return out
 }
@@ -337,14 +338,11 @@ func (c *Cache) Health(bound time.Duration) []CollectionHealth {
 // from within bound) and the refused ones, sorted by path.
 func (c *Cache) Status(cluster string, bound time.Duration) kubegate.ListCacheStatus {
 	st := kubegate.ListCacheStatus{Enabled: true}
-	c.mu.Lock()
-	for k, e := range c.entries {
-		if k.cluster == cluster {
-			n, _ := e.coll.Stats()
-			st.Collections = append(st.Collections, kubegate.CachedCollection{Path: k.path, Objects: n, Healthy: e.coll.Healthy(bound)})
+	for _, h := range c.Health(bound) {
+		if h.Cluster == cluster {
+			st.Collections = append(st.Collections, kubegate.CachedCollection{Path: h.Path, Objects: h.Objects, Healthy: h.Healthy})
 		}
 	}
-	c.mu.Unlock()
 	sort.Slice(st.Collections, func(i, j int) bool { return st.Collections[i].Path < st.Collections[j].Path })
 	for _, r := range c.permission.refusals() {
 		if r.Cluster == cluster {

@@ -324,15 +324,7 @@ func (c *Collection) get(ctx context.Context, v url.Values) (*http.Response, err
 
 // getPath is get of another path of the collection's cluster.
 func (c *Collection) getPath(ctx context.Context, path string, v url.Values) (*http.Response, error) {
-	u := *c.target.Server
-	u.Path = strings.TrimSuffix(u.Path, "/") + path
-	u.RawQuery = v.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.target.Transport.RoundTrip(req)
+	resp, err := send(ctx, c.target, http.MethodGet, path, v, nil)
 	if err != nil {
 		return nil, kubegate.Errorf(kubegate.EUnavailable, "cluster %s is unreachable: %v", c.target.Name, err)
 	}
@@ -704,6 +696,27 @@ func (c *Collection) Snapshot(namespace string) ([]*Object, uint64) {
 		return out[i].Name < out[j].Name
 	})
 	return out, rv
+}
+
+// send sends method path?query (and a JSON body, when given) to target with the
+// gateway's own credential, asking for JSON: how the cache reaches a cluster.
+func send(ctx context.Context, target *cluster.Target, method, path string, query url.Values, body []byte) (*http.Response, error) {
+	u := *target.Server
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.RawQuery = query.Encode()
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), r)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return target.Transport.RoundTrip(req)
 }
 
 // Refused says the collection gave up because the cluster refused the gateway.

@@ -85,15 +85,7 @@ func (d *discovery) serves(ctx context.Context, target *cluster.Target, path str
 func fetchDiscovery(ctx context.Context, target *cluster.Target, gv string) (map[string]bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	u := *target.Server
-	u.Path = strings.TrimSuffix(u.Path, "/") + gv
-	u.RawQuery = ""
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := target.Transport.RoundTrip(req)
+	resp, err := send(ctx, target, http.MethodGet, gv, nil, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package listcache
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -203,16 +202,7 @@ func review(ctx context.Context, target *cluster.Target, path string) (reason st
 		if err != nil {
 			return "", err
 		}
-		u := *target.Server
-		u.Path = strings.TrimSuffix(u.Path, "/") + "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
-		u.RawQuery = ""
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
-		if err != nil {
-			return "", err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json")
-		resp, err := target.Transport.RoundTrip(req)
+		resp, err := send(ctx, target, http.MethodPost, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", nil, body)
 		if err != nil {
 			return "", err
 		}
