@@ -21,7 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/internal/batch"
+	"github.com/kubegate/kubegate/batch"
 )
 
 // Options configures a Service.

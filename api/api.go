@@ -14,7 +14,7 @@ import (
 	"github.com/kubegate/kubegate/account"
 	"github.com/kubegate/kubegate/authn"
 	"github.com/kubegate/kubegate/filters"
-	"github.com/kubegate/kubegate/internal/httpapi"
+	"github.com/kubegate/kubegate/httpapi"
 )
 
 // Sessions logs users in and out of the console (authn.Service).

@@ -7,7 +7,7 @@ import (
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/filters"
-	"github.com/kubegate/kubegate/internal/httpapi"
+	"github.com/kubegate/kubegate/httpapi"
 )
 
 // clusterView is a cluster as the API shows it: never its credentials.

@@ -4,7 +4,7 @@ import (
 	"net/http"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/internal/httpapi"
+	"github.com/kubegate/kubegate/httpapi"
 )
 
 // getPolicy: GET /api/v1/cube/settings/credential-policy, for everyone: the

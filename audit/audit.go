@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/internal/batch"
+	"github.com/kubegate/kubegate/batch"
 )
 
 // DefaultMaxBufferBytes bounds the buffer; past it events are dropped and counted,

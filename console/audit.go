@@ -11,8 +11,8 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/audit"
-	"github.com/kubegate/kubegate/internal/httpapi"
-	"github.com/kubegate/kubegate/internal/httperr"
+	"github.com/kubegate/kubegate/httpapi"
+	"github.com/kubegate/kubegate/httperr"
 )
 
 // AuditLog answers audit queries (the store).

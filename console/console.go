@@ -21,7 +21,7 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/filters"
-	"github.com/kubegate/kubegate/internal/httpapi"
+	"github.com/kubegate/kubegate/httpapi"
 )
 
 //go:embed templates/*.html

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/internal/httpapi"
+	"github.com/kubegate/kubegate/httpapi"
 )
 
 type settingsPage struct {

@@ -6,7 +6,7 @@ import (
 	"sort"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/internal/httpapi"
+	"github.com/kubegate/kubegate/httpapi"
 )
 
 // PersonalTokens lists a user's personal access tokens.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/internal/httperr"
+	"github.com/kubegate/kubegate/httperr"
 )
 
 const (

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/internal/httperr"
+	"github.com/kubegate/kubegate/httperr"
 )
 
 // Limits bound what one request may cost before any handler sees it.

@@ -5,7 +5,7 @@ import (
 	"sync"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/internal/httperr"
+	"github.com/kubegate/kubegate/httperr"
 )
 
 // longRunning counts each user's open long-running requests (watches, followed

@@ -4,7 +4,7 @@ import (
 	"net/http"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/internal/httperr"
+	"github.com/kubegate/kubegate/httperr"
 )
 
 // WithScope refuses, before anything reaches a cluster, a request its

@@ -14,7 +14,7 @@ import (
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/filters"
-	"github.com/kubegate/kubegate/internal/httpapi"
+	"github.com/kubegate/kubegate/httpapi"
 	"github.com/kubegate/kubegate/listcache"
 	"github.com/kubegate/kubegate/listquery"
 )

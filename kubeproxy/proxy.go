@@ -20,8 +20,8 @@ import (
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/filters"
-	"github.com/kubegate/kubegate/internal/httpapi"
-	"github.com/kubegate/kubegate/internal/httperr"
+	"github.com/kubegate/kubegate/httpapi"
+	"github.com/kubegate/kubegate/httperr"
 	"github.com/kubegate/kubegate/listquery"
 )
 

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/internal/batch"
+	"github.com/kubegate/kubegate/batch"
 )
 
 // MarkStore shares the marks of carried writes between replicas (the store,

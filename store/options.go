@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/kubegate/kubegate/internal/seal"
+	"github.com/kubegate/kubegate/store/seal"
 )
 
 // Options configures a backend.

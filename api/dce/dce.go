@@ -12,7 +12,7 @@ import (
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/api/exchange"
 	"github.com/kubegate/kubegate/filters"
-	"github.com/kubegate/kubegate/internal/httpapi"
+	"github.com/kubegate/kubegate/httpapi"
 )
 
 // Users searches the gateway's users.

@@ -17,7 +17,7 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/filters"
-	"github.com/kubegate/kubegate/internal/httpapi"
+	"github.com/kubegate/kubegate/httpapi"
 	"github.com/kubegate/kubegate/kubeproxy"
 	"github.com/kubegate/kubegate/listquery"
 )

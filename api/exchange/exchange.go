@@ -17,7 +17,7 @@ import (
 	"github.com/kubegate/kubegate/account"
 	"github.com/kubegate/kubegate/authn"
 	"github.com/kubegate/kubegate/filters"
-	"github.com/kubegate/kubegate/internal/httpapi"
+	"github.com/kubegate/kubegate/httpapi"
 )
 
 // Exchanger checks an access key pair and issues a token (authn.Service).

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/internal/httpapi"
+	"github.com/kubegate/kubegate/httpapi"
 )
 
 // clusterInfo is a cluster as KubeCube's GET /api/v1/cube/clusters/info shows it.

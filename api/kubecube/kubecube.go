@@ -10,7 +10,7 @@ import (
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/api/exchange"
 	"github.com/kubegate/kubegate/filters"
-	"github.com/kubegate/kubegate/internal/httpapi"
+	"github.com/kubegate/kubegate/httpapi"
 )
 
 // Clusters is the cluster registry as KubeCube's cluster info reads it.

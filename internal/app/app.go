@@ -26,9 +26,8 @@ import (
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/console"
 	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/httpapi"
 	"github.com/kubegate/kubegate/internal/config"
-	"github.com/kubegate/kubegate/internal/httpapi"
-	"github.com/kubegate/kubegate/internal/seal"
 	"github.com/kubegate/kubegate/kubeproxy"
 	"github.com/kubegate/kubegate/listcache"
 	"github.com/kubegate/kubegate/metrics"
@@ -36,6 +35,7 @@ import (
 	"github.com/kubegate/kubegate/server"
 	"github.com/kubegate/kubegate/store"
 	"github.com/kubegate/kubegate/store/postgres"
+	"github.com/kubegate/kubegate/store/seal"
 	"github.com/kubegate/kubegate/store/sqlite"
 	"github.com/kubegate/kubegate/token"
 )

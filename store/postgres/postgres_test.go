@@ -15,9 +15,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/internal/seal"
 	"github.com/kubegate/kubegate/store"
 	"github.com/kubegate/kubegate/store/postgres"
+	"github.com/kubegate/kubegate/store/seal"
 	"github.com/kubegate/kubegate/store/storetest"
 )
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/internal/seal"
+	"github.com/kubegate/kubegate/store/seal"
 	"github.com/kubegate/kubegate/store/sqlite"
 	"github.com/kubegate/kubegate/store/sqlite/sqlitetest"
 	"github.com/kubegate/kubegate/store/storetest"

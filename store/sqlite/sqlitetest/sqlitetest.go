@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubegate/kubegate/internal/seal"
+	"github.com/kubegate/kubegate/store/seal"
 	"github.com/kubegate/kubegate/store/sqlite"
 )
 

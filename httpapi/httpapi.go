@@ -18,7 +18,7 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/filters"
-	"github.com/kubegate/kubegate/internal/httperr"
+	"github.com/kubegate/kubegate/httperr"
 )
 
 // Handler is a handler that returns its error instead of writing it.

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/kubegate/kubegate/internal/seal"
+	"github.com/kubegate/kubegate/store/seal"
 )
 
 func TestSealOpenRoundTripBoundToPlace(t *testing.T) {
