@@ -13,8 +13,8 @@ import (
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/account"
 	"github.com/kubegate/kubegate/authn"
-	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/httpapi"
+	"github.com/kubegate/kubegate/request"
 )
 
 // Sessions logs users in and out of the console (authn.Service).
@@ -90,9 +90,9 @@ func Register(mux *http.ServeMux, o Options) {
 	// them); changing users or clusters needs an administrator's login session, so
 	// that a leaked token cannot make itself a permanent administrator.
 	authed, admin, session, adminSession := httpapi.Authed, httpapi.Admin, httpapi.Session, httpapi.AdminSession
-	p := filters.CubePrefix
+	p := request.CubePrefix
 	mux.Handle(p+"login", m{http.MethodPost: httpapi.Handler(a.login)})
-	mux.Handle(filters.LogoutPath, m{http.MethodPost: httpapi.Handler(a.logout)})
+	mux.Handle(request.LogoutPath, m{http.MethodPost: httpapi.Handler(a.logout)})
 	mux.Handle(p+"whoami", m{http.MethodGet: authed(a.whoami)})
 	mux.Handle(p+"user/password", m{http.MethodPost: authed(a.changePassword), http.MethodPut: authed(a.changePassword)})
 
@@ -110,8 +110,8 @@ func Register(mux *http.ServeMux, o Options) {
 	mux.Handle(p+"audit", m{http.MethodGet: authed(a.listAudit)})
 	mux.Handle(p+"settings/credential-policy", m{http.MethodGet: authed(a.getPolicy), http.MethodPut: adminSession(a.putPolicy)})
 
-	mux.Handle(filters.WellKnownPrefix+"jwks.json", m{http.MethodGet: httpapi.Handler(a.jwks)})
-	mux.Handle(filters.WellKnownPrefix+"openid-configuration", m{http.MethodGet: httpapi.Handler(a.openIDConfiguration)})
+	mux.Handle(request.WellKnownPrefix+"jwks.json", m{http.MethodGet: httpapi.Handler(a.jwks)})
+	mux.Handle(request.WellKnownPrefix+"openid-configuration", m{http.MethodGet: httpapi.Handler(a.openIDConfiguration)})
 }
 
 func (a api) rotateSigningKey(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
@@ -134,8 +134,8 @@ func (a api) openIDConfiguration(w http.ResponseWriter, r *http.Request) error {
 	base := httpapi.ExternalURL(w, a.o.ExternalURL, r)
 	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{
 		"issuer":                                a.o.Tokens.Issuer(),
-		"jwks_uri":                              base + filters.WellKnownPrefix + "jwks.json",
-		"token_endpoint":                        base + filters.KubeCubeTokenPath,
+		"jwks_uri":                              base + request.WellKnownPrefix + "jwks.json",
+		"token_endpoint":                        base + request.KubeCubeTokenPath,
 		"id_token_signing_alg_values_supported": []string{a.o.Tokens.Algorithm()},
 		"subject_types_supported":               []string{"public"},
 		"response_types_supported":              []string{"id_token"},

@@ -18,6 +18,7 @@ import (
 	"github.com/kubegate/kubegate/api"
 	"github.com/kubegate/kubegate/authn"
 	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/request"
 	"github.com/kubegate/kubegate/token"
 )
 
@@ -129,7 +130,7 @@ func newFixture() *fixture {
 	asUser := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if name := r.Header.Get("X-Test-User"); name != "" {
 			id := &kubegate.Identity{UserID: "id-" + name, Name: name, Admin: name == "admin", TokenID: "jti-" + name}
-			r = r.WithContext(filters.WithIdentityContext(r.Context(), id))
+			r = r.WithContext(request.WithIdentity(r.Context(), id))
 		}
 		mux.ServeHTTP(w, r)
 	})
@@ -211,7 +212,7 @@ func TestLogin(t *testing.T) {
 		t.Fatalf("login = %s", w.Body)
 	}
 	cookies := w.Result().Cookies()
-	if len(cookies) != 2 || cookies[0].Name != authn.SessionCookie || !cookies[0].HttpOnly || cookies[1].Name != filters.CSRFCookie || cookies[1].HttpOnly {
+	if len(cookies) != 2 || cookies[0].Name != authn.SessionCookie || !cookies[0].HttpOnly || cookies[1].Name != request.CSRFCookie || cookies[1].HttpOnly {
 		t.Fatalf("cookies = %+v", cookies)
 	}
 
@@ -259,7 +260,7 @@ func TestInternalErrorsAreLoggedOnceWithTheRequestID(t *testing.T) {
 	if m["message"] != "internal error" {
 		t.Fatalf("the cause leaked: %v", m["message"])
 	}
-	id := w.Header().Get(filters.RequestIDHeader)
+	id := w.Header().Get(request.IDHeader)
 	n := 0
 	for _, line := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
 		if strings.Contains(line, `"msg":"request failed"`) {
@@ -331,7 +332,7 @@ func TestKeyManagementNeedsALoginSession(t *testing.T) {
 		w := httptest.NewRecorder()
 		inner := http.NewServeMux()
 		api.Register(inner, api.Options{Sessions: f.sessions, Accounts: f.accounts, Tokens: tokens{}, Clusters: f.clusters})
-		inner.ServeHTTP(w, r.WithContext(filters.WithIdentityContext(r.Context(), id)))
+		inner.ServeHTTP(w, r.WithContext(request.WithIdentity(r.Context(), id)))
 		return w
 	}
 	for _, tc := range []struct{ method, path string }{

@@ -11,6 +11,7 @@ import (
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/httpapi"
+	"github.com/kubegate/kubegate/request"
 )
 
 type loginRequest struct {
@@ -51,7 +52,7 @@ func (a api) login(w http.ResponseWriter, r *http.Request) error {
 		return kubegate.Errorf(kubegate.EInvalid, "loginType %q is not supported: use normal (a local user and password)", req.LoginType)
 	}
 	filters.NoteAttempt(r.Context(), req.Name, "")
-	s, err := a.o.Sessions.Login(r.Context(), req.Name, req.Password, filters.ClientIP(r.Context()))
+	s, err := a.o.Sessions.Login(r.Context(), req.Name, req.Password, request.ClientIP(r.Context()))
 	if err != nil {
 		return err
 	}
@@ -81,7 +82,7 @@ func (a api) sameOrigin(r *http.Request, origin string) bool {
 // logout revokes the token the request came with (session cookie or bearer), on
 // every replica, and clears the cookies.
 func (a api) logout(w http.ResponseWriter, r *http.Request) error {
-	if id := filters.Identity(r.Context()); id != nil {
+	if id := request.Identity(r.Context()); id != nil {
 		if err := a.o.Sessions.Logout(r.Context(), *id); err != nil {
 			return err
 		}
@@ -110,7 +111,7 @@ func (a api) changePassword(w http.ResponseWriter, r *http.Request, id *kubegate
 	if req.OldPassword == "" || req.NewPassword == "" {
 		return kubegate.Errorf(kubegate.EInvalid, "oldPassword and newPassword are required")
 	}
-	if err := a.o.Sessions.ChangePassword(r.Context(), *id, req.OldPassword, req.NewPassword, filters.ClientIP(r.Context())); err != nil {
+	if err := a.o.Sessions.ChangePassword(r.Context(), *id, req.OldPassword, req.NewPassword, request.ClientIP(r.Context())); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -6,8 +6,8 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
-	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/httpapi"
+	"github.com/kubegate/kubegate/request"
 )
 
 // clusterView is a cluster as the API shows it: never its credentials.
@@ -148,7 +148,7 @@ func (a api) clusterKubeconfig(w http.ResponseWriter, r *http.Request, id *kubeg
 		return err
 	}
 	base := httpapi.ExternalURL(w, a.o.ExternalURL, r)
-	out, err := cluster.GatewayKubeconfig(c.Name, base+filters.ProxyPrefix+c.Name, base, id.Name, a.o.ExternalCAData)
+	out, err := cluster.GatewayKubeconfig(c.Name, base+request.ProxyPrefix+c.Name, base, id.Name, a.o.ExternalCAData)
 	if err != nil {
 		return err
 	}

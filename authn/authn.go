@@ -15,13 +15,13 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/account"
-	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/ratelimit"
+	"github.com/kubegate/kubegate/request"
 	"github.com/kubegate/kubegate/token"
 )
 
 // SessionCookie carries the console's token, HttpOnly.
-const SessionCookie = filters.SessionCookie
+const SessionCookie = request.SessionCookie
 
 // Tokens is what authentication needs of the token service.
 type Tokens interface {
@@ -98,7 +98,7 @@ func (s *Service) Authenticate(r *http.Request, sessions bool) (id *kubegate.Ide
 		return nil, false, nil
 	}
 	if strings.HasPrefix(raw, account.PersonalTokenPrefix) && !viaCookie {
-		pat, err := s.opts.Accounts.PersonalToken(raw, account.Client{IP: filters.ClientIP(r.Context()), UserAgent: r.UserAgent()})
+		pat, err := s.opts.Accounts.PersonalToken(raw, account.Client{IP: request.ClientIP(r.Context()), UserAgent: r.UserAgent()})
 		if err != nil {
 			return nil, false, err
 		}

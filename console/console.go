@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/httpapi"
+	"github.com/kubegate/kubegate/request"
 )
 
 //go:embed templates/*.html
@@ -98,7 +98,7 @@ func New(o Options) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := http.StripPrefix(filters.ConsoleAssetsPrefix, http.FileServer(http.FS(assets)))
+	files := http.StripPrefix(request.ConsoleAssetsPrefix, http.FileServer(http.FS(assets)))
 	// Files only: no directory listings.
 	c.files = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/") {
@@ -122,7 +122,7 @@ func (c *Console) Register(mux *http.ServeMux) {
 	mux.Handle("/audit", get(c.authed(c.auditLog)))
 	mux.Handle("/tokens", get(c.authed(c.tokens)))
 	mux.Handle("/settings", get(c.authed(c.settings)))
-	mux.Handle(filters.ConsoleAssetsPrefix, withHeaders(httpapi.Methods{http.MethodGet: c.files}))
+	mux.Handle(request.ConsoleAssetsPrefix, withHeaders(httpapi.Methods{http.MethodGet: c.files}))
 }
 
 // withHeaders sets the console's security headers on every response.
@@ -133,7 +133,7 @@ func withHeaders(h http.Handler) http.Handler {
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "same-origin")
-		if !strings.HasPrefix(r.URL.Path, filters.ConsoleAssetsPrefix) {
+		if !strings.HasPrefix(r.URL.Path, request.ConsoleAssetsPrefix) {
 			hd.Set("Cache-Control", "no-store")
 		}
 		h.ServeHTTP(w, r)
@@ -182,7 +182,7 @@ func (c *Console) newPage(r *http.Request, name string) page {
 	q := r.URL.Query()
 	q.Set("lang", string(other))
 	return page{
-		Lang: l, Other: other, Name: name, Path: r.URL.Path, User: filters.Identity(r.Context()),
+		Lang: l, Other: other, Name: name, Path: r.URL.Path, User: request.Identity(r.Context()),
 		Base:    strings.TrimSuffix(httpapi.ExternalURL(nil, c.o.ExternalURL, r), "/"),
 		LangURL: (&url.URL{Path: r.URL.Path, RawQuery: q.Encode()}).String(),
 	}
@@ -231,7 +231,7 @@ func (c *Console) authed(h http.HandlerFunc) http.HandlerFunc {
 		if c.switchLang(w, r) {
 			return
 		}
-		if filters.Identity(r.Context()) == nil {
+		if request.Identity(r.Context()) == nil {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
@@ -240,7 +240,7 @@ func (c *Console) authed(h http.HandlerFunc) http.HandlerFunc {
 }
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request) {
-	if filters.Identity(r.Context()) == nil {
+	if request.Identity(r.Context()) == nil {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
@@ -278,7 +278,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := localPath(r.URL.Query().Get("next"))
-	if filters.Identity(r.Context()) != nil {
+	if request.Identity(r.Context()) != nil {
 		http.Redirect(w, r, next, http.StatusSeeOther) //nolint:gosec // next went through localPath: a path on this gateway.
 		return
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/request"
 )
 
 type fakes struct{ keys []kubegate.AccessKey }
@@ -68,7 +68,7 @@ func TestEveryPageRenders(t *testing.T) {
 	} {
 		r := httptest.NewRequest("GET", tc.path, nil)
 		r.Header.Set("Accept-Language", tc.lang)
-		r = r.WithContext(filters.WithIdentityContext(r.Context(), admin))
+		r = r.WithContext(request.WithIdentity(r.Context(), admin))
 		w := httptest.NewRecorder()
 		mux.ServeHTTP(w, r)
 		body := w.Body.String()
@@ -84,7 +84,7 @@ func TestEveryPageRenders(t *testing.T) {
 	}
 	// A bad filter is said on the page, with the status it deserves.
 	r := httptest.NewRequest("GET", "/audit?since=tomorrow", nil)
-	r = r.WithContext(filters.WithIdentityContext(r.Context(), admin))
+	r = r.WithContext(request.WithIdentity(r.Context(), admin))
 	w := httptest.NewRecorder()
 	mux.ServeHTTP(w, r)
 	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "since must be") {

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/request"
 )
 
 // MaxAuditPath bounds the path an audit event keeps: clients choose paths, and
@@ -50,7 +51,7 @@ type AuditSink interface {
 // under the name or access key it claimed (NoteAttempt), so that guessing shows.
 func WithAudit(h http.Handler, sink AuditSink, now func() time.Time) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := Identity(r.Context())
+		id := request.Identity(r.Context())
 		f, _ := r.Context().Value(factsKey).(*facts)
 		if id == nil && f == nil {
 			h.ServeHTTP(w, r)
@@ -73,7 +74,7 @@ func WithAudit(h http.Handler, sink AuditSink, now func() time.Time) http.Handle
 // auditEvent is what the audit keeps of an answered request: an authenticated
 // one's, or an attempt's (ok false: nothing to keep).
 func auditEvent(r *http.Request, id *kubegate.Identity, f *facts, status int) (e kubegate.AuditEvent, ok bool) {
-	e = kubegate.AuditEvent{RequestID: RequestID(r.Context()), Path: truncate(r.URL.Path, MaxAuditPath), StatusCode: status, SourceIP: ClientIP(r.Context())}
+	e = kubegate.AuditEvent{RequestID: request.ID(r.Context()), Path: truncate(r.URL.Path, MaxAuditPath), StatusCode: status, SourceIP: request.ClientIP(r.Context())}
 	if id == nil {
 		// A rate-limited attempt is not audited: a flood must not crowd out the
 		// events of authenticated requests in the audit's buffer.
@@ -85,11 +86,11 @@ func auditEvent(r *http.Request, id *kubegate.Identity, f *facts, status int) (e
 	}
 	// The verb as Kubernetes audits it (list, watch, create…) where the request
 	// is a resource's, else the method.
-	verb := Info(r.Context()).Verb
+	verb := request.InfoFrom(r.Context()).Verb
 	if verb == "" {
 		verb = strings.ToLower(r.Method)
 	}
-	e.User, e.UserID, e.AccessKey, e.Cluster = id.Name, id.UserID, id.AccessKey, Info(r.Context()).Cluster
+	e.User, e.UserID, e.AccessKey, e.Cluster = id.Name, id.UserID, id.AccessKey, request.InfoFrom(r.Context()).Cluster
 	e.Verb, e.Scope = truncate(verb, 16), scopeDecision(r)
 	return e, true
 }

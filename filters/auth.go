@@ -1,7 +1,6 @@
 package filters
 
 import (
-	"context"
 	"crypto/subtle"
 	"net"
 	"net/http"
@@ -11,30 +10,8 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/httperr"
+	"github.com/kubegate/kubegate/request"
 )
-
-const (
-	identityKey ctxKey = iota + 100
-	clientIPKey
-)
-
-// Identity returns who the request acts as, or nil for an anonymous request.
-func Identity(ctx context.Context) *kubegate.Identity {
-	id, _ := ctx.Value(identityKey).(*kubegate.Identity)
-	return id
-}
-
-// WithIdentityContext returns ctx carrying id; tests and handlers that act on
-// behalf of someone use it.
-func WithIdentityContext(ctx context.Context, id *kubegate.Identity) context.Context {
-	return context.WithValue(ctx, identityKey, id)
-}
-
-// ClientIP returns the client's address as WithClientIP established it.
-func ClientIP(ctx context.Context) string {
-	ip, _ := ctx.Value(clientIPKey).(string)
-	return ip
-}
 
 // WithClientIP determines the client's address: the connection's peer, unless that
 // peer is a trusted proxy, in which case X-Forwarded-For is walked from the right
@@ -60,7 +37,7 @@ func WithClientIP(h http.Handler, trusted []netip.Prefix) http.Handler {
 		if ip.IsValid() {
 			s = ip.String()
 		}
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey, s)))
+		h.ServeHTTP(w, r.WithContext(request.WithClientIP(r.Context(), s)))
 	})
 }
 
@@ -97,14 +74,6 @@ type Authenticator interface {
 	RenewSession(id *kubegate.Identity) (raw string, expires time.Time, err error)
 }
 
-// SessionCookie carries a console session's token; CSRFCookie and CSRFHeader
-// implement the double-submit check for cookie sessions.
-const (
-	SessionCookie = "kubegate_session"
-	CSRFCookie    = "kubegate_csrf"
-	CSRFHeader    = "X-CSRF-Token"
-)
-
 // WithAuthentication puts the caller's identity in the context. A presented but
 // invalid credential is a 401 at once, as in the Kubernetes apiserver; an absent one
 // leaves the request anonymous for the handlers to refuse or serve. A state-changing
@@ -113,13 +82,13 @@ const (
 // renewed as it is used; secureCookies marks the cookies it sets Secure.
 func WithAuthentication(h http.Handler, authn Authenticator, secureCookies bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c := Info(r.Context()).Class; c == ClassHealth || c == ClassAssets {
+		if c := request.InfoFrom(r.Context()).Class; c == request.ClassHealth || c == request.ClassAssets {
 			h.ServeHTTP(w, r) // probes, scrapers and stylesheets carry no user's credential
 			return
 		}
 		// Routes that serve clusters' content take bearer tokens only: a tenant's page
 		// proxied onto the gateway's origin must not act with the console's cookie.
-		id, viaCookie, err := authn.Authenticate(r, !Info(r.Context()).BearerOnly())
+		id, viaCookie, err := authn.Authenticate(r, !request.InfoFrom(r.Context()).BearerOnly())
 		if err != nil && viaCookie {
 			// A session that ended (logged out elsewhere, password changed, user
 			// disabled): forget the cookie and go on anonymous, so that the browser
@@ -133,7 +102,7 @@ func WithAuthentication(h http.Handler, authn Authenticator, secureCookies bool)
 			return
 		}
 		if id != nil && viaCookie && !safeMethod(r.Method) && !validCSRF(r) {
-			httperr.Write(w, kubegate.Errorf(kubegate.EForbidden, "missing or wrong %s header for a cookie-authenticated %s", CSRFHeader, r.Method))
+			httperr.Write(w, kubegate.Errorf(kubegate.EForbidden, "missing or wrong %s header for a cookie-authenticated %s", request.CSRFHeader, r.Method))
 			return
 		}
 		if viaCookie {
@@ -148,7 +117,7 @@ func WithAuthentication(h http.Handler, authn Authenticator, secureCookies bool)
 			f.user = id.Name
 		}
 		if id != nil {
-			ctx = WithIdentityContext(ctx, id)
+			ctx = request.WithIdentity(ctx, id)
 		}
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -158,7 +127,7 @@ func WithAuthentication(h http.Handler, authn Authenticator, secureCookies bool)
 // expires; secure marks it Secure (over plain HTTP a Secure cookie never comes back).
 func SetSessionCookie(w http.ResponseWriter, raw string, expires time.Time, secure bool) {
 	http.SetCookie(w, &http.Cookie{ //nolint:gosec // Secure as the caller says; see above.
-		Name: SessionCookie, Value: raw, Path: "/", Expires: expires,
+		Name: request.SessionCookie, Value: raw, Path: "/", Expires: expires,
 		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
 	})
 }
@@ -169,16 +138,16 @@ func SetSessionCookie(w http.ResponseWriter, raw string, expires time.Time, secu
 func SetLoginCookies(w http.ResponseWriter, raw string, expires time.Time, csrf string, ends time.Time, secure bool) {
 	SetSessionCookie(w, raw, expires, secure)
 	http.SetCookie(w, &http.Cookie{ //nolint:gosec // the CSRF cookie must be readable by script; it grants nothing alone.
-		Name: CSRFCookie, Value: csrf, Path: "/", Expires: ends, Secure: secure, SameSite: http.SameSiteStrictMode,
+		Name: request.CSRFCookie, Value: csrf, Path: "/", Expires: ends, Secure: secure, SameSite: http.SameSiteStrictMode,
 	})
 }
 
 // ExpireSessionCookies tells the browser to forget the session and CSRF cookies;
 // secure marks them Secure, as they were set.
 func ExpireSessionCookies(w http.ResponseWriter, secure bool) {
-	for _, name := range []string{SessionCookie, CSRFCookie} {
+	for _, name := range []string{request.SessionCookie, request.CSRFCookie} {
 		http.SetCookie(w, &http.Cookie{ //nolint:gosec // an expired, empty cookie; Secure as the caller says.
-			Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: name == SessionCookie, Secure: secure, SameSite: http.SameSiteLaxMode})
+			Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: name == request.SessionCookie, Secure: secure, SameSite: http.SameSiteLaxMode})
 	}
 }
 
@@ -187,9 +156,9 @@ func safeMethod(m string) bool {
 }
 
 func validCSRF(r *http.Request) bool {
-	c, err := r.Cookie(CSRFCookie)
+	c, err := r.Cookie(request.CSRFCookie)
 	if err != nil || len(c.Value) < 16 {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(r.Header.Get(CSRFHeader)), []byte(c.Value)) == 1
+	return subtle.ConstantTimeCompare([]byte(r.Header.Get(request.CSRFHeader)), []byte(c.Value)) == 1
 }

@@ -1,7 +1,8 @@
 // Package filters holds kubegate's HTTP middleware, each concern a
 // WithX(handler, ...) http.Handler wrapper in the style of the Kubernetes apiserver's
-// filters, plus typed accessors for the facts they put in the request context. The
-// chain is assembled in one place, server.BuildHandlerChain.
+// filters. The facts they establish (classification, identity, client address,
+// request ID) are read through package request. The chain is assembled in one
+// place, server.BuildHandlerChain.
 package filters
 
 import (
@@ -16,15 +17,12 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/httperr"
+	"github.com/kubegate/kubegate/request"
 )
 
 type ctxKey int
 
-const (
-	requestIDKey ctxKey = iota
-	loggerKey
-	factsKey
-)
+const factsKey ctxKey = iota
 
 // facts are what inner filters learn about a request that outer ones report: the
 // access log line is written by WithLogging, outside authentication.
@@ -38,35 +36,17 @@ type facts struct {
 
 type attempt struct{ user, accessKey string }
 
-// RequestIDHeader carries the request ID in and out.
-const RequestIDHeader = "X-Request-Id"
-
-// RequestID returns the ID of the request ctx belongs to, or "".
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
-
-// Logger returns the request-scoped logger (tagged with the request ID), or the
-// fallback when the request did not pass WithLogging.
-func Logger(ctx context.Context, fallback *slog.Logger) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey).(*slog.Logger); ok {
-		return l
-	}
-	return fallback
-}
-
 // WithRequestID gives every request an ID: the caller's X-Request-Id when it is a
 // short token of safe characters, a random one otherwise. The ID is echoed in the
 // response so that a user's report can be matched with the logs.
 func WithRequestID(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(RequestIDHeader)
+		id := r.Header.Get(request.IDHeader)
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		w.Header().Set(RequestIDHeader, id)
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		w.Header().Set(request.IDHeader, id)
+		h.ServeHTTP(w, r.WithContext(request.WithID(r.Context(), id)))
 	})
 }
 
@@ -96,7 +76,7 @@ func newRequestID() string {
 func WithLogging(h http.Handler, logger *slog.Logger, now func() time.Time) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := now()
-		l := logger.With("request_id", RequestID(r.Context()))
+		l := logger.With("request_id", request.ID(r.Context()))
 		rw := NewResponseWriter(w)
 		f := &facts{}
 		defer func() {
@@ -110,7 +90,7 @@ func WithLogging(h http.Handler, logger *slog.Logger, now func() time.Time) http
 				slog.String("remote", r.RemoteAddr),
 			)
 		}()
-		ctx := context.WithValue(context.WithValue(r.Context(), loggerKey, l), factsKey, f)
+		ctx := context.WithValue(request.WithLogger(r.Context(), l), factsKey, f)
 		h.ServeHTTP(rw, r.WithContext(ctx))
 	})
 }
@@ -129,13 +109,21 @@ func WithPanicRecovery(h http.Handler, logger *slog.Logger) http.Handler {
 			if v == http.ErrAbortHandler { //nolint:errorlint,err113 // the sentinel is compared by identity in net/http too.
 				panic(v)
 			}
-			Logger(r.Context(), logger).Error("panic serving request",
-				"request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path,
+			request.Logger(r.Context(), logger).Error("panic serving request",
+				"request_id", request.ID(r.Context()), "method", r.Method, "path", r.URL.Path,
 				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			if !rw.WroteHeader() {
 				httperr.Write(rw, kubegate.Errorf(kubegate.EInternal, "internal error"))
 			}
 		}()
 		h.ServeHTTP(rw, r)
+	})
+}
+
+// WithRequestInfo classifies every request once, before any other filter reads
+// what it is for.
+func WithRequestInfo(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(request.WithInfo(r.Context(), request.Classify(r))))
 	})
 }

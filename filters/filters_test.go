@@ -13,6 +13,7 @@ import (
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/metrics"
+	"github.com/kubegate/kubegate/request"
 )
 
 func TestClientIPTrustsOnlyConfiguredProxies(t *testing.T) {
@@ -36,7 +37,7 @@ func TestClientIPTrustsOnlyConfiguredProxies(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var got string
 			h := filters.WithClientIP(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-				got = filters.ClientIP(r.Context())
+				got = request.ClientIP(r.Context())
 			}), trusted)
 			req := httptest.NewRequest(http.MethodGet, "/", nil)
 			req.RemoteAddr = tc.remote
@@ -80,7 +81,7 @@ func TestAuditBoundsWhatClientsChoose(t *testing.T) {
 	h := filters.WithAudit(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), s, time.Now)
 	r := httptest.NewRequest("GET", "/api/v1/cube/proxy/clusters/c1/api/v1/namespaces/"+strings.Repeat("é", 5000), nil)
 	r.Method = strings.Repeat("M", 100)
-	h.ServeHTTP(httptest.NewRecorder(), r.WithContext(filters.WithIdentityContext(r.Context(), &kubegate.Identity{Name: "alice"})))
+	h.ServeHTTP(httptest.NewRecorder(), r.WithContext(request.WithIdentity(r.Context(), &kubegate.Identity{Name: "alice"})))
 	e := s.events[0]
 	if len(e.Path) > filters.MaxAuditPath || !utf8.ValidString(e.Path) || !strings.HasSuffix(e.Path, "…") || len(e.Verb) > 16 {
 		t.Fatalf("stored path of %d bytes (valid UTF-8: %v), verb of %d", len(e.Path), utf8.ValidString(e.Path), len(e.Verb))
@@ -94,7 +95,7 @@ func (failing) Authenticate(r *http.Request, sessions bool) (*kubegate.Identity,
 	if r.Header.Get("Authorization") != "" {
 		return nil, false, kubegate.Errorf(kubegate.EUnauthorized, "token revoked")
 	}
-	if _, err := r.Cookie(filters.SessionCookie); err == nil && sessions {
+	if _, err := r.Cookie(request.SessionCookie); err == nil && sessions {
 		return nil, true, kubegate.Errorf(kubegate.EUnauthorized, "token revoked")
 	}
 	return nil, false, nil
@@ -110,7 +111,7 @@ func (failing) RenewSession(*kubegate.Identity) (string, time.Time, error) {
 func TestEndedSessionCookieIsForgottenButRevokedTokenRefused(t *testing.T) {
 	var anonymous bool
 	h := filters.WithRequestInfo(filters.WithAuthentication(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		anonymous = filters.Identity(r.Context()) == nil
+		anonymous = request.Identity(r.Context()) == nil
 	}), failing{}, false))
 
 	r := httptest.NewRequest("GET", "/api/v1/cube/whoami", nil)
@@ -124,7 +125,7 @@ func TestEndedSessionCookieIsForgottenButRevokedTokenRefused(t *testing.T) {
 	for _, path := range []string{"/keys", "/api/v1/cube/login"} {
 		anonymous = false
 		r = httptest.NewRequest("GET", path, nil)
-		r.AddCookie(&http.Cookie{Name: filters.SessionCookie, Value: "ended"})
+		r.AddCookie(&http.Cookie{Name: request.SessionCookie, Value: "ended"})
 		w = httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		if w.Code != http.StatusOK || !anonymous {
@@ -134,7 +135,7 @@ func TestEndedSessionCookieIsForgottenButRevokedTokenRefused(t *testing.T) {
 		for _, c := range w.Result().Cookies() {
 			expired[c.Name] = c.MaxAge < 0
 		}
-		if !expired[filters.SessionCookie] || !expired[filters.CSRFCookie] {
+		if !expired[request.SessionCookie] || !expired[request.CSRFCookie] {
 			t.Errorf("%s: the session cookies were not expired: %v", path, w.Header().Values("Set-Cookie"))
 		}
 	}
@@ -144,7 +145,7 @@ func TestEndedSessionCookieIsForgottenButRevokedTokenRefused(t *testing.T) {
 type renewing struct{}
 
 func (renewing) Authenticate(r *http.Request, sessions bool) (*kubegate.Identity, bool, error) {
-	if _, err := r.Cookie(filters.SessionCookie); err == nil && sessions {
+	if _, err := r.Cookie(request.SessionCookie); err == nil && sessions {
 		return &kubegate.Identity{Name: "alice"}, true, nil
 	}
 	return nil, false, nil
@@ -159,11 +160,11 @@ func (renewing) RenewSession(*kubegate.Identity) (string, time.Time, error) {
 func TestUsedSessionCookieIsRenewed(t *testing.T) {
 	h := filters.WithRequestInfo(filters.WithAuthentication(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), renewing{}, true))
 	r := httptest.NewRequest("GET", "/keys", nil)
-	r.AddCookie(&http.Cookie{Name: filters.SessionCookie, Value: "old"})
+	r.AddCookie(&http.Cookie{Name: request.SessionCookie, Value: "old"})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	cs := w.Result().Cookies()
-	if len(cs) != 1 || cs[0].Name != filters.SessionCookie || cs[0].Value != "next" || !cs[0].HttpOnly || !cs[0].Secure || cs[0].Expires.IsZero() {
+	if len(cs) != 1 || cs[0].Name != request.SessionCookie || cs[0].Value != "next" || !cs[0].HttpOnly || !cs[0].Secure || cs[0].Expires.IsZero() {
 		t.Fatalf("renewed cookie: %v", w.Header().Values("Set-Cookie"))
 	}
 	r = httptest.NewRequest("GET", "/api/v1/cube/whoami", nil)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/httperr"
+	"github.com/kubegate/kubegate/request"
 )
 
 // Limits bound what one request may cost before any handler sees it.
@@ -33,7 +34,7 @@ func WithRequestLimits(h http.Handler, l Limits) http.Handler {
 			httperr.Write(w, kubegate.Errorf(kubegate.EURITooLong, "the request URI is %d bytes long; the limit is %d", len(r.RequestURI), l.MaxURIBytes))
 			return
 		}
-		if l.BodyTimeout > 0 && r.Body != nil && r.Body != http.NoBody && !realUpgrade(Info(r.Context())) {
+		if l.BodyTimeout > 0 && r.Body != nil && r.Body != http.NoBody && !realUpgrade(request.InfoFrom(r.Context())) {
 			rc := http.NewResponseController(w)
 			if rc.SetReadDeadline(time.Now().Add(l.BodyTimeout)) == nil {
 				// Once the body is read, the deadline goes: the server's read in the
@@ -47,7 +48,7 @@ func WithRequestLimits(h http.Handler, l Limits) http.Handler {
 
 // realUpgrade says the request may become a long-lived connection: an upgrade
 // on a proxy route. Anywhere else an Upgrade header earns nothing.
-func realUpgrade(i *RequestInfo) bool { return i.Upgrade && i.Class == ClassProxy }
+func realUpgrade(i *request.Info) bool { return i.Upgrade && i.Class == request.ClassProxy }
 
 type deadlineBody struct {
 	io.ReadCloser

@@ -6,6 +6,7 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/httperr"
+	"github.com/kubegate/kubegate/request"
 )
 
 // longRunning counts each user's open long-running requests (watches, followed
@@ -45,7 +46,7 @@ func WithLongRunningLimit(h http.Handler, max int) http.Handler {
 	}
 	l := &longRunning{max: max, open: map[string]int{}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, info := Identity(r.Context()), Info(r.Context())
+		id, info := request.Identity(r.Context()), request.InfoFrom(r.Context())
 		if id == nil || !info.LongRunning || info.Path == "" { // only what holds a cluster connection
 			h.ServeHTTP(w, r)
 			return

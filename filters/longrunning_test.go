@@ -10,6 +10,7 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/request"
 )
 
 // One user holds at most max watches open, over all their keys; the next is a
@@ -19,7 +20,7 @@ func TestLongRunningRequestsAreBoundedPerUser(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan struct{}, 10)
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if filters.Info(r.Context()).LongRunning {
+		if request.InfoFrom(r.Context()).LongRunning {
 			started <- struct{}{}
 			<-release
 		}
@@ -30,7 +31,7 @@ func TestLongRunningRequestsAreBoundedPerUser(t *testing.T) {
 		user := r.Header.Get("X-Test-User")
 		// Two keys of one user are one user.
 		id := &kubegate.Identity{UserID: user, Name: user, AccessKey: r.Header.Get("X-Test-Key")}
-		limited.ServeHTTP(w, r.WithContext(filters.WithIdentityContext(r.Context(), id)))
+		limited.ServeHTTP(w, r.WithContext(request.WithIdentity(r.Context(), id)))
 	}))
 	do := func(user, key, path string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodGet, path, nil)
@@ -91,7 +92,7 @@ func TestLongRunningIsRecognisedAsTheApiserverReadsIt(t *testing.T) {
 			if path[len(path)-5:] == "/log?" {
 				u = path + strings.Replace(q, "watch", "follow", 1)
 			}
-			if got := filters.Classify(httptest.NewRequest(http.MethodGet, u, nil)).LongRunning; got != want {
+			if got := request.Classify(httptest.NewRequest(http.MethodGet, u, nil)).LongRunning; got != want {
 				t.Errorf("%s: long-running %v, want %v", u, got, want)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate/metrics"
+	"github.com/kubegate/kubegate/request"
 )
 
 // WithMetrics counts every request by route class, method and status, records
@@ -17,7 +18,7 @@ func WithMetrics(h http.Handler, m *metrics.Metrics, now func() time.Time, known
 		rw := NewResponseWriter(w)
 		defer func() {
 			code := rw.Code()
-			info := Info(r.Context())
+			info := request.InfoFrom(r.Context())
 			m.ObserveRequest(string(info.Class), methodLabel(r.Method), code, now().Sub(start).Seconds(), info.LongRunning)
 			if info.Path != "" && info.PathErr == nil && known != nil && known(info.Cluster) {
 				m.ObserveProxied(info.Cluster, code)

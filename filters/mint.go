@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 
 	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/request"
 )
 
 // maxInspectedBody bounds the body of a Secret the scope reads: the apiserver
@@ -31,7 +32,7 @@ func secretDecoder() runtime.Decoder {
 // the ServiceAccount it names. It reads the body (bounded) and leaves it in r for
 // the proxy. A body it cannot read as a Secret is the cluster's to refuse, so it
 // says no; a body over the bound is refused here, since it cannot be checked.
-func createsTokenSecret(r *http.Request, info *RequestInfo, dec runtime.Decoder) (bool, error) {
+func createsTokenSecret(r *http.Request, info *request.Info, dec runtime.Decoder) (bool, error) {
 	if info.APIGroup != "" || info.Resource != "secrets" || info.Subresource != "" || info.Verb != "create" || r.Body == nil {
 		return false, nil
 	}

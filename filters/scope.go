@@ -5,6 +5,7 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/httperr"
+	"github.com/kubegate/kubegate/request"
 )
 
 // WithScope refuses, before anything reaches a cluster, a request its
@@ -15,20 +16,20 @@ import (
 func WithScope(h http.Handler) http.Handler {
 	secrets := secretDecoder()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := Identity(r.Context())
+		id := request.Identity(r.Context())
 		if id == nil || id.Scope.IsZero() {
 			h.ServeHTTP(w, r)
 			return
 		}
-		if r.URL.Path == LogoutPath {
+		if r.URL.Path == request.LogoutPath {
 			// Revoking itself only ever narrows what a credential can do: every
 			// scope allows it, from anywhere.
 			h.ServeHTTP(w, r)
 			return
 		}
-		info := Info(r.Context())
+		info := request.InfoFrom(r.Context())
 		req := kubegate.ScopeRequest{
-			ClientIP: ClientIP(r.Context()), Namespace: info.Namespace, Resource: info.IsResourceRequest, Verb: info.Verb,
+			ClientIP: request.ClientIP(r.Context()), Namespace: info.Namespace, Resource: info.IsResourceRequest, Verb: info.Verb,
 			SafeMethod: safeMethod(r.Method), Connect: info.Connect, Mints: info.Mints,
 		}
 		if info.Path != "" && info.PathErr == nil { // a request that reaches a cluster

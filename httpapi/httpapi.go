@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/httperr"
+	"github.com/kubegate/kubegate/request"
 )
 
 // Handler is a handler that returns its error instead of writing it.
@@ -37,9 +37,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if !errors.As(err, &resp) {
 		switch kubegate.ErrorCode(err) {
 		case kubegate.EInternal:
-			filters.Logger(r.Context(), slog.Default()).Error("request failed", "err", err)
+			request.Logger(r.Context(), slog.Default()).Error("request failed", "err", err)
 		case kubegate.EUnavailable:
-			filters.Logger(r.Context(), slog.Default()).Warn("request failed: a dependency is unavailable", "err", err)
+			request.Logger(r.Context(), slog.Default()).Warn("request failed: a dependency is unavailable", "err", err)
 		}
 	}
 	httperr.Write(w, err)
@@ -51,7 +51,7 @@ type IdentityHandler func(http.ResponseWriter, *http.Request, *kubegate.Identity
 // RequireIdentity returns the caller's identity, or a 401 (with WWW-Authenticate)
 // for an anonymous request.
 func RequireIdentity(w http.ResponseWriter, r *http.Request) (*kubegate.Identity, error) {
-	id := filters.Identity(r.Context())
+	id := request.Identity(r.Context())
 	if id == nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="kubegate"`)
 		return nil, kubegate.Errorf(kubegate.EUnauthorized, "authentication required: send Authorization: Bearer <token>")
@@ -108,7 +108,7 @@ func session(f IdentityHandler) IdentityHandler {
 		if id.AccessKey != "" {
 			return kubegate.Errorf(kubegate.EForbidden,
 				"managing users, clusters, access keys and tokens needs a login session (the console, or a token from %slogin), not a token exchanged from access key %s",
-				filters.CubePrefix, id.AccessKey)
+				request.CubePrefix, id.AccessKey)
 		}
 		return f(w, r, id)
 	}

@@ -10,8 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
-	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/request"
 )
 
 // accessTTL is how long a cluster's answer to "may this caller list this" is
@@ -55,8 +56,8 @@ func newAccess(now func() time.Time) *access {
 // info's resource in its namespace ("" for all), through a
 // SelfSubjectAccessReview sent with the caller's impersonation headers. A
 // refusal comes back as the 403 the cluster itself would answer the list with.
-func (a *access) mayList(ctx context.Context, target *cluster.Target, info *filters.RequestInfo) error {
-	id := filters.Identity(ctx)
+func (a *access) mayList(ctx context.Context, target *cluster.Target, info *kubegate.KubeRequest) error {
+	id := request.Identity(ctx)
 	if id == nil {
 		return fmt.Errorf("kubeproxy: a list without an identity") // fail closed
 	}
@@ -105,7 +106,7 @@ func (a *access) remember(k accessKey, ans accessAnswer, now time.Time) {
 }
 
 // review sends the SelfSubjectAccessReview.
-func (a *access) review(ctx context.Context, target *cluster.Target, info *filters.RequestInfo) (accessAnswer, error) {
+func (a *access) review(ctx context.Context, target *cluster.Target, info *kubegate.KubeRequest) (accessAnswer, error) {
 	body, err := json.Marshal(map[string]any{
 		"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
 		"spec": map[string]any{"resourceAttributes": map[string]string{
@@ -137,7 +138,7 @@ func (a *access) review(ctx context.Context, target *cluster.Target, info *filte
 // forbidden is the 403 the apiserver answers a list the caller may not make,
 // word for word, so that clients see the same refusal from the cache as from
 // the cluster.
-func forbidden(user string, info *filters.RequestInfo, reason string) error {
+func forbidden(user string, info *kubegate.KubeRequest, reason string) error {
 	qualified := info.Resource
 	if info.APIGroup != "" {
 		qualified += "." + info.APIGroup

@@ -14,7 +14,7 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
-	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/request"
 )
 
 // The cluster's answer to "may this caller list this" is asked as the caller
@@ -49,8 +49,8 @@ func TestAccessReviewsAreAskedAsTheCallerAndRememberedBriefly(t *testing.T) {
 	target := &cluster.Target{Name: "a", Server: u, Transport: http.DefaultTransport}
 	now := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
 	a := newAccess(func() time.Time { return now })
-	ctx := filters.WithIdentityContext(context.Background(), &kubegate.Identity{Name: "alice", Groups: []string{"devs", "kubegate:users"}})
-	info := &filters.RequestInfo{APIGroup: "apps", APIVersion: "v1", Resource: "deployments", Namespace: "team-a"}
+	ctx := request.WithIdentity(context.Background(), &kubegate.Identity{Name: "alice", Groups: []string{"devs", "kubegate:users"}})
+	info := &kubegate.KubeRequest{APIGroup: "apps", APIVersion: "v1", Resource: "deployments", Namespace: "team-a"}
 
 	for range 3 {
 		if err := a.mayList(ctx, target, info); err != nil {
@@ -98,8 +98,8 @@ func TestAFailedAccessReviewIsNotARefusal(t *testing.T) {
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
 	a := newAccess(time.Now)
-	ctx := filters.WithIdentityContext(context.Background(), &kubegate.Identity{Name: "bob"})
-	err := a.mayList(ctx, &cluster.Target{Name: "a", Server: u, Transport: http.DefaultTransport}, &filters.RequestInfo{APIVersion: "v1", Resource: "pods"})
+	ctx := request.WithIdentity(context.Background(), &kubegate.Identity{Name: "bob"})
+	err := a.mayList(ctx, &cluster.Target{Name: "a", Server: u, Transport: http.DefaultTransport}, &kubegate.KubeRequest{APIVersion: "v1", Resource: "pods"})
 	var refused *upstreamError
 	if err == nil || errors.As(err, &refused) {
 		t.Fatalf("a failed review: %v", err)
@@ -117,9 +117,9 @@ func TestAccessReviewsOnlyForKubernetesNames(t *testing.T) {
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
 	a := newAccess(time.Now)
-	ctx := filters.WithIdentityContext(context.Background(), &kubegate.Identity{Name: "bob"})
+	ctx := request.WithIdentity(context.Background(), &kubegate.Identity{Name: "bob"})
 	target := &cluster.Target{Name: "a", Server: u, Transport: http.DefaultTransport}
-	for _, info := range []filters.RequestInfo{
+	for _, info := range []kubegate.KubeRequest{
 		{APIVersion: "v1", Resource: "pods", Namespace: strings.Repeat("n", 64)},
 		{APIVersion: "v1", Resource: "pods", Namespace: "Team-A"},
 		{APIVersion: "v1", Resource: strings.Repeat("r", 254)},
@@ -133,7 +133,7 @@ func TestAccessReviewsOnlyForKubernetesNames(t *testing.T) {
 	if calls.Load() != 0 || len(a.answers) != 0 {
 		t.Fatalf("%d reviews, %d answers kept for names Kubernetes cannot hold", calls.Load(), len(a.answers))
 	}
-	if err := a.mayList(ctx, target, &filters.RequestInfo{APIGroup: "apps", APIVersion: "v1", Resource: "deployments", Namespace: strings.Repeat("n", 63)}); err != nil {
+	if err := a.mayList(ctx, target, &kubegate.KubeRequest{APIGroup: "apps", APIVersion: "v1", Resource: "deployments", Namespace: strings.Repeat("n", 63)}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
-	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/listcache"
 	"github.com/kubegate/kubegate/listquery"
 )
@@ -53,7 +52,7 @@ func freshness(upstream url.Values) (rv string, ok bool) {
 
 // collectionPath is the cluster-wide collection a request's list belongs to: the
 // cache keeps one per resource and answers a namespace from its index.
-func collectionPath(info *filters.RequestInfo) string {
+func collectionPath(info *kubegate.KubeRequest) string {
 	if info.APIGroup == "" {
 		return "/api/" + info.APIVersion + "/" + info.Resource
 	}
@@ -109,7 +108,7 @@ func strictness(query url.Values) (strict bool, err error) {
 //   - resourceVersion=N: once it holds N; 0: whatever it holds.
 //
 // ok false: read the cluster.
-func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *filters.RequestInfo, q *listquery.Query, upstream url.Values,
+func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *kubegate.KubeRequest, q *listquery.Query, upstream url.Values,
 	transform func(map[string]any) (map[string]any, bool), strict bool) (res *ListResult, ok bool, err error) {
 	if p.opts.Cache == nil || info.Resource == "secrets" {
 		return nil, false, nil // secrets are never copied into the gateway's memory

@@ -13,10 +13,10 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
-	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/httpapi"
 	"github.com/kubegate/kubegate/listcache"
 	"github.com/kubegate/kubegate/listquery"
+	"github.com/kubegate/kubegate/request"
 )
 
 // chunkSize is how many items each upstream list request asks for: the list is
@@ -66,36 +66,36 @@ func (r *ListResult) NonNilItems() []json.RawMessage {
 
 // ListRequest is a list the dialect adapters ask for.
 type ListRequest struct {
-	Cluster string
-	Path    string     // the Kubernetes collection
-	Params  url.Values // passed upstream (labelSelector, fieldSelector)
-	Query   *listquery.Query
+	// Collection is the Kubernetes collection listed: its cluster, path and
+	// attributes (group, resource, namespace), from which the list cache answers
+	// where it may.
+	Collection kubegate.KubeRequest
+	Params     url.Values // passed upstream (labelSelector, fieldSelector)
+	Query      *listquery.Query
 	// Transform turns each Kubernetes object into the dialect's item (or drops
 	// it) before the query sees it; nil keeps objects as they are.
 	Transform func(map[string]any) (map[string]any, bool)
-	// Info classifies Path (its group, resource and namespace): with it, the
-	// list cache may answer.
-	Info *filters.RequestInfo
 }
 
 // List reads a collection of a cluster as the caller in ctx, in chunks, and
 // evaluates the query over it: the dialect adapters list through it.
 func (p *Proxy) List(ctx context.Context, req ListRequest) (*ListResult, error) {
-	target, err := p.targets.Target(req.Cluster)
+	target, err := p.targets.Target(req.Collection.Cluster)
 	if err != nil {
 		return nil, err
 	}
-	if req.Info != nil {
-		res, cached, err := p.cachedList(ctx, target, req.Info, req.Query, req.Params, req.Transform, false)
-		p.observe(cached)
-		if err != nil || cached {
-			return res, err
-		}
+	if !req.Collection.IsCollection() {
+		return nil, kubegate.Errorf(kubegate.EInvalid, "%s is not a collection", req.Collection.Path)
+	}
+	res, cached, err := p.cachedList(ctx, target, &req.Collection, req.Query, req.Params, req.Transform, false)
+	p.observe(cached)
+	if err != nil || cached {
+		return res, err
 	}
 	if req.Transform == nil { // the Kubernetes item names feed the pushdown
 		pushDown(req.Query, req.Params)
 	}
-	return p.list(ctx, target, req.Path, req.Params, req.Query, "application/json", req.Transform)
+	return p.list(ctx, target, req.Collection.Path, req.Params, req.Query, "application/json", req.Transform)
 }
 
 // list reads the whole collection at path from the cluster as the caller, in
@@ -318,7 +318,7 @@ func (p *Proxy) observe(cached bool) string {
 
 // serveKubeCubeList answers a proxied GET of a collection that carries extension
 // parameters: the Kubernetes List with the page in items and a top-level total.
-func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target *cluster.Target, info *filters.RequestInfo) error {
+func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target *cluster.Target, info *request.Info) error {
 	path := info.Path
 	query := r.URL.Query()
 	q, err := listquery.ParseKubeCube(query, p.opts.MaxPageSize)
@@ -351,7 +351,7 @@ func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target
 	var res *ListResult
 	cached := false
 	if accept == "application/json" { // Tables: the cluster renders their columns
-		if res, cached, err = p.cachedList(r.Context(), target, info, q, upstream, nil, strict); err != nil {
+		if res, cached, err = p.cachedList(r.Context(), target, &info.KubeRequest, q, upstream, nil, strict); err != nil {
 			return err
 		}
 	}

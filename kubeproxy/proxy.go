@@ -1,5 +1,5 @@
 // Package kubeproxy forwards /api/v1/cube/proxy/clusters/{cluster}/{kubernetes path}
-// (filters.ProxyPrefix) to the named cluster as the caller: the gateway's own credentials plus
+// (request.ProxyPrefix) to the named cluster as the caller: the gateway's own credentials plus
 // Kubernetes impersonation, so that each cluster's RBAC decides. Bodies stream both
 // ways, watches flush as events arrive, and upgraded connections (exec, attach,
 // port-forward) are carried through.
@@ -19,10 +19,10 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
-	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/httpapi"
 	"github.com/kubegate/kubegate/httperr"
 	"github.com/kubegate/kubegate/listquery"
+	"github.com/kubegate/kubegate/request"
 )
 
 // Targets resolves a cluster name to how to reach it.
@@ -132,8 +132,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
 			return kubegate.Errorf(kubegate.EForbidden, "header %s is not allowed: the gateway acts as the authenticated user", name)
 		}
 	}
-	info := filters.Info(r.Context())
-	if info.Class != filters.ClassProxy {
+	info := request.InfoFrom(r.Context())
+	if info.Class != request.ClassProxy {
 		return kubegate.Errorf(kubegate.ENotFound, "not a proxy path")
 	}
 	if info.PathErr != nil {
@@ -239,7 +239,7 @@ type transport struct{}
 
 func (transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	up, _ := req.Context().Value(upstreamKey).(*upstream)
-	id := filters.Identity(req.Context())
+	id := request.Identity(req.Context())
 	if up == nil || id == nil {
 		return nil, errors.New("kubeproxy: request without a cluster or an identity") // fail closed
 	}
@@ -251,7 +251,7 @@ func (transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Header.Add("Impersonate-Group", g)
 	}
 	rt := up.target.Transport
-	if filters.Info(req.Context()).Upgrade {
+	if request.InfoFrom(req.Context()).Upgrade {
 		rt = up.target.Upgrade // connection upgrades need HTTP/1.1
 	}
 	return rt.RoundTrip(req)
@@ -271,7 +271,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	if errors.As(err, &netErr) {
 		msg = fmt.Sprintf("cluster %s is unreachable: %v", name, err)
 	}
-	filters.Logger(r.Context(), p.logger).Warn("proxy error", "cluster", name, "err", err)
+	request.Logger(r.Context(), p.logger).Warn("proxy error", "cluster", name, "err", err)
 	httperr.Write(w, kubegate.Errorf(kubegate.EUnavailable, "%s", msg))
 }
 

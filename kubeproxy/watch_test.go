@@ -16,6 +16,7 @@ import (
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/kubeproxy"
+	"github.com/kubegate/kubegate/request"
 )
 
 type oneTarget struct{ t *cluster.Target }
@@ -63,8 +64,8 @@ func TestWatchSelectorTransitions(t *testing.T) {
 	p := kubeproxy.New(oneTarget{&cluster.Target{Name: "c1", Server: u, Transport: http.DefaultTransport, Upgrade: http.DefaultTransport}},
 		slog.New(slog.DiscardHandler), kubeproxy.Options{})
 
-	req := httptest.NewRequest(http.MethodGet, filters.ProxyPrefix+"c1/api/v1/namespaces/x/configmaps?watch=true&selector=metadata.labels.team=blue", nil)
-	req = req.WithContext(filters.WithIdentityContext(req.Context(), &kubegate.Identity{Name: "alice", Groups: []string{"kubegate:users"}}))
+	req := httptest.NewRequest(http.MethodGet, request.ProxyPrefix+"c1/api/v1/namespaces/x/configmaps?watch=true&selector=metadata.labels.team=blue", nil)
+	req = req.WithContext(request.WithIdentity(req.Context(), &kubegate.Identity{Name: "alice", Groups: []string{"kubegate:users"}}))
 	rec := httptest.NewRecorder()
 	filters.WithRequestInfo(p).ServeHTTP(rec, req)
 

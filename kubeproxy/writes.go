@@ -13,8 +13,8 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
-	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/listcache"
+	"github.com/kubegate/kubegate/request"
 )
 
 // Read-your-writes: a write the gateway carries records the resource version
@@ -39,7 +39,7 @@ type writeKey struct {
 	group, resource string
 }
 
-func keyOf(target *cluster.Target, info *filters.RequestInfo) writeKey {
+func keyOf(target *cluster.Target, info *kubegate.KubeRequest) writeKey {
 	return writeKey{target, info.APIGroup, info.Resource}
 }
 
@@ -127,7 +127,7 @@ func (w *writes) settle(k writeKey, strict int64, rv uint64) {
 }
 
 // isWrite says a request changes objects of a collection.
-func isWrite(info *filters.RequestInfo) bool {
+func isWrite(info *request.Info) bool {
 	switch info.Verb {
 	case "create", "update", "patch", "delete", "deletecollection":
 		return info.Resource != "" && !info.Connect
@@ -144,12 +144,12 @@ func (p *Proxy) recordWrite(resp *http.Response) error {
 		return nil
 	}
 	ctx := resp.Request.Context()
-	info := filters.Info(ctx)
+	info := request.InfoFrom(ctx)
 	up, _ := ctx.Value(upstreamKey).(*upstream)
 	if up == nil || !isWrite(info) || resp.Request.URL.Query().Has("dryRun") {
 		return nil // a dry run changes nothing
 	}
-	key := keyOf(up.target, info)
+	key := keyOf(up.target, &info.KubeRequest)
 	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != "application/json" {
 		p.markWrite(ctx, key, kubegate.WriteMark{Strict: 1}) // protobuf, YAML, CBOR: the version is not read here
 		return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/listcache"
+	"github.com/kubegate/kubegate/request"
 )
 
 // What a carried write leaves for the next answers of its collection: the
@@ -29,9 +30,9 @@ func TestWritesMarkTheirCollection(t *testing.T) {
 		if len(contentType) > 0 {
 			ct = contentType[0]
 		}
-		req := httptest.NewRequest(method, filters.ProxyPrefix+"c1"+path, nil)
+		req := httptest.NewRequest(method, request.ProxyPrefix+"c1"+path, nil)
 		filters.WithRequestInfo(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { req = r })).ServeHTTP(httptest.NewRecorder(), req)
-		ctx := withUpstream(req.Context(), target, filters.Info(req.Context()).Path)
+		ctx := withUpstream(req.Context(), target, request.InfoFrom(req.Context()).Path)
 		resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {ct}}, Body: io.NopCloser(strings.NewReader(body)),
 			Request: req.WithContext(ctx)}
 		if err := p.recordWrite(resp); err != nil {

@@ -13,7 +13,7 @@ import (
 )
 
 // Metrics are the gateway's metrics. Route labels are the request classes of
-// filters.RequestInfo.
+// request.Info.
 type Metrics struct {
 	registry    *prometheus.Registry
 	requests    *prometheus.CounterVec

@@ -11,8 +11,8 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/api/exchange"
-	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/httpapi"
+	"github.com/kubegate/kubegate/request"
 )
 
 // Users searches the gateway's users.
@@ -49,20 +49,20 @@ func Register(mux *http.ServeMux, o Options) {
 	// cycle is the lifetime in days, 3 by default, as in DCE.
 	params := exchange.Params{AccessKey: "ak", SecretKey: "sk", Lifetime: "cycle", Unit: 24 * time.Hour, DefaultTTL: 3 * 24 * time.Hour}
 	token := exchange.Handler(o.Exchanger, params, o.MaxTokenTTL)
-	mux.Handle(filters.DCETokenPath, httpapi.Methods{http.MethodGet: token, http.MethodPost: token})
-	mux.Handle(filters.GhippoPrefix+"users", httpapi.Methods{http.MethodGet: httpapi.Admin(a.listUsers)})
-	mux.Handle(filters.GhippoPrefix+"current-user", httpapi.Methods{http.MethodGet: httpapi.Authed(a.currentUser)})
+	mux.Handle(request.DCETokenPath, httpapi.Methods{http.MethodGet: token, http.MethodPost: token})
+	mux.Handle(request.GhippoPrefix+"users", httpapi.Methods{http.MethodGet: httpapi.Admin(a.listUsers)})
+	mux.Handle(request.GhippoPrefix+"current-user", httpapi.Methods{http.MethodGet: httpapi.Authed(a.currentUser)})
 	// Personal access tokens: made and removed from a login session only (a
 	// credential cannot mint credentials); listed by any.
-	mux.Handle(filters.GhippoPrefix+"current-user/accesstoken", httpapi.Methods{http.MethodPost: httpapi.Session(a.createToken)})
-	mux.Handle(filters.GhippoPrefix+"current-user/accesstokens", httpapi.Methods{http.MethodGet: httpapi.Authed(a.listTokens)})
-	mux.Handle(filters.GhippoPrefix+"current-user/accesstokens/{aid}", httpapi.Methods{http.MethodDelete: httpapi.Session(a.deleteToken)})
-	mux.Handle(filters.GhippoPrefix+"users/{id}/accesstoken", httpapi.Methods{http.MethodPost: httpapi.AdminSession(a.createToken)})
-	mux.Handle(filters.GhippoPrefix+"users/{id}/accesstokens", httpapi.Methods{http.MethodGet: httpapi.Admin(a.listTokens)})
-	mux.Handle(filters.GhippoPrefix+"users/{id}/accesstokens/{aid}", httpapi.Methods{http.MethodDelete: httpapi.AdminSession(a.deleteToken)})
-	mux.Handle(filters.KpandaClustersPath, httpapi.Methods{http.MethodGet: httpapi.Authed(a.listClusters)})
-	mux.Handle(filters.KpandaClustersPath+"/{cluster}", httpapi.Methods{http.MethodGet: httpapi.Authed(a.getCluster)})
-	mux.Handle(filters.KpandaClustersPath+"/{cluster}/{rest...}", httpapi.Methods{http.MethodGet: httpapi.Authed(a.listResources)})
+	mux.Handle(request.GhippoPrefix+"current-user/accesstoken", httpapi.Methods{http.MethodPost: httpapi.Session(a.createToken)})
+	mux.Handle(request.GhippoPrefix+"current-user/accesstokens", httpapi.Methods{http.MethodGet: httpapi.Authed(a.listTokens)})
+	mux.Handle(request.GhippoPrefix+"current-user/accesstokens/{aid}", httpapi.Methods{http.MethodDelete: httpapi.Session(a.deleteToken)})
+	mux.Handle(request.GhippoPrefix+"users/{id}/accesstoken", httpapi.Methods{http.MethodPost: httpapi.AdminSession(a.createToken)})
+	mux.Handle(request.GhippoPrefix+"users/{id}/accesstokens", httpapi.Methods{http.MethodGet: httpapi.Admin(a.listTokens)})
+	mux.Handle(request.GhippoPrefix+"users/{id}/accesstokens/{aid}", httpapi.Methods{http.MethodDelete: httpapi.AdminSession(a.deleteToken)})
+	mux.Handle(request.KpandaClustersPath, httpapi.Methods{http.MethodGet: httpapi.Authed(a.listClusters)})
+	mux.Handle(request.KpandaClustersPath+"/{cluster}", httpapi.Methods{http.MethodGet: httpapi.Authed(a.getCluster)})
+	mux.Handle(request.KpandaClustersPath+"/{cluster}/{rest...}", httpapi.Methods{http.MethodGet: httpapi.Authed(a.listResources)})
 }
 
 // user is a user as DCE's ghippo API shows it: times are epoch milliseconds as

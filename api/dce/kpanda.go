@@ -16,10 +16,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/httpapi"
 	"github.com/kubegate/kubegate/kubeproxy"
 	"github.com/kubegate/kubegate/listquery"
+	"github.com/kubegate/kubegate/request"
 )
 
 // The shapes and parameters below follow DCE 5.0's published kpanda OpenAPI
@@ -301,7 +301,7 @@ var (
 // (v1alpha1CustomResource items): the request classification has mapped the path
 // to the Kubernetes collection.
 func (a api) listResources(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
-	info := filters.Info(r.Context())
+	info := request.InfoFrom(r.Context())
 	if info.PathErr != nil {
 		return info.PathErr
 	}
@@ -334,7 +334,7 @@ func (a api) listResources(w http.ResponseWriter, r *http.Request, _ *kubegate.I
 		}
 		transform = deployment(info.Cluster, query.Get("gpuType"))
 	}
-	res, err := a.o.Lister.List(r.Context(), kubeproxy.ListRequest{Cluster: info.Cluster, Path: info.Path, Params: upstream, Query: q, Transform: transform, Info: info})
+	res, err := a.o.Lister.List(r.Context(), kubeproxy.ListRequest{Collection: info.KubeRequest, Params: upstream, Query: q, Transform: transform})
 	if err != nil {
 		return err
 	}

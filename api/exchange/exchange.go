@@ -18,6 +18,7 @@ import (
 	"github.com/kubegate/kubegate/authn"
 	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/httpapi"
+	"github.com/kubegate/kubegate/request"
 )
 
 // Exchanger checks an access key pair and issues a token (authn.Service).
@@ -46,7 +47,7 @@ func Handler(x Exchanger, p Params, maxTTL time.Duration) httpapi.Handler {
 			return err
 		}
 		filters.NoteAttempt(r.Context(), "", req.AccessKey)
-		req.Client = account.Client{IP: filters.ClientIP(r.Context()), UserAgent: r.UserAgent()}
+		req.Client = account.Client{IP: request.ClientIP(r.Context()), UserAgent: r.UserAgent()}
 		out, err := x.Exchange(r.Context(), req)
 		if err != nil {
 			return err

@@ -9,8 +9,8 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/api/exchange"
-	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/httpapi"
+	"github.com/kubegate/kubegate/request"
 )
 
 // Clusters is the cluster registry as KubeCube's cluster info reads it.
@@ -35,10 +35,10 @@ type api struct{ o Options }
 // GET /api/v1/cube/clusters/info.
 func Register(mux *http.ServeMux, o Options) {
 	a := api{o}
-	mux.Handle(filters.CubePrefix+"clusters/info", httpapi.Methods{http.MethodGet: httpapi.Authed(a.clustersInfo)})
+	mux.Handle(request.CubePrefix+"clusters/info", httpapi.Methods{http.MethodGet: httpapi.Authed(a.clustersInfo)})
 	// expiresIn (seconds) is kubegate's addition; the lifetime defaults to the
 	// token policy's.
 	params := exchange.Params{AccessKey: "accessKey", SecretKey: "secretKey", Lifetime: "expiresIn", Unit: time.Second}
 	token := exchange.Handler(o.Exchanger, params, o.MaxTokenTTL)
-	mux.Handle(filters.KubeCubeTokenPath, httpapi.Methods{http.MethodGet: token, http.MethodPost: token})
+	mux.Handle(request.KubeCubeTokenPath, httpapi.Methods{http.MethodGet: token, http.MethodPost: token})
 }

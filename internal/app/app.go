@@ -32,6 +32,7 @@ import (
 	"github.com/kubegate/kubegate/listcache"
 	"github.com/kubegate/kubegate/metrics"
 	"github.com/kubegate/kubegate/ratelimit"
+	"github.com/kubegate/kubegate/request"
 	"github.com/kubegate/kubegate/server"
 	"github.com/kubegate/kubegate/store"
 	"github.com/kubegate/kubegate/store/postgres"
@@ -191,10 +192,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 				Exchanger: authenticator, MaxTokenTTL: cfg.TokenMaxTTL, Users: a.accounts, Tokens: a.accounts, Clusters: a.clusters,
 				Lister: proxy, MaxPageSize: cfg.MaxPageSize,
 			})
-			mux.Handle(filters.DocsPrefix, httpapi.Methods{http.MethodGet: docs})
+			mux.Handle(request.DocsPrefix, httpapi.Methods{http.MethodGet: docs})
 			ui.Register(mux)
 		},
-		Prefixes: []server.Prefix{{Path: filters.ProxyPrefix, Handler: proxy}},
+		Prefixes: []server.Prefix{{Path: request.ProxyPrefix, Handler: proxy}},
 	})
 	if err != nil {
 		return nil, err

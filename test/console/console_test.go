@@ -21,9 +21,9 @@ import (
 
 	"github.com/kubegate/kubegate/authn"
 	"github.com/kubegate/kubegate/demo"
-	"github.com/kubegate/kubegate/filters"
 	"github.com/kubegate/kubegate/kubeenv"
 	"github.com/kubegate/kubegate/kubeenv/kubeenvtest"
+	"github.com/kubegate/kubegate/request"
 	"github.com/kubegate/kubegate/test/testbin"
 	"github.com/kubegate/kubegate/test/testhttp"
 )
@@ -617,7 +617,7 @@ func TestConsoleHeadersAndCookies(t *testing.T) {
 func csrf(jar http.CookieJar, base string) string {
 	u, _ := neturl.Parse(base)
 	for _, c := range jar.Cookies(u) {
-		if c.Name == filters.CSRFCookie {
+		if c.Name == request.CSRFCookie {
 			return c.Value
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/request"
 	"github.com/kubegate/kubegate/test/testhttp"
 )
 
@@ -40,7 +40,7 @@ func TestConsoleCookiesAreSecureBehindHTTPS(t *testing.T) {
 			for name, line := range cookies(lang) {
 				set[name] = line
 			}
-			for _, name := range []string{filters.SessionCookie, filters.CSRFCookie, "kubegate_lang"} {
+			for _, name := range []string{request.SessionCookie, request.CSRFCookie, "kubegate_lang"} {
 				line, ok := set[name]
 				if !ok {
 					t.Fatalf("no %s cookie: %v", name, set)
@@ -52,8 +52,8 @@ func TestConsoleCookiesAreSecureBehindHTTPS(t *testing.T) {
 					t.Errorf("%s has no SameSite: %s", name, line)
 				}
 			}
-			if !strings.Contains(set[filters.SessionCookie], "; HttpOnly") {
-				t.Errorf("the session cookie is readable by script: %s", set[filters.SessionCookie])
+			if !strings.Contains(set[request.SessionCookie], "; HttpOnly") {
+				t.Errorf("the session cookie is readable by script: %s", set[request.SessionCookie])
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package filters_test
+package request_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/kubegate/kubegate"
-	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/request"
 )
 
 func TestSplitProxyPath(t *testing.T) {
@@ -21,7 +21,7 @@ func TestSplitProxyPath(t *testing.T) {
 		{"/api/v1/cube/proxy/clusters/c1/api/v1/namespaces/x/configmaps/a%20b", "c1", "/api/v1/namespaces/x/configmaps/a b"},
 	}
 	for _, tc := range ok {
-		c, _, p, err := filters.SplitProxyPath(tc.in)
+		c, _, p, err := request.SplitProxyPath(tc.in)
 		if err != nil || c != tc.cluster || p != tc.path {
 			t.Errorf("SplitProxyPath(%q) = %q %q %v", tc.in, c, p, err)
 		}
@@ -42,7 +42,7 @@ func TestSplitProxyPath(t *testing.T) {
 		"/api/v1/cube/proxy/clusters/c1/api/v1/../../..": kubegate.EInvalid,
 	}
 	for in, code := range bad {
-		if _, _, _, err := filters.SplitProxyPath(in); kubegate.ErrorCode(err) != code {
+		if _, _, _, err := request.SplitProxyPath(in); kubegate.ErrorCode(err) != code {
 			t.Errorf("SplitProxyPath(%q) = %v, want %s", in, err, code)
 		}
 	}
@@ -55,8 +55,8 @@ func FuzzSplitProxyPath(f *testing.F) {
 		f.Add("c1", s)
 	}
 	f.Fuzz(func(t *testing.T, cluster, rest string) {
-		in := filters.ProxyPrefix + cluster + "/" + rest
-		c, raw, path, err := filters.SplitProxyPath(in)
+		in := request.ProxyPrefix + cluster + "/" + rest
+		c, raw, path, err := request.SplitProxyPath(in)
 		if err != nil {
 			if kubegate.ErrorCode(err) == kubegate.EInternal {
 				t.Fatalf("internal error for %q: %v", in, err)
@@ -85,8 +85,8 @@ func FuzzSplitProxyPath(f *testing.F) {
 
 func TestClassify(t *testing.T) {
 	type want struct {
-		class                                        filters.RouteClass
-		dialect                                      filters.Dialect
+		class                                        request.RouteClass
+		dialect                                      request.Dialect
 		cluster, path, verb, ns, resource, sub, name string
 		longRunning                                  bool
 	}
@@ -96,43 +96,43 @@ func TestClassify(t *testing.T) {
 		want        want
 	}{
 		{"GET", "/api/v1/cube/proxy/clusters/c1/apis/apps/v1/namespaces/ns-a/deployments?pageSize=20", nil,
-			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/apis/apps/v1/namespaces/ns-a/deployments", "list", "ns-a", "deployments", "", "", false}},
+			want{request.ClassProxy, request.DialectKubeCube, "c1", "/apis/apps/v1/namespaces/ns-a/deployments", "list", "ns-a", "deployments", "", "", false}},
 		{"GET", "/api/v1/cube/proxy/clusters/c1/api/v1/namespaces/x/pods/p1/log?follow=true", nil,
-			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/api/v1/namespaces/x/pods/p1/log", "get", "x", "pods", "log", "p1", true}},
+			want{request.ClassProxy, request.DialectKubeCube, "c1", "/api/v1/namespaces/x/pods/p1/log", "get", "x", "pods", "log", "p1", true}},
 		{"GET", "/api/v1/cube/proxy/clusters/c1/api/v1/configmaps?watch=1", nil,
-			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/api/v1/configmaps", "watch", "", "configmaps", "", "", true}},
+			want{request.ClassProxy, request.DialectKubeCube, "c1", "/api/v1/configmaps", "watch", "", "configmaps", "", "", true}},
 		{"GET", "/api/v1/cube/proxy/clusters/c1/api/v1/watch/namespaces/x/configmaps", nil,
-			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/api/v1/watch/namespaces/x/configmaps", "watch", "x", "configmaps", "", "", true}},
+			want{request.ClassProxy, request.DialectKubeCube, "c1", "/api/v1/watch/namespaces/x/configmaps", "watch", "x", "configmaps", "", "", true}},
 		{"POST", "/api/v1/cube/proxy/clusters/c1/api/v1/namespaces/x/pods/p1/exec?command=ls", http.Header{"Connection": {"Upgrade"}, "Upgrade": {"SPDY/3.1"}},
-			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/api/v1/namespaces/x/pods/p1/exec", "create", "x", "pods", "exec", "p1", true}},
+			want{request.ClassProxy, request.DialectKubeCube, "c1", "/api/v1/namespaces/x/pods/p1/exec", "create", "x", "pods", "exec", "p1", true}},
 		{"DELETE", "/api/v1/cube/proxy/clusters/c1/api/v1/namespaces/x/configmaps", nil,
-			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/api/v1/namespaces/x/configmaps", "deletecollection", "x", "configmaps", "", "", false}},
+			want{request.ClassProxy, request.DialectKubeCube, "c1", "/api/v1/namespaces/x/configmaps", "deletecollection", "x", "configmaps", "", "", false}},
 		{"PATCH", "/api/v1/cube/proxy/clusters/c1/api/v1/namespaces/x", nil,
-			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/api/v1/namespaces/x", "patch", "x", "namespaces", "", "x", false}},
+			want{request.ClassProxy, request.DialectKubeCube, "c1", "/api/v1/namespaces/x", "patch", "x", "namespaces", "", "x", false}},
 		{"PUT", "/api/v1/cube/proxy/clusters/c1/api/v1/namespaces/x/finalize", nil,
-			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/api/v1/namespaces/x/finalize", "update", "x", "namespaces", "finalize", "x", false}},
+			want{request.ClassProxy, request.DialectKubeCube, "c1", "/api/v1/namespaces/x/finalize", "update", "x", "namespaces", "finalize", "x", false}},
 		{"GET", "/api/v1/cube/proxy/clusters/c1/version", nil,
-			want{filters.ClassProxy, filters.DialectKubeCube, "c1", "/version", "get", "", "", "", "", false}},
+			want{request.ClassProxy, request.DialectKubeCube, "c1", "/version", "get", "", "", "", "", false}},
 		{"GET", "/apis/kpanda.io/v1alpha1/clusters/member-1/namespaces/demo/deployments?page=2", nil,
-			want{filters.ClassAdapter, filters.DialectDCE, "member-1", "/apis/apps/v1/namespaces/demo/deployments", "list", "demo", "deployments", "", "", false}},
+			want{request.ClassAdapter, request.DialectDCE, "member-1", "/apis/apps/v1/namespaces/demo/deployments", "list", "demo", "deployments", "", "", false}},
 		{"GET", "/apis/kpanda.io/v1alpha1/clusters/member-1/gvr/core/v1/configmaps", nil,
-			want{filters.ClassAdapter, filters.DialectDCE, "member-1", "/api/v1/configmaps", "list", "", "configmaps", "", "", false}},
-		{"GET", "/apis/kpanda.io/v1alpha1/clusters", nil, want{class: filters.ClassAdapter, dialect: filters.DialectDCE, verb: "get"}},
-		{"GET", "/api/v1/cube/key/token?accessKey=a&secretKey=b", nil, want{class: filters.ClassToken, dialect: filters.DialectKubeCube, verb: "get"}},
-		{"POST", "/apis/ghippo.io/v1alpha1/token", nil, want{class: filters.ClassToken, dialect: filters.DialectDCE, verb: "post"}},
-		{"GET", "/apis/ghippo.io/v1alpha1/users", nil, want{class: filters.ClassAPI, dialect: filters.DialectDCE, verb: "get"}},
-		{"POST", "/api/v1/cube/key/create", nil, want{class: filters.ClassAPI, verb: "post"}},
-		{"GET", "/.well-known/jwks.json", nil, want{class: filters.ClassAPI, verb: "get"}},
-		{"GET", "/swagger/index.html", nil, want{class: filters.ClassDocs, verb: "get"}},
-		{"GET", "/readyz?verbose", nil, want{class: filters.ClassHealth, verb: "get"}},
-		{"BREW", "/coffee", nil, want{class: filters.ClassOther, verb: "brew"}},
+			want{request.ClassAdapter, request.DialectDCE, "member-1", "/api/v1/configmaps", "list", "", "configmaps", "", "", false}},
+		{"GET", "/apis/kpanda.io/v1alpha1/clusters", nil, want{class: request.ClassAdapter, dialect: request.DialectDCE, verb: "get"}},
+		{"GET", "/api/v1/cube/key/token?accessKey=a&secretKey=b", nil, want{class: request.ClassToken, dialect: request.DialectKubeCube, verb: "get"}},
+		{"POST", "/apis/ghippo.io/v1alpha1/token", nil, want{class: request.ClassToken, dialect: request.DialectDCE, verb: "post"}},
+		{"GET", "/apis/ghippo.io/v1alpha1/users", nil, want{class: request.ClassAPI, dialect: request.DialectDCE, verb: "get"}},
+		{"POST", "/api/v1/cube/key/create", nil, want{class: request.ClassAPI, verb: "post"}},
+		{"GET", "/.well-known/jwks.json", nil, want{class: request.ClassAPI, verb: "get"}},
+		{"GET", "/swagger/index.html", nil, want{class: request.ClassDocs, verb: "get"}},
+		{"GET", "/readyz?verbose", nil, want{class: request.ClassHealth, verb: "get"}},
+		{"BREW", "/coffee", nil, want{class: request.ClassOther, verb: "brew"}},
 	}
 	for _, tc := range cases {
 		r := httptest.NewRequest(tc.method, tc.url, nil)
 		for k, v := range tc.header {
 			r.Header[k] = v
 		}
-		i := filters.Classify(r)
+		i := request.Classify(r)
 		got := want{i.Class, i.Dialect, i.Cluster, i.Path, i.Verb, i.Namespace, i.Resource, i.Subresource, i.Name, i.LongRunning}
 		if got != tc.want || i.PathErr != nil {
 			t.Errorf("%s %s:\n got %+v (err %v)\nwant %+v", tc.method, tc.url, got, i.PathErr, tc.want)
@@ -147,7 +147,7 @@ func TestClassifyKeepsRefusedPaths(t *testing.T) {
 		"/apis/kpanda.io/v1alpha1/clusters/c1/secrets":             kubegate.ENotFound,
 		"/apis/kpanda.io/v1alpha1/clusters/c1/gvr/apps/v1/a/b/c/d": kubegate.ENotFound,
 	} {
-		i := filters.Classify(httptest.NewRequest("GET", url, nil))
+		i := request.Classify(httptest.NewRequest("GET", url, nil))
 		if kubegate.ErrorCode(i.PathErr) != code || i.IsResourceRequest || i.Cluster != "c1" {
 			t.Errorf("%s: err %v, resource %v, cluster %q; want %s for cluster c1", url, i.PathErr, i.IsResourceRequest, i.Cluster, code)
 		}
@@ -155,7 +155,7 @@ func TestClassifyKeepsRefusedPaths(t *testing.T) {
 }
 
 func TestInfoWithoutClassificationIsOther(t *testing.T) {
-	if i := filters.Info(context.Background()); i.Class != filters.ClassOther || i.Cluster != "" {
+	if i := request.InfoFrom(context.Background()); i.Class != request.ClassOther || i.Cluster != "" {
 		t.Fatalf("unclassified request = %+v", i)
 	}
 }
@@ -182,11 +182,11 @@ func TestConnectSubresourcesAreClassifiedAsTheApiserverAuthorizesThem(t *testing
 		{"GET", "/apis/example.io/v1/namespaces/x/pods/p/exec", nil, "get", false}, // not core pods
 		{"GET", "/api/v1/namespaces/x/configmaps?watch=true", ws, "watch", false},
 	} {
-		r := httptest.NewRequest(tc.method, filters.ProxyPrefix+"c1"+tc.path, nil)
+		r := httptest.NewRequest(tc.method, request.ProxyPrefix+"c1"+tc.path, nil)
 		for k, v := range tc.header {
 			r.Header[k] = v
 		}
-		i := filters.Classify(r)
+		i := request.Classify(r)
 		if i.Verb != tc.verb || i.Connect != tc.connect {
 			t.Errorf("%s %s: verb %q connect %v, want %q %v", tc.method, tc.path, i.Verb, i.Connect, tc.verb, tc.connect)
 		}
@@ -207,7 +207,7 @@ func TestCredentialMintingRequestsAreMarked(t *testing.T) {
 		"POST /api/v1/namespaces/x/configmaps":                                   false,
 	} {
 		method, p, _ := strings.Cut(path, " ")
-		if got := filters.Classify(httptest.NewRequest(method, filters.ProxyPrefix+"c1"+p, nil)).Mints; got != mints {
+		if got := request.Classify(httptest.NewRequest(method, request.ProxyPrefix+"c1"+p, nil)).Mints; got != mints {
 			t.Errorf("%s: mints %v, want %v", path, got, mints)
 		}
 	}

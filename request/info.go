@@ -1,7 +1,11 @@
-package filters
+// Package request holds the facts about an HTTP request that every layer reads:
+// what it is for (the route table and the path parser, worked out once, as the
+// Kubernetes apiserver's endpoints/request), who it acts as, where it came from,
+// its ID and logger, and the names of the console's cookies. The middleware that
+// establishes them lives in filters; everything else only reads them here.
+package request
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,7 +14,7 @@ import (
 )
 
 // Route prefixes: the one place that knows which paths are which. The dialect
-// packages register their routes under these, and WithRequestInfo classifies by
+// packages register their routes under these, and WithInfo classifies by
 // them.
 const (
 	// CubePrefix is the gateway's own API, on KubeCube's paths.
@@ -75,33 +79,20 @@ const (
 	DialectDCE      Dialect = "dce"      // DCE 5.0's ghippo and kpanda APIs
 )
 
-// RequestInfo is what a request is, worked out once by WithRequestInfo, as the
-// Kubernetes apiserver's RequestInfo: audit, metrics, the proxy and the dialect
+// Info is what a request is, worked out once by filters.WithInfo, as the
+// Kubernetes apiserver's Info: audit, metrics, the proxy and the dialect
 // adapters read it instead of parsing paths of their own.
-type RequestInfo struct {
+type Info struct {
 	Class   RouteClass
 	Dialect Dialect
 
-	// Cluster names the cluster a proxy or adapter route addresses (unchecked
-	// against the registry).
-	Cluster string
-	// Path is the Kubernetes API path the request maps to (decoded), and RawPath
-	// the same as the client escaped it; empty for routes that reach no cluster.
-	Path    string
-	RawPath string
+	// KubeRequest is what the request asks of a cluster: for a proxy or adapter
+	// route, the cluster (unchecked against the registry), the Kubernetes path and
+	// its attributes; empty for routes that reach no cluster.
+	kubegate.KubeRequest
 	// PathErr is why the path of a proxy or adapter route was refused; the handler
 	// answers it.
 	PathErr error
-
-	// Kubernetes attributes of Path, as the apiserver names them.
-	IsResourceRequest bool
-	Verb              string // get, list, watch, create, update, patch, delete, deletecollection; else the lower-case method
-	APIGroup          string
-	APIVersion        string
-	Namespace         string
-	Resource          string
-	Subresource       string
-	Name              string
 
 	// Connect says the request opens a connection into a workload: exec, attach
 	// and port-forward of a pod, or the proxy subresource of a pod, service or
@@ -123,37 +114,14 @@ type RequestInfo struct {
 
 // BearerOnly says the route serves a cluster's content (the proxy, the dialect
 // lists), so it takes Authorization: Bearer alone, never the console's cookie.
-func (i *RequestInfo) BearerOnly() bool {
+func (i *Info) BearerOnly() bool {
 	return i.Class == ClassProxy || i.Class == ClassAdapter
 }
 
-// IsCollection says the request addresses a list of resources, not one.
-func (i *RequestInfo) IsCollection() bool {
-	return i.IsResourceRequest && i.Name == "" && i.Subresource == ""
-}
-
-const requestInfoKey ctxKey = 50
-
-// Info returns the classification of the request ctx belongs to. A request that
-// did not pass WithRequestInfo gets one worked out from nothing: class other.
-func Info(ctx context.Context) *RequestInfo {
-	if i, ok := ctx.Value(requestInfoKey).(*RequestInfo); ok {
-		return i
-	}
-	return &RequestInfo{Class: ClassOther}
-}
-
-// WithRequestInfo classifies every request once, before any other filter reads
-// what it is for.
-func WithRequestInfo(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey, Classify(r))))
-	})
-}
-
 // Classify works out what r is for.
-func Classify(r *http.Request) *RequestInfo {
-	info := &RequestInfo{Class: ClassOther, Verb: strings.ToLower(r.Method), Upgrade: isUpgrade(r.Header)}
+func Classify(r *http.Request) *Info {
+	info := &Info{Class: ClassOther, Upgrade: isUpgrade(r.Header)}
+	info.Verb = strings.ToLower(r.Method)
 	q := r.URL.Query()
 	escaped := r.URL.EscapedPath()
 	switch p := r.URL.Path; {
@@ -218,7 +186,7 @@ func connectSubresource(group, resource, s string) (connect, create bool) {
 
 // mints says whether a request with these attributes makes a credential for the
 // cluster.
-func (i *RequestInfo) mints() bool {
+func (i *Info) mints() bool {
 	switch {
 	case i.APIGroup == "" && i.Resource == "serviceaccounts" && i.Subresource == "token":
 		return i.Verb == "create"
@@ -236,9 +204,9 @@ func (i *RequestInfo) mints() bool {
 func namespaceSubresource(s string) bool { return s == "status" || s == "finalize" }
 
 // parseKubernetes fills the Kubernetes attributes of info.Path, as the apiserver's
-// RequestInfoFactory does: /api/{version}/... and /apis/{group}/{version}/... are
+// InfoFactory does: /api/{version}/... and /apis/{group}/{version}/... are
 // resource requests, anything else is not.
-func (i *RequestInfo) parseKubernetes(method string, q url.Values) {
+func (i *Info) parseKubernetes(method string, q url.Values) {
 	parts := strings.Split(strings.Trim(i.Path, "/"), "/")
 	switch {
 	case len(parts) >= 3 && parts[0] == "api":
