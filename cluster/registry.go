@@ -7,6 +7,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -42,19 +44,19 @@ type Options struct {
 	Logger         *slog.Logger
 }
 
-// Target is what the proxy needs to reach a cluster.
-type Target struct {
-	Name   string
-	Server *url.URL
-	// Transport authenticates as the gateway (HTTP/2 allowed); Upgrade speaks
-	// HTTP/1.1 only, for exec, attach and port-forward upgrades.
-	Transport http.RoundTripper
-	Upgrade   http.RoundTripper
-}
-
 type entry struct {
 	cluster kubegate.Cluster
-	target  *Target
+	member  *Member  // nil: the configuration is unusable
+	conn    [32]byte // the connection details member was built from (connection)
+}
+
+// A Part works per cluster (the list cache, access reviews, the grants
+// reconciler). Engage is called once for each Member, as a cluster is
+// registered and again, with a new Member, when its connection details change;
+// m.Context() ends when that registration changes or ends, and the part then
+// lets go of what it holds for m. Engage must not block.
+type Part interface {
+	Engage(m *Member)
 }
 
 // Registry is the set of clusters, mirrored in memory and kept fresh from the
@@ -65,6 +67,7 @@ type Registry struct {
 	mu      sync.RWMutex
 	entries map[string]*entry
 	health  map[string]kubegate.ClusterHealth
+	parts   []Part
 }
 
 // New returns an empty registry; Load fills it.
@@ -114,10 +117,30 @@ func (r *Registry) Load(ctx context.Context) error {
 	return nil
 }
 
-// remove forgets the cluster called name; the caller holds mu.
+// remove forgets the cluster called name and ends its member; the caller holds
+// mu.
 func (r *Registry) remove(name string) {
+	if e, ok := r.entries[name]; ok && e.member != nil {
+		e.member.end()
+	}
 	delete(r.entries, name)
 	delete(r.health, name)
+}
+
+// Engage engages p with every member now and with every member to come.
+func (r *Registry) Engage(p Part) {
+	r.mu.Lock()
+	r.parts = append(r.parts, p)
+	members := make([]*Member, 0, len(r.entries))
+	for _, e := range r.entries {
+		if e.member != nil {
+			members = append(members, e.member)
+		}
+	}
+	r.mu.Unlock()
+	for _, m := range members {
+		p.Engage(m)
+	}
 }
 
 func (r *Registry) refresh(ctx context.Context, name string) {
@@ -134,16 +157,56 @@ func (r *Registry) refresh(ctx context.Context, name string) {
 	}
 }
 
-// put installs c with transports of its own. Every stored change is a change of
-// configuration (health is not stored), so rebuilding them is right.
+// put installs c. A cluster whose connection details are as before keeps its
+// member (a reload, a change of description, another replica's notice of the
+// same write): nothing per cluster restarts. Otherwise c gets a new member with
+// transports of its own, the old member's context ends, and every part is
+// engaged with the new one.
 func (r *Registry) put(c kubegate.Cluster) {
-	target, err := r.buildTarget(c)
+	conn := connection(c)
+	r.mu.Lock()
+	if e, ok := r.entries[c.Name]; ok && e.conn == conn && e.member != nil {
+		e.cluster = c
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
+	member, err := r.buildMember(c)
 	if err != nil {
 		r.opts.Logger.Warn("cluster has an unusable configuration", "cluster", c.Name, "err", err)
 	}
 	r.mu.Lock()
-	r.entries[c.Name] = &entry{cluster: c, target: target}
+	if e, ok := r.entries[c.Name]; ok {
+		if e.conn == conn && e.member != nil { // installed meanwhile
+			e.cluster = c
+			r.mu.Unlock()
+			member.end()
+			return
+		}
+		if e.member != nil {
+			e.member.end()
+		}
+	}
+	r.entries[c.Name] = &entry{cluster: c, member: member, conn: conn}
+	parts := slices.Clone(r.parts)
 	r.mu.Unlock()
+	if member != nil {
+		for _, p := range parts {
+			p.Engage(member)
+		}
+	}
+}
+
+// connection digests what a member is built from: where the cluster is and how
+// the gateway authenticates to it.
+func connection(c kubegate.Cluster) [32]byte {
+	b, _ := json.Marshal(struct {
+		Server, TLSServerName string
+		CAData                []byte
+		Insecure              bool
+		Credentials           kubegate.ClusterCredentials
+	}{c.Server, c.TLSServerName, c.CAData, c.InsecureSkipTLSVerify, c.Credentials})
+	return sha256.Sum256(b)
 }
 
 // restConfig is how the gateway itself connects to c.
@@ -163,7 +226,7 @@ func (r *Registry) restConfig(c kubegate.Cluster) *rest.Config {
 	}
 }
 
-func (r *Registry) buildTarget(c kubegate.Cluster) (*Target, error) {
+func (r *Registry) buildMember(c kubegate.Cluster) (*Member, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -182,21 +245,22 @@ func (r *Registry) buildTarget(c kubegate.Cluster) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Target{Name: c.Name, Server: u, Transport: rt, Upgrade: upRT}, nil
+	return NewMember(context.Background(), c.Name, u, rt, upRT), nil
 }
 
-// Target returns how to reach the cluster called name, from memory.
-func (r *Registry) Target(name string) (*Target, error) {
+// Member returns the cluster called name as per-cluster parts reach it, from
+// memory.
+func (r *Registry) Member(name string) (*Member, error) {
 	r.mu.RLock()
 	e, ok := r.entries[name]
 	r.mu.RUnlock()
 	if !ok {
 		return nil, kubegate.Errorf(kubegate.ENotFound, "cluster %q not found", name)
 	}
-	if e.target == nil {
+	if e.member == nil {
 		return nil, kubegate.Errorf(kubegate.EUnavailable, "cluster %q has an unusable configuration; re-register it", name)
 	}
-	return e.target, nil
+	return e.member, nil
 }
 
 // Register adds a cluster, checks its health once, and returns it.
@@ -204,9 +268,11 @@ func (r *Registry) Register(ctx context.Context, c kubegate.Cluster) (kubegate.C
 	if err := c.Validate(); err != nil {
 		return c, err
 	}
-	if _, err := r.buildTarget(c); err != nil {
+	m, err := r.buildMember(c)
+	if err != nil {
 		return c, kubegate.Errorf(kubegate.EInvalid, "cluster %s: %v", c.Name, err)
 	}
+	m.end() // a check only: put builds the one that is used
 	now := r.opts.Now().UTC().Truncate(time.Microsecond)
 	c.CreatedAt, c.UpdatedAt = now, now
 	if err := r.opts.Store.CreateCluster(ctx, c); err != nil {
@@ -300,7 +366,7 @@ func (r *Registry) Health(name string) kubegate.ClusterHealth {
 // Check asks the cluster for /version with the gateway's credentials and keeps the
 // outcome in memory: health is this replica's view, never written to the store.
 func (r *Registry) Check(ctx context.Context, name string) kubegate.ClusterHealth {
-	target, err := r.Target(name)
+	target, err := r.Member(name)
 	if kubegate.ErrorCode(err) == kubegate.ENotFound {
 		return kubegate.ClusterHealth{Status: Unknown, Message: kubegate.ErrorMessage(err)}
 	}
@@ -318,7 +384,7 @@ func (r *Registry) Check(ctx context.Context, name string) kubegate.ClusterHealt
 	return h
 }
 
-func (r *Registry) probe(ctx context.Context, t *Target, h kubegate.ClusterHealth) kubegate.ClusterHealth {
+func (r *Registry) probe(ctx context.Context, t *Member, h kubegate.ClusterHealth) kubegate.ClusterHealth {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.DialTimeout+5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.Server.JoinPath("/version").String(), nil)

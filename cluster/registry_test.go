@@ -38,7 +38,7 @@ func TestHealthFlapsWriteNothing(t *testing.T) {
 	if h := reg.Health("flappy"); h.Status != cluster.Ready || h.Version != "v1.37.2" {
 		t.Fatalf("health after registering = %+v", h)
 	}
-	target, _ := reg.Target("flappy")
+	target, _ := reg.Member("flappy")
 
 	changes, err := st.Watch(ctx) // what another replica would hear from now on
 	if err != nil {
@@ -59,7 +59,7 @@ func TestHealthFlapsWriteNothing(t *testing.T) {
 	if got, _ := st.GetCluster(ctx, "flappy"); !got.UpdatedAt.Equal(got.CreatedAt) {
 		t.Fatalf("health checks updated the stored cluster: %+v", got)
 	}
-	if again, _ := reg.Target("flappy"); again != target {
+	if again, _ := reg.Member("flappy"); again != target {
 		t.Fatal("health checks rebuilt the cluster's transports")
 	}
 

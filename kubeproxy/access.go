@@ -37,7 +37,7 @@ type access struct {
 }
 
 type accessKey struct {
-	target                     *cluster.Target // a cluster registered again is asked again
+	target                     *cluster.Member // a cluster registered again is asked again
 	user, groups               string
 	group, resource, namespace string
 }
@@ -56,7 +56,7 @@ func newAccess(now func() time.Time) *access {
 // info's resource in its namespace ("" for all), through a
 // SelfSubjectAccessReview sent with the caller's impersonation headers. A
 // refusal comes back as the 403 the cluster itself would answer the list with.
-func (a *access) mayList(ctx context.Context, target *cluster.Target, info *kubegate.KubeRequest) error {
+func (a *access) mayList(ctx context.Context, target *cluster.Member, info *kubegate.KubeRequest) error {
 	id := request.Identity(ctx)
 	if id == nil {
 		return fmt.Errorf("kubeproxy: a list without an identity") // fail closed
@@ -106,7 +106,7 @@ func (a *access) remember(k accessKey, ans accessAnswer, now time.Time) {
 }
 
 // review sends the SelfSubjectAccessReview.
-func (a *access) review(ctx context.Context, target *cluster.Target, info *kubegate.KubeRequest) (accessAnswer, error) {
+func (a *access) review(ctx context.Context, target *cluster.Member, info *kubegate.KubeRequest) (accessAnswer, error) {
 	body, err := json.Marshal(map[string]any{
 		"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
 		"spec": map[string]any{"resourceAttributes": map[string]string{

@@ -46,7 +46,7 @@ func TestAccessReviewsAreAskedAsTheCallerAndRememberedBriefly(t *testing.T) {
 	}))
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
-	target := &cluster.Target{Name: "a", Server: u, Transport: http.DefaultTransport}
+	target := &cluster.Member{Name: "a", Server: u, Transport: http.DefaultTransport}
 	now := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
 	a := newAccess(func() time.Time { return now })
 	ctx := request.WithIdentity(context.Background(), &kubegate.Identity{Name: "alice", Groups: []string{"devs", "kubegate:users"}})
@@ -99,7 +99,7 @@ func TestAFailedAccessReviewIsNotARefusal(t *testing.T) {
 	u, _ := url.Parse(srv.URL)
 	a := newAccess(time.Now)
 	ctx := request.WithIdentity(context.Background(), &kubegate.Identity{Name: "bob"})
-	err := a.mayList(ctx, &cluster.Target{Name: "a", Server: u, Transport: http.DefaultTransport}, &kubegate.KubeRequest{APIVersion: "v1", Resource: "pods"})
+	err := a.mayList(ctx, &cluster.Member{Name: "a", Server: u, Transport: http.DefaultTransport}, &kubegate.KubeRequest{APIVersion: "v1", Resource: "pods"})
 	var refused *upstreamError
 	if err == nil || errors.As(err, &refused) {
 		t.Fatalf("a failed review: %v", err)
@@ -118,7 +118,7 @@ func TestAccessReviewsOnlyForKubernetesNames(t *testing.T) {
 	u, _ := url.Parse(srv.URL)
 	a := newAccess(time.Now)
 	ctx := request.WithIdentity(context.Background(), &kubegate.Identity{Name: "bob"})
-	target := &cluster.Target{Name: "a", Server: u, Transport: http.DefaultTransport}
+	target := &cluster.Member{Name: "a", Server: u, Transport: http.DefaultTransport}
 	for _, info := range []kubegate.KubeRequest{
 		{APIVersion: "v1", Resource: "pods", Namespace: strings.Repeat("n", 64)},
 		{APIVersion: "v1", Resource: "pods", Namespace: "Team-A"},

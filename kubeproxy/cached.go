@@ -15,7 +15,7 @@ import (
 
 // Cache is where list queries are answered from memory (listcache.Cache).
 type Cache interface {
-	Collection(target *cluster.Target, path string) *listcache.Collection
+	Collection(target *cluster.Member, path string) *listcache.Collection
 }
 
 // freshness reads the resource version a list asks for: "" a consistent read
@@ -108,7 +108,7 @@ func strictness(query url.Values) (strict bool, err error) {
 //   - resourceVersion=N: once it holds N; 0: whatever it holds.
 //
 // ok false: read the cluster.
-func (p *Proxy) cachedList(ctx context.Context, target *cluster.Target, info *kubegate.KubeRequest, q *listquery.Query, upstream url.Values,
+func (p *Proxy) cachedList(ctx context.Context, target *cluster.Member, info *kubegate.KubeRequest, q *listquery.Query, upstream url.Values,
 	transform func(map[string]any) (map[string]any, bool), strict bool) (res *ListResult, ok bool, err error) {
 	if p.opts.Cache == nil || info.Resource == "secrets" {
 		return nil, false, nil // secrets are never copied into the gateway's memory

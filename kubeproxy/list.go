@@ -25,7 +25,7 @@ const chunkSize = 500
 
 // withUpstream marks ctx with where the gateway's own upstream requests go, for
 // the impersonating transport.
-func withUpstream(ctx context.Context, target *cluster.Target, path string) context.Context {
+func withUpstream(ctx context.Context, target *cluster.Member, path string) context.Context {
 	return context.WithValue(ctx, upstreamKey, &upstream{target: target, path: path, rawPath: path})
 }
 
@@ -80,7 +80,7 @@ type ListRequest struct {
 // List reads a collection of a cluster as the caller in ctx, in chunks, and
 // evaluates the query over it: the dialect adapters list through it.
 func (p *Proxy) List(ctx context.Context, req ListRequest) (*ListResult, error) {
-	target, err := p.targets.Target(req.Collection.Cluster)
+	target, err := p.targets.Member(req.Collection.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func (p *Proxy) List(ctx context.Context, req ListRequest) (*ListResult, error) 
 
 // list reads the whole collection at path from the cluster as the caller, in
 // chunks, and evaluates q over it.
-func (p *Proxy) list(ctx context.Context, target *cluster.Target, path string, params url.Values, q *listquery.Query, accept string,
+func (p *Proxy) list(ctx context.Context, target *cluster.Member, path string, params url.Values, q *listquery.Query, accept string,
 	transform func(map[string]any) (map[string]any, bool)) (*ListResult, error) {
 	ctx = withUpstream(ctx, target, path)
 	c := listquery.NewCollector(q, p.opts.MaxPageSize)
@@ -141,13 +141,13 @@ func (p *Proxy) list(ctx context.Context, target *cluster.Target, path string, p
 // getAsCaller GETs path with query v from target as the caller ctx carries
 // (withUpstream), asking for accept. An answer other than 200 is the cluster's
 // own, returned as an upstreamError to pass on unchanged.
-func getAsCaller(ctx context.Context, target *cluster.Target, path string, v url.Values, accept string) (*http.Response, error) {
+func getAsCaller(ctx context.Context, target *cluster.Member, path string, v url.Values, accept string) (*http.Response, error) {
 	return send(ctx, transport{}, target, http.MethodGet, path, v, accept, nil)
 }
 
 // send makes one request of target through rt; an answer other than 200 or
 // 201 is returned as an upstreamError.
-func send(ctx context.Context, rt http.RoundTripper, target *cluster.Target, method, path string, v url.Values, accept string, body []byte) (*http.Response, error) {
+func send(ctx context.Context, rt http.RoundTripper, target *cluster.Member, method, path string, v url.Values, accept string, body []byte) (*http.Response, error) {
 	u := *target.Server
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	u.RawQuery = v.Encode()
@@ -318,7 +318,7 @@ func (p *Proxy) observe(cached bool) string {
 
 // serveKubeCubeList answers a proxied GET of a collection that carries extension
 // parameters: the Kubernetes List with the page in items and a top-level total.
-func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target *cluster.Target, info *request.Info) error {
+func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target *cluster.Member, info *request.Info) error {
 	path := info.Path
 	query := r.URL.Query()
 	q, err := listquery.ParseKubeCube(query, p.opts.MaxPageSize)

@@ -27,7 +27,7 @@ import (
 
 // Targets resolves a cluster name to how to reach it.
 type Targets interface {
-	Target(name string) (*cluster.Target, error)
+	Member(name string) (*cluster.Member, error)
 }
 
 // Options configures the proxy.
@@ -75,7 +75,7 @@ const upstreamKey ctxKey = 0
 
 // upstream is where one request goes, decided before the ReverseProxy runs.
 type upstream struct {
-	target  *cluster.Target
+	target  *cluster.Member
 	path    string // decoded
 	rawPath string // as the client escaped it
 }
@@ -128,7 +128,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for name := range r.Header {
-		if claimsImpersonation(name) {
+		if cluster.ClaimsImpersonation(name) {
 			return kubegate.Errorf(kubegate.EForbidden, "header %s is not allowed: the gateway acts as the authenticated user", name)
 		}
 	}
@@ -139,7 +139,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
 	if info.PathErr != nil {
 		return info.PathErr
 	}
-	target, err := p.targets.Target(info.Cluster)
+	target, err := p.targets.Member(info.Cluster)
 	if err != nil {
 		return err
 	}
@@ -172,7 +172,7 @@ func rewrite(pr *httputil.ProxyRequest) {
 	}
 	out.URL.RawQuery = pr.In.URL.RawQuery
 	out.Host = ""
-	stripIdentity(out.Header)
+	cluster.StripIdentity(out.Header)
 }
 
 // sandbox marks everything the proxy answers as untrusted content: the proxy
@@ -194,67 +194,19 @@ func sandboxUpstream(resp *http.Response) error {
 	return nil
 }
 
-// Headers are compared as an authenticating proxy in front of a cluster might
-// read them: case-insensitively, and with '_' taken for '-' (nginx and others can
-// map X_Remote_User onto X-Remote-User).
-func normalHeader(name string) string {
-	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
-}
-
-// claimsImpersonation says a header asks to act as someone: refused, never dropped
-// silently, so a client learns the gateway acts only as the authenticated user.
-func claimsImpersonation(name string) bool {
-	return strings.HasPrefix(normalHeader(name), "impersonate-")
-}
-
-// identityHeader says a header carries a credential, or an identity that the
-// authenticating proxies found in front of clusters trust (front-proxy X-Remote-*,
-// oauth2-proxy's X-Forwarded-User/X-Auth-Request-*, Grafana-style X-WebAuth-*).
-func identityHeader(name string) bool {
-	n := normalHeader(name)
-	switch n {
-	case "authorization", "proxy-authorization", "cookie", "x-csrf-token", "remote-user",
-		"x-forwarded-user", "x-forwarded-email", "x-forwarded-groups", "x-forwarded-preferred-username", "x-forwarded-access-token":
-		return true
-	}
-	for _, prefix := range []string{"impersonate-", "x-remote-", "x-auth-request-", "x-webauth-"} {
-		if strings.HasPrefix(n, prefix) {
-			return true
-		}
-	}
-	return false
-}
-
-// stripIdentity removes client credentials and identity claims from h.
-func stripIdentity(h http.Header) {
-	for name := range h {
-		if identityHeader(name) {
-			delete(h, name)
-		}
-	}
-}
-
-// transport sends a request to its cluster as the authenticated caller.
+// transport sends a proxied request to its cluster as the authenticated caller,
+// through the member's caller round tripper (HTTP/1.1 for connection upgrades).
 type transport struct{}
 
 func (transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	up, _ := req.Context().Value(upstreamKey).(*upstream)
-	id := request.Identity(req.Context())
-	if up == nil || id == nil {
-		return nil, errors.New("kubeproxy: request without a cluster or an identity") // fail closed
+	if up == nil {
+		return nil, errors.New("kubeproxy: request without a cluster") // fail closed
 	}
-	// Identity is set here, last, after every client header that could claim one
-	// is gone: whatever happened before, the cluster sees only the caller.
-	stripIdentity(req.Header)
-	req.Header.Set("Impersonate-User", id.Name)
-	for _, g := range id.Groups {
-		req.Header.Add("Impersonate-Group", g)
-	}
-	rt := up.target.Transport
 	if request.InfoFrom(req.Context()).Upgrade {
-		rt = up.target.Upgrade // connection upgrades need HTTP/1.1
+		return up.target.UpgradeCaller().RoundTrip(req) // connection upgrades need HTTP/1.1
 	}
-	return rt.RoundTrip(req)
+	return up.target.Caller().RoundTrip(req)
 }
 
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {

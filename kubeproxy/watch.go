@@ -15,7 +15,7 @@ import (
 // serveWatch streams a watch, forwarding only the events whose object matches the
 // selector. As with a Kubernetes label selector, an object that stops matching is
 // reported DELETED, and one that starts matching ADDED.
-func (p *Proxy) serveWatch(w http.ResponseWriter, r *http.Request, target *cluster.Target, path string) error {
+func (p *Proxy) serveWatch(w http.ResponseWriter, r *http.Request, target *cluster.Member, path string) error {
 	query := r.URL.Query()
 	for _, k := range listquery.Params {
 		if _, ok := query[k]; ok && k != "selector" {

@@ -19,9 +19,9 @@ import (
 	"github.com/kubegate/kubegate/request"
 )
 
-type oneTarget struct{ t *cluster.Target }
+type oneTarget struct{ t *cluster.Member }
 
-func (o oneTarget) Target(name string) (*cluster.Target, error) {
+func (o oneTarget) Member(name string) (*cluster.Member, error) {
 	if name != o.t.Name {
 		return nil, kubegate.Errorf(kubegate.ENotFound, "cluster %q not found", name)
 	}
@@ -61,7 +61,7 @@ func TestWatchSelectorTransitions(t *testing.T) {
 	}))
 	defer upstream.Close()
 	u, _ := url.Parse(upstream.URL)
-	p := kubeproxy.New(oneTarget{&cluster.Target{Name: "c1", Server: u, Transport: http.DefaultTransport, Upgrade: http.DefaultTransport}},
+	p := kubeproxy.New(oneTarget{&cluster.Member{Name: "c1", Server: u, Transport: http.DefaultTransport, Upgrade: http.DefaultTransport}},
 		slog.New(slog.DiscardHandler), kubeproxy.Options{})
 
 	req := httptest.NewRequest(http.MethodGet, request.ProxyPrefix+"c1/api/v1/namespaces/x/configmaps?watch=true&selector=metadata.labels.team=blue", nil)

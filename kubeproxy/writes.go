@@ -35,11 +35,11 @@ const (
 // writeKey is a resource of a cluster, whatever the API version it is written
 // and listed through (autoscaling/v1 and v2 are one collection in etcd).
 type writeKey struct {
-	target          *cluster.Target
+	target          *cluster.Member
 	group, resource string
 }
 
-func keyOf(target *cluster.Target, info *kubegate.KubeRequest) writeKey {
+func keyOf(target *cluster.Member, info *kubegate.KubeRequest) writeKey {
 	return writeKey{target, info.APIGroup, info.Resource}
 }
 

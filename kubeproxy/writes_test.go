@@ -22,7 +22,7 @@ import (
 // settles it, or a minute passes. Other collections and clusters are untouched.
 func TestWritesMarkTheirCollection(t *testing.T) {
 	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
-	target, other := &cluster.Target{Name: "c1"}, &cluster.Target{Name: "c2"}
+	target, other := &cluster.Member{Name: "c1"}, &cluster.Member{Name: "c2"}
 	p := &Proxy{writes: newWrites(func() time.Time { return now })}
 	write := func(method, path, body string, contentType ...string) {
 		t.Helper()

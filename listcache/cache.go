@@ -12,16 +12,14 @@ import (
 	"github.com/kubegate/kubegate/cluster"
 )
 
-// Targets resolves a cluster name to how to reach it (cluster.Registry); a
-// cluster that no longer resolves, or resolves to new credentials, loses its
-// collections.
-type Targets interface {
-	Target(name string) (*cluster.Target, error)
+// Members resolves a cluster name to its current member (cluster.Registry).
+type Members interface {
+	Member(name string) (*cluster.Member, error)
 }
 
 // CacheOptions configure a Cache.
 type CacheOptions struct {
-	Targets Targets
+	Members Members
 	// IdleTimeout drops a collection no query used for this long (default 10 min).
 	IdleTimeout time.Duration
 	// MemoryLimit bounds the cached objects' approximate memory, all collections
@@ -33,15 +31,19 @@ type CacheOptions struct {
 	// dropped (default 30 s).
 	SweepInterval time.Duration
 	Collection    Options
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// ObserveList, when set, learns each full list of a collection from its
+	// cluster (a collection's first, and each relist after its watch could not
+	// resume), by cluster.
+	ObserveList func(cluster string)
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 type cacheKey struct{ cluster, path string }
 
 type cacheEntry struct {
 	coll     *Collection
-	target   *cluster.Target
+	member   *cluster.Member
 	cancel   context.CancelFunc
 	lastUsed time.Time
 }
@@ -62,9 +64,9 @@ type Cache struct {
 	rechecking atomic.Bool // a recheck of refusals runs
 }
 
-// current is the target the registry has for name now; nil: none.
-func (c *Cache) current(name string) *cluster.Target {
-	t, err := c.o.Targets.Target(name)
+// current is the member the registry has for name now; nil: none.
+func (c *Cache) current(name string) *cluster.Member {
+	t, err := c.o.Members.Member(name)
 	if err != nil {
 		return nil
 	}
@@ -133,7 +135,7 @@ func (c *Cache) Run(ctx context.Context) {
 // is not running, full (collections or memory), or resting the collection after
 // dropping it for memory or after it gave up: the caller reads the cluster
 // instead. Only a resource the cluster's discovery lists is started.
-func (c *Cache) Collection(target *cluster.Target, path string) *Collection {
+func (c *Cache) Collection(target *cluster.Member, path string) *Collection {
 	coll, found, ctx := c.lookup(target, path)
 	if found || ctx == nil {
 		return coll
@@ -145,13 +147,13 @@ func (c *Cache) Collection(target *cluster.Target, path string) *Collection {
 }
 
 // lookup finds a started collection; found false with a context: one may start.
-func (c *Cache) lookup(target *cluster.Target, path string) (coll *Collection, found bool, ctx context.Context) {
+func (c *Cache) lookup(target *cluster.Member, path string) (coll *Collection, found bool, ctx context.Context) {
 	k := cacheKey{target.Name, path}
 	now := c.o.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.entries[k]; ok {
-		if e.target == target {
+		if e.member == target {
 			if !e.coll.GaveUp() {
 				e.lastUsed = now
 				return e.coll, true, nil
@@ -175,12 +177,12 @@ func (c *Cache) lookup(target *cluster.Target, path string) (coll *Collection, f
 
 // start starts the collection unless another query did meanwhile or the room
 // went.
-func (c *Cache) start(target *cluster.Target, path string) *Collection {
+func (c *Cache) start(target *cluster.Member, path string) *Collection {
 	k := cacheKey{target.Name, path}
 	now := c.o.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.entries[k]; ok && e.target == target && !e.coll.GaveUp() {
+	if e, ok := c.entries[k]; ok && e.member == target && !e.coll.GaveUp() {
 		return e.coll
 	} else if ok {
 		return nil // changed meanwhile: the next query sorts it out
@@ -188,9 +190,20 @@ func (c *Cache) start(target *cluster.Target, path string) *Collection {
 	if c.ctx == nil || c.ctx.Err() != nil || !c.roomLocked() {
 		return nil
 	}
+	if target.Context().Err() != nil {
+		return nil // registered again or removed meanwhile
+	}
 	delete(c.resting, k)
+	// The collection lives under Run's context and the member's: a cluster
+	// registered again or removed stops it at once.
 	ctx, cancel := context.WithCancel(c.ctx)
-	e := &cacheEntry{coll: Start(ctx, target, path, c.o.Collection), target: target, cancel: cancel, lastUsed: now}
+	stop := context.AfterFunc(target.Context(), cancel)
+	o := c.o.Collection
+	if observe := c.o.ObserveList; observe != nil {
+		o.OnList = func() { observe(target.Name) }
+	}
+	e := &cacheEntry{coll: Start(ctx, target, path, o), member: target, lastUsed: now,
+		cancel: func() { stop(); cancel() }}
 	c.entries[k] = e
 	c.o.Logger.Info("caching a collection", "cluster", target.Name, "collection", path)
 	return e.coll
@@ -255,6 +268,29 @@ func (c *Cache) bytesLocked() int64 {
 	return n
 }
 
+// Engage implements cluster.Part: when m's registration changes or ends, its
+// collections stop and are dropped at once, and what the cache learned of the
+// cluster (its discovery, the gateway's permissions) is forgotten. Other
+// clusters' collections are untouched.
+func (c *Cache) Engage(m *cluster.Member) {
+	context.AfterFunc(m.Context(), func() { c.release(m) })
+}
+
+// release drops everything held for m.
+func (c *Cache) release(m *cluster.Member) {
+	c.mu.Lock()
+	for k, e := range c.entries {
+		if e.member == m {
+			e.cancel()
+			delete(c.entries, k)
+			c.o.Logger.Info("dropped a cached collection", "cluster", k.cluster, "collection", k.path, "reason", "cluster registered again or removed")
+		}
+	}
+	c.mu.Unlock()
+	c.permission.release(m)
+	c.discovery.release(m)
+}
+
 // Sweep drops collections that are idle, whose cluster is gone or changed, and
 // the least recently used while over the memory limit.
 func (c *Cache) Sweep() {
@@ -267,12 +303,9 @@ func (c *Cache) Sweep() {
 		c.o.Logger.Info("dropped a cached collection", "cluster", k.cluster, "collection", k.path, "reason", why)
 	}
 	for k, e := range c.entries {
-		t, err := c.o.Targets.Target(k.cluster)
 		switch {
-		case err != nil:
-			drop(k, "cluster removed")
-		case t != e.target:
-			drop(k, "cluster changed")
+		case e.member.Context().Err() != nil:
+			drop(k, "cluster registered again or removed")
 		case now.Sub(e.lastUsed) > c.o.IdleTimeout:
 			drop(k, "idle")
 		}

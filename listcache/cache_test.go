@@ -19,34 +19,55 @@ import (
 	"github.com/kubegate/kubegate/listcache"
 )
 
-// registry is a fake cluster registry the test edits.
+// registry is a fake cluster registry the test edits: as the real one, it ends
+// a member's context when the cluster is registered again or removed.
 type registry struct {
 	mu      sync.Mutex
-	targets map[string]*cluster.Target
+	members map[string]*cluster.Member
+	ends    map[*cluster.Member]context.CancelFunc
 }
 
-func (r *registry) Target(name string) (*cluster.Target, error) {
+// newRegistry registers a (as a member of its own).
+func newRegistry(a **cluster.Member) *registry {
+	r := &registry{members: map[string]*cluster.Member{}, ends: map[*cluster.Member]context.CancelFunc{}}
+	*a = r.register(*a)
+	return r
+}
+
+func (r *registry) Member(name string) (*cluster.Member, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if t, ok := r.targets[name]; ok {
+	if t, ok := r.members[name]; ok {
 		return t, nil
 	}
 	return nil, kubegate.Errorf(kubegate.ENotFound, "cluster %q not found", name)
 }
 
-func (r *registry) set(name string, t *cluster.Target) {
+// register registers like's cluster again, as a new member, ending the old one.
+func (r *registry) register(like *cluster.Member) *cluster.Member {
+	ctx, end := context.WithCancel(context.Background())
+	m := cluster.NewMember(ctx, like.Name, like.Server, like.Transport, like.Upgrade)
+	r.remove(like.Name)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if t == nil {
-		delete(r.targets, name)
-	} else {
-		r.targets[name] = t
+	r.members[m.Name], r.ends[m] = m, end
+	return m
+}
+
+// remove removes the cluster called name, ending its member.
+func (r *registry) remove(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.members[name]; ok {
+		r.ends[old]()
+		delete(r.ends, old)
+		delete(r.members, name)
 	}
 }
 
 // started asks c for the collection path of a until it hands it out: Run has
 // started, and the collection is served.
-func started(t *testing.T, c *listcache.Cache, a *cluster.Target, path string) *listcache.Collection {
+func started(t *testing.T, c *listcache.Cache, a *cluster.Member, path string) *listcache.Collection {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
 		if coll := c.Collection(a, path); coll != nil {
@@ -69,8 +90,8 @@ func TestCacheStartsSharesAndDropsCollections(t *testing.T) {
 	advance := func(d time.Duration) { clockMu.Lock(); now = now.Add(d); clockMu.Unlock() }
 
 	a := target(t)
-	reg := &registry{targets: map[string]*cluster.Target{a.Name: a}}
-	c := listcache.NewCache(listcache.CacheOptions{Targets: reg, IdleTimeout: time.Minute, SweepInterval: time.Hour, Now: clock})
+	reg := newRegistry(&a)
+	c := listcache.NewCache(listcache.CacheOptions{Members: reg, IdleTimeout: time.Minute, SweepInterval: time.Hour, Now: clock})
 	if c.Collection(a, "/api/v1/configmaps") != nil {
 		t.Fatal("a cache that is not running started a collection")
 	}
@@ -97,25 +118,24 @@ func TestCacheStartsSharesAndDropsCollections(t *testing.T) {
 	}
 
 	// Registered again (new credentials): a new collection on next use.
-	b := *a
-	reg.set(a.Name, &b)
+	b := reg.register(a)
 	c.Sweep()
 	if c.Len() != 0 {
 		t.Fatalf("after the cluster changed: %d collections", c.Len())
 	}
-	if c.Collection(&b, "/api/v1/configmaps") == first {
+	if c.Collection(b, "/api/v1/configmaps") == first {
 		t.Fatal("the changed cluster's collection was reused")
 	}
 
 	// Removed: dropped.
-	reg.set(a.Name, nil)
+	reg.remove(a.Name)
 	c.Sweep()
 	if c.Len() != 0 {
 		t.Fatalf("after the cluster was removed: %d collections", c.Len())
 	}
 	cancel()
 	<-done
-	if c.Len() != 0 || c.Collection(&b, "/api/v1/configmaps") != nil {
+	if c.Len() != 0 || c.Collection(b, "/api/v1/configmaps") != nil {
 		t.Fatal("a stopped cache holds or starts collections")
 	}
 }
@@ -127,8 +147,8 @@ func TestCacheMemoryLimit(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a := target(t)
-	reg := &registry{targets: map[string]*cluster.Target{a.Name: a}}
-	tiny := listcache.NewCache(listcache.CacheOptions{Targets: reg, MemoryLimit: 1, SweepInterval: time.Hour})
+	reg := newRegistry(&a)
+	tiny := listcache.NewCache(listcache.CacheOptions{Members: reg, MemoryLimit: 1, SweepInterval: time.Hour})
 	go tiny.Run(ctx)
 	coll := started(t, tiny, a, "/api/v1/namespaces")
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
@@ -147,14 +167,14 @@ func TestCacheMemoryLimit(t *testing.T) {
 	now := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
 	var clockMu sync.Mutex
 	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
-	probe := listcache.NewCache(listcache.CacheOptions{Targets: reg, SweepInterval: time.Hour})
+	probe := listcache.NewCache(listcache.CacheOptions{Members: reg, SweepInterval: time.Hour})
 	go probe.Run(ctx)
 	coll = started(t, probe, a, "/api/v1/namespaces")
 	if err := coll.WaitFor(wctx, 0); err != nil {
 		t.Fatal(err)
 	}
 	_, size := coll.Stats()
-	c := listcache.NewCache(listcache.CacheOptions{Targets: reg, MemoryLimit: size + 2000, SweepInterval: time.Hour, IdleTimeout: time.Minute, Now: clock})
+	c := listcache.NewCache(listcache.CacheOptions{Members: reg, MemoryLimit: size + 2000, SweepInterval: time.Hour, IdleTimeout: time.Minute, Now: clock})
 	go c.Run(ctx)
 	coll = started(t, c, a, "/api/v1/namespaces")
 	if err := coll.WaitFor(wctx, 0); err != nil {
@@ -183,8 +203,8 @@ func TestCacheStartsOnlyWhatTheClusterServes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a := target(t)
-	reg := &registry{targets: map[string]*cluster.Target{a.Name: a}}
-	c := listcache.NewCache(listcache.CacheOptions{Targets: reg, MaxCollections: 2, SweepInterval: time.Hour})
+	reg := newRegistry(&a)
+	c := listcache.NewCache(listcache.CacheOptions{Members: reg, MaxCollections: 2, SweepInterval: time.Hour})
 	go c.Run(ctx)
 	started(t, c, a, "/api/v1/configmaps")
 	for _, p := range []string{
@@ -244,8 +264,8 @@ func TestCacheStartsOnlyWhatTheGatewayMayWatch(t *testing.T) {
 	reviews := &counting{base: tr, path: "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"}
 	a := target(t)
 	a.Transport = reviews
-	reg := &registry{targets: map[string]*cluster.Target{a.Name: a}}
-	c := listcache.NewCache(listcache.CacheOptions{Targets: reg, SweepInterval: time.Hour, Now: clock})
+	reg := newRegistry(&a)
+	c := listcache.NewCache(listcache.CacheOptions{Members: reg, SweepInterval: time.Hour, Now: clock})
 	go c.Run(ctx)
 	for deadline := time.Now().Add(10 * time.Second); len(c.Refusals()) == 0; time.Sleep(10 * time.Millisecond) {
 		if c.Collection(a, "/api/v1/configmaps") != nil {

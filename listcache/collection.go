@@ -122,7 +122,7 @@ var errGone = errors.New("resource version too old")
 // Collection is one collection of one cluster (all namespaces), kept up to date
 // by list and watch until its context ends.
 type Collection struct {
-	target *cluster.Target
+	target *cluster.Member
 	path   string // the cluster-wide collection, e.g. /apis/apps/v1/deployments
 	logger *slog.Logger
 
@@ -189,8 +189,10 @@ type Options struct {
 	// end, a bookmark) and can prove itself Healthy; off, watches last
 	// WatchTimeout.
 	Heartbeat bool
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// OnList, when set, is called for each full list of the collection.
+	OnList func()
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // ErrUncachable wraps why a collection cannot be cached at all (the gateway may
@@ -203,7 +205,7 @@ var ErrUncachable = errors.New("cannot be cached")
 var errRefused = errors.New("refused")
 
 // Start lists path on target and then watches it until ctx ends.
-func Start(ctx context.Context, target *cluster.Target, path string, o Options) *Collection {
+func Start(ctx context.Context, target *cluster.Member, path string, o Options) *Collection {
 	if o.ChunkSize <= 0 {
 		o.ChunkSize = 500
 	}
@@ -243,6 +245,9 @@ func (c *Collection) run(ctx context.Context, o Options) {
 		backoff = min(2*backoff, o.MaxBackoff)
 	}
 	for ctx.Err() == nil {
+		if o.OnList != nil {
+			o.OnList()
+		}
 		if err := c.list(ctx, o.ChunkSize, o.MaxBytes); err != nil {
 			c.fail(ctx, err)
 			if errors.Is(err, ErrUncachable) {
@@ -700,7 +705,7 @@ func (c *Collection) Snapshot(namespace string) ([]*Object, uint64) {
 
 // send sends method path?query (and a JSON body, when given) to target with the
 // gateway's own credential, asking for JSON: how the cache reaches a cluster.
-func send(ctx context.Context, target *cluster.Target, method, path string, query url.Values, body []byte) (*http.Response, error) {
+func send(ctx context.Context, target *cluster.Member, method, path string, query url.Values, body []byte) (*http.Response, error) {
 	u := *target.Server
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	u.RawQuery = query.Encode()

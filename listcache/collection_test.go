@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 	kubeenvtest.Main(m, "listcache", func(c *kubeenv.Cluster) { testCluster = c })
 }
 
-func target(t *testing.T) *cluster.Target {
+func target(t *testing.T) *cluster.Member {
 	t.Helper()
 	u, err := url.Parse(testCluster.URL)
 	if err != nil {
@@ -41,7 +41,7 @@ func target(t *testing.T) *cluster.Target {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &cluster.Target{Name: testCluster.Name, Server: u, Transport: tr}
+	return cluster.NewMember(context.Background(), testCluster.Name, u, tr, nil)
 }
 
 func clientset(t *testing.T) *kubernetes.Clientset {

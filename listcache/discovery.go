@@ -36,7 +36,7 @@ type discovery struct {
 }
 
 type discoveryKey struct {
-	target *cluster.Target
+	target *cluster.Member
 	gv     string // "/api/v1", "/apis/apps/v1"
 }
 
@@ -48,7 +48,7 @@ type discovered struct {
 // serves says whether the collection path (/api/v1/pods,
 // /apis/apps/v1/deployments) is a resource of target that can be listed and
 // watched. An unreachable cluster serves nothing, for now.
-func (d *discovery) serves(ctx context.Context, target *cluster.Target, path string) bool {
+func (d *discovery) serves(ctx context.Context, target *cluster.Member, path string) bool {
 	i := strings.LastIndexByte(path, '/')
 	if i <= 0 {
 		return false
@@ -82,7 +82,18 @@ func (d *discovery) serves(ctx context.Context, target *cluster.Target, path str
 	return e.listable[resource]
 }
 
-func fetchDiscovery(ctx context.Context, target *cluster.Target, gv string) (map[string]bool, error) {
+// release forgets what m served: its registration changed or ended.
+func (d *discovery) release(m *cluster.Member) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k := range d.known {
+		if k.target == m {
+			delete(d.known, k)
+		}
+	}
+}
+
+func fetchDiscovery(ctx context.Context, target *cluster.Member, gv string) (map[string]bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	resp, err := send(ctx, target, http.MethodGet, gv, nil, nil)

@@ -45,13 +45,13 @@ type permission struct {
 	asking singleflight.Group
 }
 
-// permissionKey is by cluster name: the registry builds a new target on every
-// stored change of a cluster, and an answer for an older one is asked again,
-// rather than kept beside it.
+// permissionKey is by cluster name: an answer about an older member of the
+// cluster (registered again with other credentials) is asked again, rather than
+// kept beside it.
 type permissionKey struct{ cluster, path string }
 
 type permissionAnswer struct {
-	target  *cluster.Target // whose credentials were asked about
+	target  *cluster.Member // whose credentials were asked about
 	allowed bool
 	reason  string // why not, while refused
 	until   time.Time
@@ -64,7 +64,7 @@ type Refusal struct {
 
 // allows says whether the gateway may cache path of target; an error asking is
 // a refusal for now (the cluster is unreachable, or does not answer reviews).
-func (p *permission) allows(ctx context.Context, target *cluster.Target, path string) bool {
+func (p *permission) allows(ctx context.Context, target *cluster.Member, path string) bool {
 	// Secrets are never copied into the gateway's memory, whatever it may read.
 	if group, resource, _ := groupResource(path); group == "" && resource == "secrets" {
 		return false
@@ -88,7 +88,7 @@ func (p *permission) allows(ctx context.Context, target *cluster.Target, path st
 // ask reviews path of target, stores the answer and logs it if it changed:
 // one line per change, not per query (the flight runs once for the queries
 // waiting on it).
-func (p *permission) ask(ctx context.Context, target *cluster.Target, path string) bool {
+func (p *permission) ask(ctx context.Context, target *cluster.Member, path string) bool {
 	reason, err := review(ctx, target, path)
 	now := p.now()
 	ans := permissionAnswer{target: target, allowed: err == nil && reason == "", reason: reason, until: now.Add(permittedTTL)}
@@ -124,6 +124,17 @@ func (p *permission) ask(ctx context.Context, target *cluster.Target, path strin
 	return ans.allowed
 }
 
+// release forgets the answers about m: its registration changed or ended.
+func (p *permission) release(m *cluster.Member) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, a := range p.answers {
+		if a.target == m {
+			delete(p.answers, k)
+		}
+	}
+}
+
 // forget drops what is known of path on cluster: the next query asks again
 // (the collection was refused while listing or watching).
 func (p *permission) forget(cluster, path string) {
@@ -139,10 +150,10 @@ const maxRechecks = 64
 // nobody querying them, so that a grant made in the cluster shows in the
 // metrics and the console without a query; answers for clusters gone or
 // registered again are dropped (current names the target registered now).
-func (p *permission) recheck(ctx context.Context, current func(name string) *cluster.Target) {
+func (p *permission) recheck(ctx context.Context, current func(name string) *cluster.Member) {
 	now := p.now()
 	type due struct {
-		target *cluster.Target
+		target *cluster.Member
 		path   string
 	}
 	var todo []due
@@ -186,7 +197,7 @@ func (p *permission) refusals() []Refusal {
 
 // review asks target, as the gateway, whether it may list and watch path's
 // resource in every namespace: "" yes, else the reason it may not.
-func review(ctx context.Context, target *cluster.Target, path string) (reason string, err error) {
+func review(ctx context.Context, target *cluster.Member, path string) (reason string, err error) {
 	group, resource, ok := groupResource(path)
 	if !ok {
 		return "", fmt.Errorf("not a collection path: %q", path)

@@ -23,8 +23,9 @@ type Metrics struct {
 	connections prometheus.Counter
 	open        prometheus.Gauge
 	// freshness labels come from kubeproxy's fixed set of paths.
-	freshness *prometheus.CounterVec
-	answerAge prometheus.Histogram
+	freshness  *prometheus.CounterVec
+	answerAge  prometheus.Histogram
+	cacheLists *prometheus.CounterVec
 }
 
 // New registers the metrics on a new registry, with the Go and process collectors.
@@ -54,13 +55,17 @@ func New() *Metrics {
 			Name: "kubegate_list_freshness_total",
 			Help: "List queries the cache could answer, by freshness path: watch (at once, healthy watch), waited (for a write, a version or strict), unhealthy, behind, uncached (the last three from the cluster).",
 		}, []string{"path"}),
+		cacheLists: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kubegate_list_cache_lists_total",
+			Help: "Full lists of a cached collection from its cluster, by cluster: each collection's first, and each relist after its watch could not resume. A cluster's count stands still while its cache stays warm.",
+		}, []string{"cluster"}),
 		answerAge: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "kubegate_list_cache_answer_age_seconds",
 			Help:    "For each list answered from the cache by default (consistency=watch), how long before the answer its watch last proved the cache caught up: the most it can miss of writes made around the gateway.",
 			Buckets: []float64{.1, .25, .5, 1, 2, 3, 4, 5, 7.5, 10},
 		}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.proxied, m.listed, m.freshness, m.answerAge, m.connections, m.open,
+	m.registry.MustRegister(m.requests, m.duration, m.proxied, m.listed, m.freshness, m.cacheLists, m.answerAge, m.connections, m.open,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -110,6 +115,11 @@ func (m *Metrics) ObserveConnection(state http.ConnState) {
 // ObserveFreshness counts a list query by its freshness path.
 func (m *Metrics) ObserveFreshness(path string) {
 	m.freshness.WithLabelValues(path).Inc()
+}
+
+// ObserveCacheList counts a full list of a cached collection of cluster.
+func (m *Metrics) ObserveCacheList(cluster string) {
+	m.cacheLists.WithLabelValues(cluster).Inc()
 }
 
 // ObserveAnswerAge records how stale a cached answer could be (answerAge).

@@ -113,9 +113,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 	popts := kubeproxy.Options{MaxPageSize: cfg.MaxPageSize, CacheWait: cfg.CacheWait, CacheStaleness: cfg.CacheStaleness}
 	if cfg.ListCache {
 		a.cache = listcache.NewCache(listcache.CacheOptions{
-			Targets: a.clusters, IdleTimeout: cfg.CacheIdleTimeout, MemoryLimit: int64(cfg.CacheMemoryLimit), MaxCollections: cfg.CacheMaxCollections, Logger: logger,
+			Members: a.clusters, ObserveList: m.ObserveCacheList, IdleTimeout: cfg.CacheIdleTimeout, MemoryLimit: int64(cfg.CacheMemoryLimit), MaxCollections: cfg.CacheMaxCollections, Logger: logger,
 			Collection: listcache.Options{Heartbeat: true}, // a bookmark every ~3 s proves a quiet collection's watch healthy
 		})
+		a.clusters.Engage(a.cache) // a cluster registered again or removed drops its collections, and only its
 		popts.Cache, popts.ObserveListQuery, popts.ObserveFreshness = a.cache, m.ObserveListQuery, m.ObserveFreshness
 		if cfg.Store == "postgres" {
 			popts.SharedMarks = store // replicas share one database: a write through one is waited for on the others

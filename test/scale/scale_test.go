@@ -320,7 +320,7 @@ func (bed *bed) warmUp(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	target := &cluster.Target{Name: bed.cluster.Name, Server: u, Transport: tr}
+	target := cluster.NewMember(context.Background(), bed.cluster.Name, u, tr, nil)
 	var heap, jsonBytes float64
 	first := true
 	for b.Loop() {
