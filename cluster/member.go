@@ -91,7 +91,14 @@ func (m *Member) clientset(rt http.RoundTripper) (*kubernetes.Clientset, error) 
 	if m.Server == nil {
 		return nil, errors.New("cluster: a member without a server")
 	}
-	cfg := &rest.Config{Host: m.Server.String(), QPS: -1} // the gateway bounds its own work; no client-side throttle
+	cfg := &rest.Config{
+		Host: m.Server.String(),
+		QPS:  -1, // the gateway bounds its own work; no client-side throttle
+		// JSON, as every other request the gateway makes: what it sends can be
+		// read in logs, audit and tests.
+		ContentConfig: rest.ContentConfig{ContentType: "application/json", AcceptContentTypes: "application/json"},
+		UserAgent:     "kubegate",
+	}
 	return kubernetes.NewForConfigAndClient(cfg, &http.Client{Transport: rt})
 }
 

@@ -15,10 +15,11 @@ import (
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/request"
+	"github.com/kubegate/kubegate/review"
 )
 
 // The cluster's answer to "may this caller list this" is asked as the caller
-// (impersonated), reused for accessTTL per caller and scope, then asked again;
+// (impersonated), reused for review.TTL per caller and scope, then asked again;
 // a refusal is the apiserver's own 403 for the list, word for word.
 func TestAccessReviewsAreAskedAsTheCallerAndRememberedBriefly(t *testing.T) {
 	var calls atomic.Int32
@@ -42,6 +43,7 @@ func TestAccessReviewsAreAskedAsTheCallerAndRememberedBriefly(t *testing.T) {
 			t.Errorf("review %s %s %v %v", r.Method, r.URL.Path, r.Header, ra)
 		}
 		lastNS.Store(ra["namespace"])
+		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": map[string]any{"allowed": allowed.Load(), "reason": "no RoleBinding"}})
 	}))
 	defer srv.Close()
@@ -58,10 +60,10 @@ func TestAccessReviewsAreAskedAsTheCallerAndRememberedBriefly(t *testing.T) {
 		}
 	}
 	if calls.Load() != 1 {
-		t.Fatalf("%d reviews for three lists within %s, want 1", calls.Load(), accessTTL)
+		t.Fatalf("%d reviews for three lists within %s, want 1", calls.Load(), review.TTL)
 	}
 	allowed.Store(false) // the RoleBinding is removed
-	now = now.Add(accessTTL - time.Millisecond)
+	now = now.Add(review.TTL - time.Millisecond)
 	if err := a.mayList(ctx, target, info); err != nil {
 		t.Fatal("the remembered answer was not used within its lifetime")
 	}
@@ -112,6 +114,7 @@ func TestAccessReviewsOnlyForKubernetesNames(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":{"allowed":true}}`))
 	}))
 	defer srv.Close()
@@ -130,8 +133,8 @@ func TestAccessReviewsOnlyForKubernetesNames(t *testing.T) {
 			t.Errorf("%+v: %v, want an error that is no refusal", info, err)
 		}
 	}
-	if calls.Load() != 0 || len(a.answers) != 0 {
-		t.Fatalf("%d reviews, %d answers kept for names Kubernetes cannot hold", calls.Load(), len(a.answers))
+	if calls.Load() != 0 || a.reviews.Len() != 0 {
+		t.Fatalf("%d reviews, %d answers kept for names Kubernetes cannot hold", calls.Load(), a.reviews.Len())
 	}
 	if err := a.mayList(ctx, target, &kubegate.KubeRequest{APIGroup: "apps", APIVersion: "v1", Resource: "deployments", Namespace: strings.Repeat("n", 63)}); err != nil {
 		t.Fatal(err)

@@ -114,6 +114,10 @@ func New(targets Targets, logger *slog.Logger, opts Options) *Proxy {
 	return p
 }
 
+// Engage implements cluster.Part: what the proxy remembers of a cluster's RBAC
+// goes with its registration.
+func (p *Proxy) Engage(m *cluster.Member) { p.access.reviews.Engage(m) }
+
 // ServeHTTP serves ProxyPrefix + {cluster}/{kubernetes path}, as
 // filters.WithRequestInfo classified it.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -2,22 +2,19 @@ package listcache
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"golang.org/x/sync/singleflight"
 
 	"github.com/kubegate/kubegate/cluster"
+	"github.com/kubegate/kubegate/review"
 )
 
 // How long the gateway's own permission to cache a collection is trusted: a
@@ -89,7 +86,7 @@ func (p *permission) allows(ctx context.Context, target *cluster.Member, path st
 // one line per change, not per query (the flight runs once for the queries
 // waiting on it).
 func (p *permission) ask(ctx context.Context, target *cluster.Member, path string) bool {
-	reason, err := review(ctx, target, path)
+	reason, err := gatewayMay(ctx, target, path)
 	now := p.now()
 	ans := permissionAnswer{target: target, allowed: err == nil && reason == "", reason: reason, until: now.Add(permittedTTL)}
 	if !ans.allowed {
@@ -195,41 +192,20 @@ func (p *permission) refusals() []Refusal {
 	return out
 }
 
-// review asks target, as the gateway, whether it may list and watch path's
+// gatewayMay asks target, as the gateway, whether it may list and watch path's
 // resource in every namespace: "" yes, else the reason it may not.
-func review(ctx context.Context, target *cluster.Member, path string) (reason string, err error) {
+func gatewayMay(ctx context.Context, target *cluster.Member, path string) (reason string, err error) {
 	group, resource, ok := groupResource(path)
 	if !ok {
 		return "", fmt.Errorf("not a collection path: %q", path)
 	}
 	var denied []string
 	for _, verb := range []string{"list", "watch"} {
-		body, err := json.Marshal(&authorizationv1.SelfSubjectAccessReview{
-			TypeMeta: metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SelfSubjectAccessReview"},
-			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Verb: verb, Group: group, Resource: resource,
-			}},
-		})
+		d, err := review.AsGateway(ctx, target, authorizationv1.ResourceAttributes{Verb: verb, Group: group, Resource: resource})
 		if err != nil {
 			return "", err
 		}
-		resp, err := send(ctx, target, http.MethodPost, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", nil, body)
-		if err != nil {
-			return "", err
-		}
-		data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		_ = resp.Body.Close()
-		if err != nil {
-			return "", err
-		}
-		if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-			return "", fmt.Errorf("the cluster answered %d", resp.StatusCode)
-		}
-		var r authorizationv1.SelfSubjectAccessReview
-		if err := json.Unmarshal(data, &r); err != nil {
-			return "", err
-		}
-		if !r.Status.Allowed {
+		if !d.Allowed {
 			denied = append(denied, verb)
 		}
 	}

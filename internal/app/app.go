@@ -146,6 +146,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		return a.cache.Status(cluster, cfg.CacheStaleness)
 	}
 	proxy := kubeproxy.New(a.clusters, logger, popts)
+	a.clusters.Engage(proxy)
 	docs, err := apidocs.Handler()
 	if err != nil {
 		return nil, err
