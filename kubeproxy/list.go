@@ -103,7 +103,7 @@ func (p *Proxy) List(ctx context.Context, req ListRequest) (*ListResult, error) 
 func (p *Proxy) list(ctx context.Context, target *cluster.Member, path string, params url.Values, q *listquery.Query, accept string,
 	transform func(map[string]any) (map[string]any, bool)) (*ListResult, error) {
 	ctx = withUpstream(ctx, target, path)
-	c := listquery.NewCollector(q, p.opts.MaxPageSize)
+	c := listquery.NewPager(q, p.opts.MaxPageSize)
 	c.Transform = transform
 	res := &ListResult{}
 	cont := ""
@@ -174,7 +174,7 @@ func send(ctx context.Context, rt http.RoundTripper, target *cluster.Member, met
 
 // decodeChunk streams one list response: the list's kind and metadata are kept,
 // and each item is handed to the collector as soon as it is read.
-func decodeChunk(r io.Reader, res *ListResult, c *listquery.Collector) (string, error) {
+func decodeChunk(r io.Reader, res *ListResult, c *listquery.Pager) (string, error) {
 	dec := json.NewDecoder(r)
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return "", errors.New("list response is not a JSON object")
@@ -231,7 +231,7 @@ func decodeChunk(r io.Reader, res *ListResult, c *listquery.Collector) (string, 
 
 // add evaluates a list item (reading only its metadata when the query needs no
 // more), or a Table row by the object it carries.
-func add(c *listquery.Collector, key string, raw json.RawMessage, metadataOnly bool) error {
+func add(c *listquery.Pager, key string, raw json.RawMessage, metadataOnly bool) error {
 	if key == "items" {
 		if metadataOnly {
 			it, err := listcache.ParseItem(raw)
@@ -330,7 +330,7 @@ func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target
 			return kubegate.Errorf(kubegate.EInvalid, "parameter %s cannot be combined with the list parameters (selector, pageSize, pageNum, sortName, sortOrder, sortFunc)", k)
 		}
 	}
-	strict, err := strictness(query)
+	strict, err := listcache.ParseConsistency(query)
 	if err != nil {
 		return err
 	}
@@ -341,7 +341,7 @@ func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target
 	for _, k := range listquery.Params {
 		delete(upstream, k)
 	}
-	delete(upstream, Consistency)
+	delete(upstream, listcache.Consistency)
 	accept := "application/json"
 	if a := r.Header.Get("Accept"); wantsTable(a) {
 		// Rows are filtered, sorted and paged by their objects.

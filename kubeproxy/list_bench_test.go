@@ -118,7 +118,7 @@ func BenchmarkListQuery(b *testing.B) {
 			var peak uint64
 			for b.Loop() {
 				peak = max(peak, peakHeap(func() {
-					c := listquery.NewCollector(q, 5000)
+					c := listquery.NewPager(q, 5000)
 					if _, err := decodeChunk(bytes.NewReader(list), &ListResult{}, c); err != nil {
 						b.Fatal(err)
 					}

@@ -21,6 +21,7 @@ import (
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/httpapi"
 	"github.com/kubegate/kubegate/httperr"
+	"github.com/kubegate/kubegate/listcache"
 	"github.com/kubegate/kubegate/listquery"
 	"github.com/kubegate/kubegate/request"
 )
@@ -86,10 +87,10 @@ func New(targets Targets, logger *slog.Logger, opts Options) *Proxy {
 		opts.MaxPageSize = 5000
 	}
 	if opts.CacheWait <= 0 {
-		opts.CacheWait = defaultCacheWait
+		opts.CacheWait = listcache.DefaultWait
 	}
 	if opts.CacheStaleness <= 0 {
-		opts.CacheStaleness = defaultCacheStaleness
+		opts.CacheStaleness = listcache.DefaultStaleness
 	}
 	p := &Proxy{targets: targets, logger: logger, opts: opts, access: newAccess(time.Now)}
 	if opts.Cache != nil {

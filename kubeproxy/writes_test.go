@@ -101,18 +101,3 @@ func TestWritesMarkTheirCollection(t *testing.T) {
 		t.Fatalf("a write after a stale mark: %+v", m)
 	}
 }
-
-func TestConsistencyParameter(t *testing.T) {
-	for q, want := range map[string]string{"": "watch", "consistency=": "watch", "consistency=watch": "watch", "consistency=strict": "strict",
-		"consistency=fresh": "400", "consistency=strict&consistency=strict": "400"} {
-		req := httptest.NewRequest("GET", "/x?"+q, nil)
-		strict, err := strictness(req.URL.Query())
-		got := map[bool]string{true: "strict", false: "watch"}[strict]
-		if err != nil {
-			got = "400"
-		}
-		if got != want {
-			t.Errorf("%q: %s, want %s (%v)", q, got, want, err)
-		}
-	}
-}

@@ -14,7 +14,7 @@ import (
 // as the cache stores them.
 func benchCollection(b *testing.B, n int) *Collection {
 	b.Helper()
-	c := &Collection{objects: map[string]*Object{}, byNS: map[string]map[string]*Object{}, advance: make(chan struct{}), synced: true}
+	c := &Collection{store: newStore(), advance: make(chan struct{}), synced: true}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range n {
 		ns := fmt.Sprintf("ns-%02d", i%100)
@@ -34,12 +34,12 @@ func benchCollection(b *testing.B, n int) *Collection {
 			b.Fatal(err)
 		}
 		k := keyOf(o.Namespace, o.Name)
-		c.objects[k] = o
-		if c.byNS[ns] == nil {
-			c.byNS[ns] = map[string]*Object{}
+		c.store.objects[k] = o
+		if c.store.byNS[ns] == nil {
+			c.store.byNS[ns] = map[string]*Object{}
 		}
-		c.byNS[ns][k] = o
-		c.bytes += o.size()
+		c.store.byNS[ns][k] = o
+		c.store.bytes += o.size()
 	}
 	return c
 }
@@ -58,10 +58,10 @@ func BenchmarkQuery(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		c := benchCollection(b, n)
 		var jsonBytes int
-		for _, o := range c.objects {
+		for _, o := range c.store.objects {
 			jsonBytes += len(o.Raw)
 		}
-		ratio := float64(c.bytes) / float64(jsonBytes)
+		ratio := float64(c.store.bytes) / float64(jsonBytes)
 		size := fmt.Sprintf("%dk", n/1000)
 		b.Run(size+"/cache", func(b *testing.B) {
 			for b.Loop() {
@@ -81,7 +81,7 @@ func BenchmarkQuery(b *testing.B) {
 		b.Run(size+"/baseline", func(b *testing.B) {
 			objs, _ := c.Snapshot("")
 			for b.Loop() {
-				col := listquery.NewCollector(q, 5000)
+				col := listquery.NewPager(q, 5000)
 				for _, o := range objs {
 					if err := col.Add(o.Raw); err != nil {
 						b.Fatal(err)

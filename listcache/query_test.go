@@ -128,7 +128,7 @@ func TestCachedQueriesAnswerAsUpstream(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s in %q from the cache: %v", v.Encode(), ns, err)
 		}
-		want := listquery.NewCollector(q, 500)
+		want := listquery.NewPager(q, 500)
 		for _, raw := range upstreamItems(ns) {
 			if err := want.Add(raw); err != nil {
 				t.Fatal(err)

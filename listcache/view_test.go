@@ -10,18 +10,18 @@ import (
 
 func collectionOf(t *testing.T, objs ...string) *Collection {
 	t.Helper()
-	c := &Collection{objects: map[string]*Object{}, byNS: map[string]map[string]*Object{}, advance: make(chan struct{})}
+	c := &Collection{store: newStore(), advance: make(chan struct{})}
 	for _, raw := range objs {
 		o, _, err := parseObject([]byte(raw))
 		if err != nil {
 			t.Fatal(err)
 		}
 		k := keyOf(o.Namespace, o.Name)
-		c.objects[k] = o
-		if c.byNS[o.Namespace] == nil {
-			c.byNS[o.Namespace] = map[string]*Object{}
+		c.store.objects[k] = o
+		if c.store.byNS[o.Namespace] == nil {
+			c.store.byNS[o.Namespace] = map[string]*Object{}
 		}
-		c.byNS[o.Namespace][k] = o
+		c.store.byNS[o.Namespace][k] = o
 	}
 	return c
 }
@@ -33,7 +33,7 @@ func obj(ns, name string) string {
 // A row of the scan view reads what its object would, for every path.
 func TestViewRowsReadAsTheirObjects(t *testing.T) {
 	c := collectionOf(t, obj("a", "x"), obj("b", "y"), `{"metadata":{"name":"node-1","resourceVersion":"9"}}`)
-	v, _ := c.currentView()
+	v, _ := c.store.currentView()
 	paths := []listquery.Path{{"metadata", "name"}, {"metadata", "namespace"}, {"metadata", "creationTimestamp"}, {"metadata", "labels", "app"}, {"spec", "n"}, {"name"}}
 	r := &row{v: v}
 	for r.i = range v.objs {
@@ -47,16 +47,16 @@ func TestViewRowsReadAsTheirObjects(t *testing.T) {
 			t.Errorf("row %d is not %s/%s", r.i, o.Namespace, o.Name)
 		}
 	}
-	if again, _ := c.currentView(); again != v {
+	if again, _ := c.store.currentView(); again != v {
 		t.Error("an unchanged collection built its view again")
 	}
 }
 
 func TestSmallestNamespace(t *testing.T) {
-	if got := collectionOf(t, obj("a", "x"), obj("a", "y"), obj("b", "z")).smallestNamespace(); got != "default" {
+	if got := collectionOf(t, obj("a", "x"), obj("a", "y"), obj("b", "z")).store.smallestNamespace(); got != "default" {
 		t.Errorf("no objects in default: %q", got)
 	}
-	if got := collectionOf(t, obj("default", "x"), obj("default", "y"), obj("b", "z")).smallestNamespace(); got != "b" {
+	if got := collectionOf(t, obj("default", "x"), obj("default", "y"), obj("b", "z")).store.smallestNamespace(); got != "b" {
 		t.Errorf("two in default, one in b: %q", got)
 	}
 }

@@ -205,10 +205,10 @@ func (q *Query) before(a, b *entry) bool {
 	return a.name < b.name
 }
 
-// Collector evaluates a query over items fed one at a time. It keeps only the
+// Pager evaluates a query over items fed one at a time. It keeps only the
 // items that can still be on the requested page (a bounded heap of the best
 // offset+pageSize), so memory follows the page, not the list.
-type Collector struct {
+type Pager struct {
 	q     *Query
 	keep  int // how many best items to keep
 	cap   int // for pageSize=0: the most items a response may hold
@@ -220,9 +220,9 @@ type Collector struct {
 	Transform func(obj map[string]any) (out map[string]any, keep bool)
 }
 
-// NewCollector returns a collector for q; maxPageSize caps pageSize=0.
-func NewCollector(q *Query, maxPageSize int) *Collector {
-	c := &Collector{q: q, cap: maxPageSize, buf: make([]string, 0, 8)}
+// NewPager returns a pager for q; maxPageSize caps pageSize=0.
+func NewPager(q *Query, maxPageSize int) *Pager {
+	c := &Pager{q: q, cap: maxPageSize, buf: make([]string, 0, 8)}
 	if q.PageSize == 0 {
 		c.keep = maxPageSize + 1 // one more, to tell "too many" from "exactly the cap"
 	} else {
@@ -236,7 +236,7 @@ func NewCollector(q *Query, maxPageSize int) *Collector {
 }
 
 // Add evaluates one list item.
-func (c *Collector) Add(raw json.RawMessage) error {
+func (c *Pager) Add(raw json.RawMessage) error {
 	var obj map[string]any
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		return err
@@ -254,7 +254,7 @@ func (c *Collector) Add(raw json.RawMessage) error {
 
 // AddDecoded evaluates an item already decoded; raw is what the page shows of it
 // (nil: obj, encoded when the page is).
-func (c *Collector) AddDecoded(obj map[string]any, raw json.RawMessage) {
+func (c *Pager) AddDecoded(obj map[string]any, raw json.RawMessage) {
 	if !c.q.match(decoded(obj), c.buf) {
 		return
 	}
@@ -271,7 +271,7 @@ func (c *Collector) AddDecoded(obj map[string]any, raw json.RawMessage) {
 }
 
 // AddItem evaluates an item that reads its own values (no Transform applies).
-func (c *Collector) AddItem(it Item) {
+func (c *Pager) AddItem(it Item) {
 	if !c.q.match(it, c.buf) {
 		return
 	}
@@ -289,7 +289,7 @@ func nsOf(it Item) string   { ns, _ := it.Meta(); return ns }
 func nameOf(it Item) string { _, n := it.Meta(); return n }
 
 // push keeps e if it can still be on the page.
-func (c *Collector) push(e *entry) {
+func (c *Pager) push(e *entry) {
 	if len(c.h.items) < c.keep {
 		heap.Push(&c.h, e)
 		return
@@ -304,7 +304,7 @@ func (c *Collector) push(e *entry) {
 // time and labels, and no Transform applies: an Item that decodes only its
 // metadata (listcache.ParseItem) answers it as a decoded object would, for a
 // fraction of the decoding.
-func (c *Collector) MetadataOnly() bool {
+func (c *Pager) MetadataOnly() bool {
 	if c.Transform != nil || !metadataPath(c.q.SortPath) {
 		return false
 	}
@@ -330,10 +330,10 @@ func metadataPath(p Path) bool {
 }
 
 // Total is the number of matching items seen.
-func (c *Collector) Total() int { return c.total }
+func (c *Pager) Total() int { return c.total }
 
 // Page returns the requested page in order.
-func (c *Collector) Page() ([]json.RawMessage, error) {
+func (c *Pager) Page() ([]json.RawMessage, error) {
 	if c.q.PageSize == 0 && c.total > c.cap {
 		return nil, kubegate.Errorf(kubegate.EInvalid, "parameter pageSize: 0 asks for all %d matches, more than the %d allowed; page with pageSize and pageNum", c.total, c.cap)
 	}

@@ -31,7 +31,7 @@ func mustParse(t *testing.T, raw string) *listquery.Query {
 
 func run(t *testing.T, q *listquery.Query, objs []string) ([]string, int) {
 	t.Helper()
-	c := listquery.NewCollector(q, 5000)
+	c := listquery.NewPager(q, 5000)
 	for _, o := range objs {
 		if err := c.Add(json.RawMessage(o)); err != nil {
 			t.Fatal(err)
@@ -160,7 +160,7 @@ func TestMalformedParameters(t *testing.T) {
 
 func TestPageSizeZeroIsCapped(t *testing.T) {
 	q := mustParse(t, "pageSize=0")
-	c := listquery.NewCollector(q, 3)
+	c := listquery.NewPager(q, 3)
 	for i := range 4 {
 		_ = c.Add(json.RawMessage(obj(fmt.Sprint(i), "ns", nil, nil, "")))
 	}
@@ -391,7 +391,7 @@ func FuzzParseKubeCube(f *testing.F) {
 			t.Fatalf("%q parsed to an invalid query %+v", raw, q)
 		}
 		// Evaluating the query never panics.
-		c := listquery.NewCollector(q, 100)
+		c := listquery.NewPager(q, 100)
 		_ = c.Add(json.RawMessage(obj("a", "b", map[string]string{"k": "v"}, 1, "2024-01-01T00:00:00Z")))
 		_, _ = c.Page()
 	})

@@ -187,7 +187,7 @@ func (a api) listClusters(w http.ResponseWriter, r *http.Request, id *kubegate.I
 	if err != nil {
 		return err
 	}
-	c := listquery.NewCollector(q, a.o.MaxPageSize)
+	c := listquery.NewPager(q, a.o.MaxPageSize)
 	for _, cl := range id.VisibleClusters(a.o.Clusters.List()) {
 		if obj := kpandaCluster(cl, a.o.Clusters.Health(cl.Name), id); match(obj) {
 			c.AddDecoded(obj, nil)

@@ -251,7 +251,7 @@ func (bed *bed) kubecube(b *testing.B, path string, q *listquery.Query) page {
 	if err := json.Unmarshal(resp.Body, &list); err != nil {
 		b.Fatal(err)
 	}
-	col := listquery.NewCollector(q, 5000)
+	col := listquery.NewPager(q, 5000)
 	for _, it := range list.Items {
 		col.AddDecoded(it, nil)
 	}

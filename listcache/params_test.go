@@ -1,8 +1,11 @@
-package kubeproxy
+package listcache_test
 
 import (
+	"net/http/httptest"
 	"net/url"
 	"testing"
+
+	"github.com/kubegate/kubegate/listcache"
 )
 
 // Which list requests the cache may answer, and how fresh the answer must be,
@@ -33,9 +36,24 @@ func TestFreshness(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rv, ok := freshness(v)
+		rv, ok := listcache.ParseVersion(v)
 		if rv != c.rv || ok != c.ok {
 			t.Errorf("%q: %q %v, want %q %v", c.query, rv, ok, c.rv, c.ok)
+		}
+	}
+}
+
+func TestConsistencyParameter(t *testing.T) {
+	for q, want := range map[string]string{"": "watch", "consistency=": "watch", "consistency=watch": "watch", "consistency=strict": "strict",
+		"consistency=fresh": "400", "consistency=strict&consistency=strict": "400"} {
+		req := httptest.NewRequest("GET", "/x?"+q, nil)
+		strict, err := listcache.ParseConsistency(req.URL.Query())
+		got := map[bool]string{true: "strict", false: "watch"}[strict]
+		if err != nil {
+			got = "400"
+		}
+		if got != want {
+			t.Errorf("%q: %s, want %s (%v)", q, got, want, err)
 		}
 	}
 }
