@@ -6,6 +6,32 @@ import (
 	"strings"
 )
 
+// Scope narrows what a credential (an access key and the tokens exchanged from
+// it, or a personal access token) may do, below what its owner may do: the
+// clusters' RBAC still decides inside it. A zero Scope narrows nothing.
+type Scope struct {
+	// Clusters the credential reaches; empty: every cluster.
+	Clusters []string `json:"clusters,omitempty"`
+	// Namespaces it reaches: "ns" in any cluster, or "cluster/ns"; empty: every
+	// namespace. With namespaces, cluster-wide requests are refused.
+	Namespaces []string `json:"namespaces,omitempty"`
+	// ReadOnly allows only get, list and watch (and safe methods elsewhere).
+	ReadOnly bool `json:"readOnly,omitempty"`
+	// Sources are the client addresses or CIDRs it may be used from; empty:
+	// anywhere.
+	Sources []string `json:"sources,omitempty"`
+	// MintCredentials lets a scoped credential make credentials in a cluster
+	// (ServiceAccount tokens, certificate signing requests, token Secrets). Off,
+	// it may not: such a credential would escape the scope, the gateway's
+	// revocation and its audit. It widens nothing by itself.
+	MintCredentials bool `json:"mintCredentials,omitempty"`
+}
+
+// IsZero says the scope narrows nothing.
+func (s Scope) IsZero() bool {
+	return len(s.Clusters) == 0 && len(s.Namespaces) == 0 && !s.ReadOnly && len(s.Sources) == 0
+}
+
 // namespaceName is a DNS-1123 label, as Kubernetes namespaces are.
 var namespaceName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 

@@ -76,7 +76,7 @@ func TestMembersLiveAsLongAsTheirRegistration(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg.Apply(ctx, kubegate.Change{Kind: kubegate.ChangeCluster, Key: "a"}) // another replica's notice of a's write
-	register("a", "t")                                                     // the same connection, as at every start
+	register("a", "t")                                                      // the same connection, as at every start
 	if member("a") != a || a.Context().Err() != nil || member("b") != b || b.Context().Err() != nil {
 		t.Fatal("a reload, a third cluster or an unchanged registration replaced or ended a member")
 	}

@@ -12,8 +12,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubegate/kubegate/account"
+	"github.com/kubegate/kubegate/importer"
 	"github.com/kubegate/kubegate/internal/config"
-	"github.com/kubegate/kubegate/migrate"
 )
 
 // ImportKubeCube runs `kubegate import kubecube`: KubeCube's users and keys, from
@@ -44,7 +44,7 @@ func ImportKubeCube(ctx context.Context, cfg *config.Config, logger *slog.Logger
 	if err := accounts.Load(ctx); err != nil {
 		return err
 	}
-	report, err := migrate.KubeCube(ctx, dyn, accounts, migrate.Options{DryRun: cfg.DryRun, ExistingUsers: cfg.ImportExistingUsers, Admins: cfg.ImportAdmins})
+	report, err := importer.KubeCube(ctx, dyn, accounts, importer.Options{DryRun: cfg.DryRun, ExistingUsers: cfg.ImportExistingUsers, Admins: cfg.ImportAdmins})
 	report.Print(out, cfg.DryRun)
 	return err
 }

@@ -3,8 +3,69 @@ package kubegate
 import (
 	"net/url"
 	"regexp"
+	"time"
 	"unicode/utf8"
 )
+
+// ClusterCredentials is how the gateway authenticates to a cluster. It is stored
+// encrypted and never returned by the API.
+type ClusterCredentials struct {
+	BearerToken string `json:"bearerToken,omitempty"`
+	// BearerTokenFile is re-read as it rotates (the in-cluster service account).
+	BearerTokenFile string `json:"bearerTokenFile,omitempty"`
+	ClientCertData  []byte `json:"clientCertData,omitempty"`
+	ClientKeyData   []byte `json:"clientKeyData,omitempty"`
+	Username        string `json:"username,omitempty"`
+	Password        string `json:"password,omitempty"`
+}
+
+// ClusterHealth is the outcome of the last health check of a cluster. It is the
+// runtime state of each replica, kept in its memory and never stored: it is not
+// configuration, and writing it would notify every replica of every flap.
+type ClusterHealth struct {
+	Status    string // Ready, Unreachable, Unauthorized, Unknown
+	Version   string // the cluster's Kubernetes version, when reachable
+	Message   string
+	CheckedAt time.Time
+}
+
+// ListCacheStatus is what the list cache does for one cluster: the collections
+// it holds, and those the gateway may not cache (their lists are answered by
+// the cluster), with why.
+type ListCacheStatus struct {
+	Enabled     bool // the gateway runs a list cache (--list-cache)
+	Collections []CachedCollection
+	Refused     []RefusedCollection
+}
+
+// CachedCollection is one collection the list cache holds.
+type CachedCollection struct {
+	Path    string // cluster-wide, e.g. /apis/apps/v1/deployments
+	Objects int
+	Healthy bool // its watch is healthy: the cache answers
+}
+
+// RefusedCollection is a collection the gateway's identity may not list and
+// watch.
+type RefusedCollection struct {
+	Path     string
+	Resource string // e.g. deployments.apps
+	Reason   string
+}
+
+// Cluster is a Kubernetes cluster registered with the gateway.
+type Cluster struct {
+	Name                  string // unique
+	Server                string // the apiserver URL
+	CAData                []byte // PEM; empty: system roots
+	TLSServerName         string
+	InsecureSkipTLSVerify bool
+	Credentials           ClusterCredentials
+	Description           string
+	Labels                map[string]string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+}
 
 // clusterName is a DNS-1123 label: it appears in URL paths and kubeconfig names.
 var clusterName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)

@@ -1,7 +1,7 @@
-// Package migrate brings users and access keys over from the platforms kubegate
+// Package importer brings users and access keys over from the platforms kubegate
 // stands in for, so that their scripts keep working: KubeCube keeps both as
 // custom resources (user.kubecube.io/v1 User and Key) in its control cluster.
-package migrate
+package importer
 
 import (
 	"context"

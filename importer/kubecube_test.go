@@ -1,4 +1,4 @@
-package migrate_test
+package importer_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/account"
-	"github.com/kubegate/kubegate/migrate"
+	"github.com/kubegate/kubegate/importer"
 	"github.com/kubegate/kubegate/store/sqlite/sqlitetest"
 )
 
@@ -70,7 +70,7 @@ func TestKubeCubeImportGrantsNothingUnasked(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dry, err := migrate.KubeCube(ctx, dyn, accounts, migrate.Options{DryRun: true})
+	dry, err := importer.KubeCube(ctx, dyn, accounts, importer.Options{DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestKubeCubeImportGrantsNothingUnasked(t *testing.T) {
 		}
 	}
 
-	if _, err := migrate.KubeCube(ctx, dyn, accounts, migrate.Options{}); err != nil {
+	if _, err := importer.KubeCube(ctx, dyn, accounts, importer.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if owner, found, _ := accounts.KeyOwner(ctx, "AKADMIN0000000000000000000000000"); found {
@@ -102,7 +102,7 @@ func TestKubeCubeImportGrantsNothingUnasked(t *testing.T) {
 	}
 
 	// Asked, the key goes to the existing user, and the report says so.
-	again, err := migrate.KubeCube(ctx, dyn, accounts, migrate.Options{ExistingUsers: true})
+	again, err := importer.KubeCube(ctx, dyn, accounts, importer.Options{ExistingUsers: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestKubeCubeImportGrantsNothingUnasked(t *testing.T) {
 func TestKubeCubeImportOfAdministrators(t *testing.T) {
 	ctx := context.Background()
 	accounts := newAccounts(t)
-	r, err := migrate.KubeCube(ctx, kubecube(t, kcUser("chief", true)), accounts, migrate.Options{Admins: true})
+	r, err := importer.KubeCube(ctx, kubecube(t, kcUser("chief", true)), accounts, importer.Options{Admins: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestKubeCubeImportRefusesAPolicyItCannotMeet(t *testing.T) {
 	if err := accounts.SetPolicy(ctx, kubegate.CredentialPolicy{KeyExpiryRequired: true, TokenMaxLifetime: 24 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := migrate.KubeCube(ctx, kubecube(t, kcUser("dev", false), kcKey("AKDEV00000000000000000000000000", "dev")), accounts, migrate.Options{})
+	_, err := importer.KubeCube(ctx, kubecube(t, kcUser("dev", false), kcKey("AKDEV00000000000000000000000000", "dev")), accounts, importer.Options{})
 	if err == nil || !strings.Contains(err.Error(), "keyMaxLifetime") {
 		t.Fatalf("an import under a policy it cannot meet: %v", err)
 	}
