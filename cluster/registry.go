@@ -212,18 +212,25 @@ func connection(c kubegate.Cluster) [32]byte {
 // restConfig is how the gateway itself connects to c.
 func (r *Registry) restConfig(c kubegate.Cluster) *rest.Config {
 	dialer := &net.Dialer{Timeout: r.opts.DialTimeout, KeepAlive: 30 * time.Second}
-	return &rest.Config{
+	cfg := &rest.Config{
 		Host: c.Server,
 		TLSClientConfig: rest.TLSClientConfig{
 			CAData: c.CAData, CertData: c.Credentials.ClientCertData, KeyData: c.Credentials.ClientKeyData,
 			ServerName: c.TLSServerName, Insecure: c.InsecureSkipTLSVerify,
 		},
-		BearerToken:     c.Credentials.BearerToken,
-		BearerTokenFile: c.Credentials.BearerTokenFile,
-		Username:        c.Credentials.Username,
-		Password:        c.Credentials.Password,
-		Dial:            dialer.DialContext,
+		BearerToken: c.Credentials.BearerToken,
+		Username:    c.Credentials.Username,
+		Password:    c.Credentials.Password,
+		Dial:        dialer.DialContext,
 	}
+	if path := c.Credentials.BearerTokenFile; path != "" {
+		// The gateway follows the file's rotation itself (tokenFile), not
+		// client-go's minute-long cache of it.
+		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+			return &tokenFile{path: path, next: rt, now: r.opts.Now}
+		}
+	}
+	return cfg
 }
 
 func (r *Registry) buildMember(c kubegate.Cluster) (*Member, error) {

@@ -107,8 +107,8 @@ func TestInClusterRegistrationFollowsTheRotatingToken(t *testing.T) {
 			t.Fatal("the old token still works after its Secret was deleted")
 		}
 	}
-	// ...and the gateway moves to the new one (client-go
-	// re-reads the file when the cluster answers 401).
+	// ...and the gateway moves to the new one (it reads the file again when
+	// the cluster answers 401, and every few seconds).
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		r := testhttp.Call(t, http.DefaultClient, "GET", nsURL, admin, nil)
 		if r.Code == 200 {
