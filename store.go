@@ -22,6 +22,7 @@ const (
 	ChangeSigningKey ChangeKind = "signingkey"
 	ChangeToken      ChangeKind = "token"
 	ChangeSetting    ChangeKind = "setting"
+	ChangeTeam       ChangeKind = "team"
 	// ChangeResync means changes may have been missed (a lost database connection):
 	// a consumer must reload everything it caches.
 	ChangeResync ChangeKind = "resync"
@@ -55,8 +56,18 @@ type Store interface {
 	// ListUsers returns users ordered by name, and the total before paging.
 	ListUsers(ctx context.Context, p Page) ([]User, int, error)
 	UpdateUser(ctx context.Context, id string, update func(User) (User, error)) (User, error)
-	// DeleteUser deletes the user and their access keys.
+	// DeleteUser deletes the user, their access keys and their team memberships.
 	DeleteUser(ctx context.Context, id string) error
+
+	// CreateTeam stores a team and its members (user IDs; one that is not a user
+	// is EInvalid).
+	CreateTeam(ctx context.Context, t Team) error
+	GetTeam(ctx context.Context, name string) (Team, error)
+	// ListTeams returns every team with its members, ordered by name.
+	ListTeams(ctx context.Context) ([]Team, error)
+	// UpdateTeam replaces a team's description and members.
+	UpdateTeam(ctx context.Context, name string, update func(Team) (Team, error)) (Team, error)
+	DeleteTeam(ctx context.Context, name string) error
 
 	// CreateAccessKey stores k unless its user already has maxPerUser keys of its
 	// kind (EConflict naming the limit); the check and the insert are atomic under

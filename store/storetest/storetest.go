@@ -37,6 +37,7 @@ func Run(t *testing.T, f Factory) {
 		{"DeletingUserDeletesKeys", testDeleteUserCascades},
 		{"RecordKeyUses", testKeyUses},
 		{"Clusters", testClusters},
+		{"Teams", testTeams},
 		{"SigningKeys", testSigningKeys},
 		{"Audit", testAudit},
 		{"RevokedTokens", testRevokedTokens},
@@ -439,6 +440,63 @@ func testClusters(t *testing.T, open func(*testing.T) kubegate.Store) {
 	wantCode(t, s.DeleteCluster(ctx(), "dev"), kubegate.ENotFound)
 }
 
+func testTeams(t *testing.T, open func(*testing.T) kubegate.Store) {
+	s := open(t)
+	for _, n := range []string{"ann", "bob", "cy"} {
+		must(t, s.CreateUser(ctx(), NewUser(n)))
+	}
+	now := Now()
+	web := kubegate.Team{Name: "web", Description: "the web team", Members: []string{"id-bob", "id-ann", "id-bob"}, CreatedAt: now, UpdatedAt: now}
+	must(t, s.CreateTeam(ctx(), web))
+	must(t, s.CreateTeam(ctx(), kubegate.Team{Name: "empty", CreatedAt: now, UpdatedAt: now}))
+	wantCode(t, s.CreateTeam(ctx(), web), kubegate.EConflict)
+	wantCode(t, s.CreateTeam(ctx(), kubegate.Team{Name: "Web_Team", CreatedAt: now, UpdatedAt: now}), kubegate.EInvalid)
+	wantCode(t, s.CreateTeam(ctx(), kubegate.Team{Name: "ghosts", Members: []string{"id-nobody"}, CreatedAt: now, UpdatedAt: now}), kubegate.EInvalid)
+	if _, err := s.GetTeam(ctx(), "ghosts"); kubegate.ErrorCode(err) != kubegate.ENotFound {
+		t.Fatalf("a team refused for an unknown member was stored: %v", err)
+	}
+
+	got, err := s.GetTeam(ctx(), "web")
+	must(t, err)
+	web.Members = []string{"id-ann", "id-bob"} // sorted, once each
+	equal(t, "GetTeam", got, web)
+	_, err = s.GetTeam(ctx(), "nope")
+	wantCode(t, err, kubegate.ENotFound)
+
+	upd, err := s.UpdateTeam(ctx(), "web", func(tm kubegate.Team) (kubegate.Team, error) {
+		tm.Members = append(tm.Members, "id-cy")
+		tm.Description = "web and more"
+		tm.UpdatedAt = Now()
+		return tm, nil
+	})
+	must(t, err)
+	got, _ = s.GetTeam(ctx(), "web")
+	equal(t, "after update", got, upd)
+	_, err = s.UpdateTeam(ctx(), "web", func(tm kubegate.Team) (kubegate.Team, error) {
+		tm.Members = append(tm.Members, "id-nobody")
+		return tm, nil
+	})
+	wantCode(t, err, kubegate.EInvalid)
+	got, _ = s.GetTeam(ctx(), "web")
+	equal(t, "after a refused update", got, upd)
+
+	// A deleted user leaves every team.
+	must(t, s.DeleteUser(ctx(), "id-bob"))
+	list, err := s.ListTeams(ctx())
+	must(t, err)
+	if len(list) != 2 || list[0].Name != "empty" || list[1].Name != "web" || len(list[0].Members) != 0 ||
+		!reflect.DeepEqual(list[1].Members, []string{"id-ann", "id-cy"}) {
+		t.Fatalf("teams after bob was deleted = %+v", list)
+	}
+
+	must(t, s.DeleteTeam(ctx(), "web"))
+	wantCode(t, s.DeleteTeam(ctx(), "web"), kubegate.ENotFound)
+	must(t, s.CreateTeam(ctx(), kubegate.Team{Name: "web", CreatedAt: now, UpdatedAt: now}))
+	if got, _ := s.GetTeam(ctx(), "web"); len(got.Members) != 0 {
+		t.Fatalf("a team made again under a deleted one's name has its members: %v", got.Members)
+	}
+}
+
 func testSigningKeys(t *testing.T, open func(*testing.T) kubegate.Store) {
 	s := open(t)
 	old := kubegate.SigningKey{KID: "k1", Algorithm: "ES256", PrivateKey: []byte("private-1"), CreatedAt: Now().Add(-time.Hour)}
@@ -637,6 +695,9 @@ func testWatch(t *testing.T, open func(*testing.T) kubegate.Store) {
 	expect(kubegate.Change{Kind: kubegate.ChangeAccessKey, Key: "AKK1"}, func() { must(t, a.DeleteAccessKey(ctx(), "AKK1")) })
 	expect(kubegate.Change{Kind: kubegate.ChangeCluster, Key: "c1"}, func() {
 		must(t, a.CreateCluster(ctx(), kubegate.Cluster{Name: "c1", Server: "https://c1", CreatedAt: Now(), UpdatedAt: Now()}))
+	})
+	expect(kubegate.Change{Kind: kubegate.ChangeTeam, Key: "t1"}, func() {
+		must(t, a.CreateTeam(ctx(), kubegate.Team{Name: "t1", Members: []string{"id-kim"}, CreatedAt: Now(), UpdatedAt: Now()}))
 	})
 
 	// Nothing from before Watch started (the create of kim and AKK1) came through,
