@@ -655,7 +655,7 @@ func (s *Service) Check(accessKey, userID string, epoch int64) (kubegate.Identit
 		return kubegate.Identity{}, kubegate.Errorf(kubegate.EUnauthorized,
 			"issued before %s's password changed or the user was disabled: log in or exchange the key again", u.Name)
 	}
-	id := kubegate.Identity{UserID: u.ID, Name: u.Name, Groups: kubegate.GroupsFor(u), Admin: u.Admin, AccessKey: accessKey, TokenEpoch: u.TokenEpoch}
+	id := kubegate.Identity{UserID: u.ID, Name: u.Name, Groups: s.view.groupsOf(u), Admin: u.Admin, AccessKey: accessKey, TokenEpoch: u.TokenEpoch}
 	if accessKey != "" {
 		k, _ := s.view.key(accessKey)
 		id.Scope = k.Scope // the key's scope now, not when the token was issued

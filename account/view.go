@@ -23,6 +23,10 @@ type view struct {
 	mu    sync.RWMutex
 	keys  map[string]kubegate.AccessKey // by access key
 	users map[string]kubegate.User      // by ID
+	teams map[string]kubegate.Team      // by name
+	// memberOf is, by user ID, the names of the user's teams, sorted: derived from
+	// teams on every change of one.
+	memberOf map[string][]string
 
 	fetching chan struct{} // bounds the store lookups of fetchKey
 	// misses are access keys fetchKey found nowhere lately, so that repeating a
@@ -34,7 +38,8 @@ type view struct {
 }
 
 func newView(store kubegate.Store, logger *slog.Logger) *view {
-	return &view{store: store, logger: logger, keys: map[string]kubegate.AccessKey{}, users: map[string]kubegate.User{}, fetching: make(chan struct{}, 4), misses: map[string]time.Time{}}
+	return &view{store: store, logger: logger, keys: map[string]kubegate.AccessKey{}, users: map[string]kubegate.User{},
+		teams: map[string]kubegate.Team{}, memberOf: map[string][]string{}, fetching: make(chan struct{}, 4), misses: map[string]time.Time{}}
 }
 
 func (v *view) load(ctx context.Context) error {
@@ -54,8 +59,17 @@ func (v *view) load(ctx context.Context) error {
 	for _, k := range keys {
 		km[k.AccessKey] = k
 	}
+	teams, err := v.store.ListTeams(ctx)
+	if err != nil {
+		return err
+	}
+	tm := make(map[string]kubegate.Team, len(teams))
+	for _, t := range teams {
+		tm[t.Name] = t
+	}
 	v.mu.Lock()
-	v.users, v.keys = um, km
+	v.users, v.keys, v.teams = um, km, tm
+	v.memberOf = membership(tm)
 	v.gen++
 	v.mu.Unlock()
 	return nil
@@ -92,6 +106,19 @@ func (v *view) apply(ctx context.Context, c kubegate.Change) {
 			err = nil
 		}
 		v.mu.Unlock()
+	case kubegate.ChangeTeam:
+		var t kubegate.Team
+		t, err = v.store.GetTeam(ctx, c.Key)
+		v.mu.Lock()
+		v.gen++
+		if err == nil {
+			v.teams[c.Key] = t
+		} else if kubegate.ErrorCode(err) == kubegate.ENotFound {
+			delete(v.teams, c.Key)
+			err = nil
+		}
+		v.memberOf = membership(v.teams)
+		v.mu.Unlock()
 	default:
 		return
 	}
@@ -105,6 +132,9 @@ func (v *view) apply(ctx context.Context, c kubegate.Change) {
 			delete(v.users, c.Key)
 		case kubegate.ChangeAccessKey:
 			delete(v.keys, c.Key)
+		case kubegate.ChangeTeam: // its members act without it until it is read again
+			delete(v.teams, c.Key)
+			v.memberOf = membership(v.teams)
 		}
 		v.mu.Unlock()
 	}

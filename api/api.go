@@ -65,6 +65,7 @@ type AuditLog interface {
 type Options struct {
 	Sessions Sessions
 	Accounts Accounts
+	Teams    Teams
 	Tokens   Tokens
 	Clusters Clusters
 	Audit    AuditLog
@@ -98,6 +99,10 @@ func Register(mux *http.ServeMux, o Options) {
 
 	mux.Handle(p+"users", m{http.MethodGet: admin(a.listUsers), http.MethodPost: adminSession(a.createUser)})
 	mux.Handle(p+"users/{name}", m{http.MethodGet: admin(a.getUser), http.MethodPatch: adminSession(a.updateUser), http.MethodDelete: adminSession(a.deleteUser)})
+
+	mux.Handle(p+"teams", m{http.MethodGet: authed(a.listTeams), http.MethodPost: adminSession(a.createTeam)})
+	mux.Handle(p+"teams/{name}", m{http.MethodGet: authed(a.getTeam), http.MethodPatch: adminSession(a.updateTeam), http.MethodDelete: adminSession(a.deleteTeam)})
+	mux.Handle(p+"teams/{name}/members/{user}", m{http.MethodPut: adminSession(a.addMember), http.MethodDelete: adminSession(a.removeMember)})
 
 	mux.Handle(p+"key/create", m{http.MethodPost: session(a.createKey)})
 	mux.Handle(p+"key", m{http.MethodGet: authed(a.listKeys), http.MethodPatch: session(a.updateKey), http.MethodDelete: session(a.deleteKey)})

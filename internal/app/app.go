@@ -185,7 +185,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		TrustedProxies:  cfg.TrustedProxies,
 		Routes: func(mux *http.ServeMux) {
 			api.Register(mux, api.Options{
-				Sessions: authenticator, Accounts: a.accounts, Tokens: a.tokens, Clusters: a.clusters, Audit: store, ListCache: listCacheStatus,
+				Sessions: authenticator, Accounts: a.accounts, Teams: a.accounts, Tokens: a.tokens, Clusters: a.clusters, Audit: store, ListCache: listCacheStatus,
 				ExternalURL: cfg.ExternalURL, ExternalCAData: externalCA,
 				SecureCookies: secureCookies,
 			})

@@ -169,6 +169,20 @@ func TestEveryDocumentedOperationMatchesItsSchema(t *testing.T) {
 	_ = json.Unmarshal(c.call("POST", "/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}, 200), &login)
 	admin = login.Token
 
+	// Teams.
+	c.call("POST", "/api/v1/cube/teams", admin, map[string]any{"name": "contract-team", "description": "for the contract", "members": []string{"contract"}}, 201)
+	c.call("POST", "/api/v1/cube/teams", admin, map[string]any{"name": "Contract Team"}, 400)
+	c.call("POST", "/api/v1/cube/teams", admin, map[string]any{"name": "ghosts", "members": []string{"nobody"}}, 400)
+	c.call("GET", "/api/v1/cube/teams", admin, nil, 200)
+	c.call("GET", "/api/v1/cube/teams/contract-team", admin, nil, 200)
+	c.call("GET", "/api/v1/cube/teams/no-such-team", admin, nil, 404)
+	c.call("PATCH", "/api/v1/cube/teams/contract-team", admin, map[string]any{"description": "changed", "members": []string{}}, 200)
+	c.call("PUT", "/api/v1/cube/teams/contract-team/members/contract", admin, nil, 200)
+	c.call("PUT", "/api/v1/cube/teams/contract-team/members/nobody", admin, nil, 400)
+	c.call("DELETE", "/api/v1/cube/teams/contract-team/members/contract", admin, nil, 200)
+	c.call("DELETE", "/api/v1/cube/teams/contract-team", admin, nil, 200)
+	c.call("DELETE", "/api/v1/cube/teams/contract-team", admin, nil, 404)
+
 	// Access keys and tokens, both dialects.
 	var key struct{ AccessKey, SecretKey string }
 	_ = json.Unmarshal(c.call("POST", "/api/v1/cube/key/create", admin, map[string]string{"description": "contract"}, 200), &key)
