@@ -220,3 +220,39 @@ func TestAKeyMadeOnAnotherReplicaExchangesAtOnce(t *testing.T) {
 		t.Fatalf("an unknown key: %v", err)
 	}
 }
+
+// noticeMidRead is a store on which the key's own change notice reaches the
+// replica while it reads the key: the race between the first use of a key on
+// another replica and the notice of its creation.
+type noticeMidRead struct {
+	kubegate.Store
+	replica *account.Service
+	once    atomic.Bool
+}
+
+func (s *noticeMidRead) GetAccessKey(ctx context.Context, accessKey string) (kubegate.AccessKey, error) {
+	k, err := s.Store.GetAccessKey(ctx, accessKey)
+	if s.once.CompareAndSwap(false, true) {
+		s.replica.Apply(ctx, kubegate.Change{Kind: kubegate.ChangeAccessKey, Key: accessKey})
+	}
+	return k, err
+}
+
+func TestAKeyWhoseNoticeArrivesDuringItsFirstUseExchanges(t *testing.T) {
+	ctx := context.Background()
+	st := sqlitetest.Open(t)
+	a, err := account.New(account.Options{Store: st, Password: account.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	racing := &noticeMidRead{Store: st}
+	b, err := account.New(account.Options{Store: racing, Password: account.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	racing.replica = b
+	k, secret := userWithKey(t, a, "racer")
+	if id, err := b.Exchange(ctx, k.AccessKey, secret, account.Client{}); err != nil || id.Name != "racer" {
+		t.Fatalf("exchange while the key's notice lands: %+v, %v", id, err)
+	}
+}

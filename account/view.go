@@ -170,35 +170,57 @@ func (v *view) fetchKey(accessKey string) (kubegate.AccessKey, bool) {
 	default:
 		return kubegate.AccessKey{}, false
 	}
-	v.mu.RLock()
-	gen := v.gen
-	v.mu.RUnlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	k, err := v.store.GetAccessKey(ctx, accessKey)
-	if err != nil {
-		if kubegate.ErrorCode(err) == kubegate.ENotFound {
-			v.miss(accessKey, now)
-		}
-		return kubegate.AccessKey{}, false
-	}
-	_, known := v.user(k.UserID)
-	var u kubegate.User
-	if !known {
-		if u, err = v.store.GetUser(ctx, k.UserID); err != nil {
+	// A change applied while we read (often this very key's own notice, which
+	// races the first use on another replica) may have overtaken what we read:
+	// take what the change left, or read again.
+	for range 3 {
+		v.mu.RLock()
+		gen := v.gen
+		v.mu.RUnlock()
+		k, u, err := v.read(ctx, accessKey)
+		if err != nil {
+			if kubegate.ErrorCode(err) == kubegate.ENotFound {
+				v.miss(accessKey, now)
+			}
 			return kubegate.AccessKey{}, false
 		}
+		v.mu.Lock()
+		if v.gen != gen {
+			k, ok := v.keys[accessKey]
+			_, known := v.users[k.UserID]
+			v.mu.Unlock()
+			if ok && known {
+				return k, true
+			}
+			continue
+		}
+		if u != nil {
+			v.users[u.ID] = *u
+		}
+		v.keys[k.AccessKey] = k
+		v.mu.Unlock()
+		return k, true
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.gen != gen {
-		return kubegate.AccessKey{}, false // a change came meanwhile: the next try reads it
+	return kubegate.AccessKey{}, false
+}
+
+// read reads an access key from the store, and its user when the view does not
+// know it.
+func (v *view) read(ctx context.Context, accessKey string) (kubegate.AccessKey, *kubegate.User, error) {
+	k, err := v.store.GetAccessKey(ctx, accessKey)
+	if err != nil {
+		return kubegate.AccessKey{}, nil, err
 	}
-	if !known {
-		v.users[u.ID] = u
+	if _, known := v.user(k.UserID); known {
+		return k, nil, nil
 	}
-	v.keys[k.AccessKey] = k
-	return k, true
+	u, err := v.store.GetUser(ctx, k.UserID)
+	if err != nil {
+		return kubegate.AccessKey{}, nil, err
+	}
+	return k, &u, nil
 }
 
 // missTTL is how long a key found nowhere is not looked up again: far longer
