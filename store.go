@@ -23,6 +23,7 @@ const (
 	ChangeToken      ChangeKind = "token"
 	ChangeSetting    ChangeKind = "setting"
 	ChangeTeam       ChangeKind = "team"
+	ChangeGrant      ChangeKind = "grant"
 	// ChangeResync means changes may have been missed (a lost database connection):
 	// a consumer must reload everything it caches.
 	ChangeResync ChangeKind = "resync"
@@ -68,6 +69,24 @@ type Store interface {
 	// UpdateTeam replaces a team's description and members.
 	UpdateTeam(ctx context.Context, name string, update func(Team) (Team, error)) (Team, error)
 	DeleteTeam(ctx context.Context, name string) error
+
+	// CreateGrant stores a grant whose subject (a user or a team) exists,
+	// EInvalid otherwise. A grant goes with its subject, announced as a change
+	// of the grant.
+	CreateGrant(ctx context.Context, g Grant) error
+	// GetGrant and ListGrants (by creation) return grants with their status.
+	GetGrant(ctx context.Context, id string) (Grant, error)
+	ListGrants(ctx context.Context) ([]Grant, error)
+	DeleteGrant(ctx context.Context, id string) error
+	// PutGrantStatus records the state of the grant id in one cluster; a grant
+	// deleted meanwhile gets none. It sends no change notification.
+	PutGrantStatus(ctx context.Context, id string, s GrantStatus) error
+
+	// Lead blocks until this process holds the leadership called name among
+	// every replica sharing the store, or ctx ends. The context it returns ends
+	// when the leadership is lost (the database connection holding it broke) or
+	// release is called.
+	Lead(ctx context.Context, name string) (lead context.Context, release func(), err error)
 
 	// CreateAccessKey stores k unless its user already has maxPerUser keys of its
 	// kind (EConflict naming the limit); the check and the insert are atomic under

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,6 +50,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	if opts.Schema != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = opts.Schema
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns += 2 // the LISTEN and a leadership hold one each, beside pgx's default for queries
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -98,6 +102,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 			return err
 		},
 		Wake: func(ctx context.Context) <-chan struct{} { return listen(ctx, pool, channel, opts.Options) },
+		Lead: leader{pool: pool, schema: opts.Schema, retry: time.Second, check: 2 * time.Second}.lead,
 	}
 	return sqlstore.New(db, d, opts.Options, func() error { pool.Close(); return nil }), nil
 }

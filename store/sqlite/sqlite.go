@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -63,7 +64,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlite: migrating %s: %w", path, err)
 	}
-	return sqlstore.New(db, sqlstore.Dialect{IsUnique: isUnique}, opts), nil
+	return sqlstore.New(db, sqlstore.Dialect{IsUnique: isUnique, Lead: leader{path: path, retry: 200 * time.Millisecond}.lead}, opts), nil
 }
 
 // ownerOnly creates the database file readable by its owner alone, or narrows an

@@ -35,6 +35,9 @@ type Dialect struct {
 	// poll at once instead of waiting for PollInterval. It closes the channel once
 	// it has stopped, after ctx is done, so the watch can wait for it.
 	Wake func(ctx context.Context) <-chan struct{}
+	// Lead, when set, takes a leadership every replica sharing the database
+	// sees (Store.Lead).
+	Lead func(ctx context.Context, name string) (context.Context, func(), error)
 }
 
 // Options configures a Store.
@@ -283,6 +286,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		}
 		keys, err := collect(rows, func(r scanner) (string, error) { var k string; return k, r.Scan(&k) })
 		if err != nil {
+			return err
+		}
+		if err := s.announceGrants(ctx, tx, "subject_user", id); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM users WHERE id = ?`), id)

@@ -159,5 +159,17 @@ func (s *Store) UpdateTeam(ctx context.Context, name string, update func(kubegat
 
 // DeleteTeam implements kubegate.Store.
 func (s *Store) DeleteTeam(ctx context.Context, name string) error {
-	return s.deleteOne(ctx, `DELETE FROM teams WHERE name = ?`, name, kubegate.ChangeTeam, fmt.Sprintf("team %q", name))
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.announceGrants(ctx, tx, "subject_team", name); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM teams WHERE name = ?`), name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return kubegate.Errorf(kubegate.ENotFound, "team %q not found", name)
+		}
+		return s.changed(ctx, tx, kubegate.ChangeTeam, name)
+	})
 }
