@@ -79,11 +79,14 @@ type GrantStatus struct {
 const MaxGrantTargets = 256
 
 // ManagedByLabel and ManagedBy mark every binding the gateway makes; GrantLabel
-// names the grant it stands for. Bindings without them are never touched.
+// names the grant it stands for, and InstanceLabel the installation (the store)
+// whose grant it is, so that two installations sharing a cluster leave each
+// other's bindings alone. Bindings without them are never touched.
 const (
 	ManagedByLabel = "app.kubernetes.io/managed-by"
 	ManagedBy      = "kubegate"
 	GrantLabel     = "kubegate.io/grant"
+	InstanceLabel  = "kubegate.io/instance"
 )
 
 // BindingName is the name of the RoleBindings and ClusterRoleBinding of the
@@ -105,6 +108,14 @@ func ValidateGrantID(id string) error {
 // bootstrap roles hold colons).
 var roleName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9.:_-]{0,252}$`)
 
+// ValidateRoleName says whether name can be a ClusterRole's.
+func ValidateRoleName(name string) error {
+	if !roleName.MatchString(name) {
+		return Errorf(EInvalid, "role %q is not a ClusterRole name", name)
+	}
+	return nil
+}
+
 // Validate says what is wrong with a grant, naming the field; clusters and
 // namespaces are sorted and made unique.
 func (g *Grant) Validate() error {
@@ -123,8 +134,8 @@ func (g *Grant) Validate() error {
 	default:
 		return Errorf(EInvalid, "subject.kind must be %s or %s, not %q", SubjectUser, SubjectTeam, g.Subject.Kind)
 	}
-	if !roleName.MatchString(g.Role) {
-		return Errorf(EInvalid, "role %q is not a ClusterRole name", g.Role)
+	if err := ValidateRoleName(g.Role); err != nil {
+		return err
 	}
 	var err error
 	if g.Clusters, err = targets("clusters", g.Clusters, ValidateClusterName); err != nil {

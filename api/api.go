@@ -66,6 +66,7 @@ type Options struct {
 	Sessions Sessions
 	Accounts Accounts
 	Teams    Teams
+	Grants   Grants
 	Tokens   Tokens
 	Clusters Clusters
 	Audit    AuditLog
@@ -103,6 +104,8 @@ func Register(mux *http.ServeMux, o Options) {
 	mux.Handle(p+"teams", m{http.MethodGet: authed(a.listTeams), http.MethodPost: adminSession(a.createTeam)})
 	mux.Handle(p+"teams/{name}", m{http.MethodGet: authed(a.getTeam), http.MethodPatch: adminSession(a.updateTeam), http.MethodDelete: adminSession(a.deleteTeam)})
 	mux.Handle(p+"teams/{name}/members/{user}", m{http.MethodPut: adminSession(a.addMember), http.MethodDelete: adminSession(a.removeMember)})
+	mux.Handle(p+"grants", m{http.MethodGet: authed(a.listGrants), http.MethodPost: adminSession(a.createGrant)})
+	mux.Handle(p+"grants/{id}", m{http.MethodGet: authed(a.getGrant), http.MethodDelete: adminSession(a.deleteGrant)})
 
 	mux.Handle(p+"key/create", m{http.MethodPost: session(a.createKey)})
 	mux.Handle(p+"key", m{http.MethodGet: authed(a.listKeys), http.MethodPatch: session(a.updateKey), http.MethodDelete: session(a.deleteKey)})

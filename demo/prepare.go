@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/grants"
 	"github.com/kubegate/kubegate/kubeenv"
 )
 
@@ -53,10 +54,26 @@ func GrantCacheReader(ctx context.Context, c *kubeenv.Cluster) error {
 	return nil
 }
 
+// GrantsRole is what the gateway needs in a cluster to keep the grants'
+// bindings there: managing bindings, seeing namespaces, and binding only the
+// grantable roles, so that Kubernetes' own escalation check stops a grant of
+// anything else.
+func GrantsRole(grantable []string) *rbacv1.ClusterRole {
+	return &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubegate-grants"},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{rbacv1.GroupName}, Resources: []string{"rolebindings", "clusterrolebindings"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+			{APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"}, Verbs: []string{"bind"}, ResourceNames: grantable},
+			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}},
+		},
+	}
+}
+
 // PrepareCluster sets a cluster up the way docs/clusters.md tells operators to: a
-// least-privilege identity for the gateway that may only impersonate, and the
-// gateway's admins bound to cluster-admin. It writes the gateway's kubeconfig into
-// dir and returns its path.
+// least-privilege identity for the gateway that may impersonate and keep the
+// grants' bindings (binding only the default grantable roles), and the gateway's
+// admins bound to cluster-admin. It writes the gateway's kubeconfig into dir and
+// returns its path.
 func PrepareCluster(ctx context.Context, c *kubeenv.Cluster, dir string) (string, error) {
 	cs, err := c.Clientset()
 	if err != nil {
@@ -77,6 +94,18 @@ func PrepareCluster(ctx context.Context, c *kubeenv.Cluster, dir string) (string
 			_, err := rbac.ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
 				ObjectMeta: metav1.ObjectMeta{Name: "kubegate-impersonator"},
 				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "kubegate-impersonator"},
+				Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: GatewayUser}},
+			}, metav1.CreateOptions{})
+			return err
+		},
+		func() error {
+			_, err := rbac.ClusterRoles().Create(ctx, GrantsRole(grants.DefaultRoles()), metav1.CreateOptions{})
+			return err
+		},
+		func() error {
+			_, err := rbac.ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+				ObjectMeta: metav1.ObjectMeta{Name: "kubegate-grants"},
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "kubegate-grants"},
 				Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: GatewayUser}},
 			}, metav1.CreateOptions{})
 			return err

@@ -26,6 +26,7 @@ import (
 	"github.com/kubegate/kubegate/cluster"
 	"github.com/kubegate/kubegate/console"
 	"github.com/kubegate/kubegate/filters"
+	"github.com/kubegate/kubegate/grants"
 	"github.com/kubegate/kubegate/httpapi"
 	"github.com/kubegate/kubegate/internal/config"
 	"github.com/kubegate/kubegate/kubeproxy"
@@ -51,7 +52,11 @@ type App struct {
 	clusters *cluster.Registry
 	audit    *audit.Recorder
 	cache    *listcache.Cache // nil without --list-cache
-	srv      *server.Server
+	grants   *grants.Service
+	// reconciler keeps the grants' bindings in the clusters while this replica
+	// leads.
+	reconciler *grants.Reconciler
+	srv        *server.Server
 	// adminPassword is the bootstrap admin's password when it was generated now.
 	adminPassword string
 }
@@ -147,6 +152,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 	}
 	proxy := kubeproxy.New(a.clusters, logger, popts)
 	a.clusters.Engage(proxy)
+	a.grants = grants.New(grants.Options{Store: store, Users: a.accounts, Roles: cfg.GrantableRoles, Logger: logger})
+	a.reconciler = grants.NewReconciler(grants.ReconcilerOptions{Store: store, Users: a.accounts, Logger: logger})
+	a.clusters.Engage(a.reconciler)
 	docs, err := apidocs.Handler()
 	if err != nil {
 		return nil, err
@@ -185,7 +193,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		TrustedProxies:  cfg.TrustedProxies,
 		Routes: func(mux *http.ServeMux) {
 			api.Register(mux, api.Options{
-				Sessions: authenticator, Accounts: a.accounts, Teams: a.accounts, Tokens: a.tokens, Clusters: a.clusters, Audit: store, ListCache: listCacheStatus,
+				Sessions: authenticator, Accounts: a.accounts, Teams: a.accounts, Grants: a.grants, Tokens: a.tokens, Clusters: a.clusters, Audit: store, ListCache: listCacheStatus,
 				ExternalURL: cfg.ExternalURL, ExternalCAData: externalCA,
 				SecureCookies: secureCookies,
 			})
@@ -293,7 +301,8 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(fmt.Errorf("watching the store: %w", err), a.store.Close())
 	}
-	mirrors := []kubegate.Mirror{a.accounts, a.tokens, a.clusters}
+	// The reconciler comes after the accounts: it reads the users they mirror.
+	mirrors := []kubegate.Mirror{a.accounts, a.tokens, a.clusters, a.reconciler}
 	for _, m := range mirrors {
 		if err := m.Load(bg); err != nil {
 			stopBackground()
@@ -312,6 +321,7 @@ func (a *App) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { a.clusters.RunHealthChecks(bg); return nil })
+	g.Go(func() error { a.reconciler.Run(bg); return nil })
 	g.Go(func() error { a.accounts.Run(bg, 5*time.Second); return nil })
 	g.Go(func() error { a.audit.Run(bg, time.Second); return nil })
 	g.Go(func() error { a.audit.RunRetention(bg, a.cfg.AuditRetention, time.Now); return nil })

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,6 +70,8 @@ type Config struct {
 	FailuresPerIP       int
 	FailuresPerKey      int
 	TrustedProxies      []netip.Prefix
+	// GrantableRoles are the ClusterRoles administrators may grant.
+	GrantableRoles []string
 	// BootstrapAdminPassword comes from KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD only: a
 	// flag would show it in the process list.
 	BootstrapAdminPassword string
@@ -168,6 +171,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 		Store:                    "sqlite",
 		MaxKeysPerUser:           5,
 		MaxWatchesPerUser:        100,
+		GrantableRoles:           []string{"view", "edit", "admin"},
 		MaxPersonalTokensPerUser: 10,
 		PersonalTokenMaxTTL:      365 * 24 * time.Hour,
 		TokenTTL:                 time.Hour,
@@ -224,6 +228,7 @@ func Parse(cmd Command, args []string, getenv func(string) string, usage io.Writ
 	fs.Var(&pathValue{&c.Audience}, "audience", "the aud claim of tokens")
 	fs.Var(&intValue{p: &c.FailuresPerIP, min: 0, max: 1 << 20}, "exchange-rate-per-ip", "failed token exchanges and logins allowed per client address per minute (0: no limit)")
 	fs.Var(&intValue{p: &c.FailuresPerKey, min: 0, max: 1 << 20}, "exchange-rate-per-key", "failed token exchanges allowed per access key (and logins per user name) per minute (0: no limit)")
+	fs.Var(&roleListValue{&c.GrantableRoles}, "grantable-roles", "comma-separated ClusterRoles that administrators may grant to users and teams (give the gateway `bind` on each, see docs/clusters.md); cluster-admin only if listed here")
 	fs.Var(&cidrListValue{&c.TrustedProxies}, "trusted-proxies", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For is believed")
 	fs.Var(&clusterListValue{&c.Clusters}, "cluster", "register a cluster at start-up, NAME=KUBECONFIG_PATH; repeatable (environment: comma-separated)")
 	fs.Var(&durationValue{p: &c.ClusterDialTimeout, min: 100 * time.Millisecond}, "cluster-dial-timeout", "how long connecting to a cluster may take before the call is a 503")
@@ -605,6 +610,34 @@ func (v *intValue) Set(s string) error {
 		return fmt.Errorf("must be an integer from %d to %d", v.min, v.max)
 	}
 	*v.p = n
+	return nil
+}
+
+// roleListValue is a list of ClusterRole names.
+type roleListValue struct{ p *[]string }
+
+func (v *roleListValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strings.Join(*v.p, ",")
+}
+
+func (v *roleListValue) Set(s string) error {
+	out := []string{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if err := kubegate.ValidateRoleName(part); err != nil {
+			return err
+		}
+		if !slices.Contains(out, part) {
+			out = append(out, part)
+		}
+	}
+	*v.p = out
 	return nil
 }
 

@@ -180,6 +180,16 @@ func TestEveryDocumentedOperationMatchesItsSchema(t *testing.T) {
 	c.call("PUT", "/api/v1/cube/teams/contract-team/members/contract", admin, nil, 200)
 	c.call("PUT", "/api/v1/cube/teams/contract-team/members/nobody", admin, nil, 400)
 	c.call("DELETE", "/api/v1/cube/teams/contract-team/members/contract", admin, nil, 200)
+	var grant struct{ ID string }
+	_ = json.Unmarshal(c.call("POST", "/api/v1/cube/grants", admin, map[string]any{
+		"subject": map[string]string{"kind": "Team", "name": "contract-team"}, "role": "view", "clusters": []string{"*"}, "namespaces": []string{"contract"}}, 201), &grant)
+	c.call("POST", "/api/v1/cube/grants", admin, map[string]any{
+		"subject": map[string]string{"kind": "Team", "name": "contract-team"}, "role": "cluster-admin", "clusters": []string{"*"}, "clusterWide": true}, 400)
+	c.call("GET", "/api/v1/cube/grants", admin, nil, 200)
+	c.call("GET", "/api/v1/cube/grants/"+grant.ID, admin, nil, 200)
+	c.call("GET", "/api/v1/cube/grants/gnosuchgrant", admin, nil, 404)
+	c.call("DELETE", "/api/v1/cube/grants/"+grant.ID, admin, nil, 200)
+	c.call("DELETE", "/api/v1/cube/grants/"+grant.ID, admin, nil, 404)
 	c.call("DELETE", "/api/v1/cube/teams/contract-team", admin, nil, 200)
 	c.call("DELETE", "/api/v1/cube/teams/contract-team", admin, nil, 404)
 
