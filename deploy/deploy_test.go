@@ -238,7 +238,10 @@ func TestServerSideDryRun(t *testing.T) {
 		for _, want := range []string{"deployment.apps/kubegate created (server dry run)", "clusterrole.rbac.authorization.k8s.io/kubegate created (server dry run)",
 			// what the list cache, on by default, reads as the gateway
 			"clusterrole.rbac.authorization.k8s.io/kubegate-cache-reader created (server dry run)",
-			"clusterrolebinding.rbac.authorization.k8s.io/kubegate-cache-reader created (server dry run)"} {
+			"clusterrolebinding.rbac.authorization.k8s.io/kubegate-cache-reader created (server dry run)",
+			// what grants need: bindings, and bind on the grantable roles only
+			"clusterrole.rbac.authorization.k8s.io/kubegate-grants created (server dry run)",
+			"clusterrolebinding.rbac.authorization.k8s.io/kubegate-grants created (server dry run)"} {
 			if !strings.Contains(string(out), want) {
 				t.Fatalf("%s: %q missing from\n%s", name, want, out)
 			}

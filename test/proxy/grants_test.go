@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/kubegate/kubegate/demo"
 	"github.com/kubegate/kubegate/kubeenv"
 	"github.com/kubegate/kubegate/test/pgtest"
+	"github.com/kubegate/kubegate/test/testbin"
 )
 
 // eventually waits up to d for ok, saying how long it took.
@@ -120,8 +122,9 @@ func TestGrantsAcrossClusters(t *testing.T) {
 
 	dsn, keyFile := pgtest.Schema(t, "kggrants"), pgtest.SharedKeyFile(t)
 	var urls [2]string
+	var procs [2]*testbin.Process
 	for i := range urls {
-		_, urls[i] = tlsGateway(t, append([]string{"--store=postgres", "--postgres-dsn=" + dsn, "--encryption-key-file=" + keyFile,
+		procs[i], urls[i] = tlsGateway(t, append([]string{"--store=postgres", "--postgres-dsn=" + dsn, "--encryption-key-file=" + keyFile,
 			"--grantable-roles=view,edit,grants-test-reader,grants-test-secrets"}, shared.clusterArgs...)...)
 	}
 	a, b := urls[0], urls[1]
@@ -246,6 +249,31 @@ func TestGrantsAcrossClusters(t *testing.T) {
 		}
 	}
 	eventually(t, "refused once the grant is gone", 2*time.Second, func() bool { return list(b, shared.clusters[1].Name, x) == 403 })
+
+	// Grant changes are in the audit, with who made them and the outcome.
+	eventually(t, "the grant's creation and deletion audited", 5*time.Second, func() bool {
+		body := string(want(t, call(t, "GET", a+"/api/v1/cube/audit?user=admin&pageSize=200", admin, nil), 200).Body)
+		return strings.Contains(body, `"path":"/api/v1/cube/grants"`) && strings.Contains(body, `"path":"/api/v1/cube/grants/`+id+`"`)
+	})
+
+	// The leader dies: the other replica takes over and reconciles.
+	leads := regexp.MustCompile(`this replica leads`)
+	leader, follower := 0, 1
+	if !leads.MatchString(procs[0].Output()) {
+		leader, follower = 1, 0
+	}
+	if leads.MatchString(procs[follower].Output()) {
+		t.Fatal("both replicas lead")
+	}
+	procs[leader].Kill()
+	again := want(t, call(t, "POST", urls[follower]+"/api/v1/cube/grants", admin, map[string]any{
+		"subject": map[string]string{"kind": "Team", "name": "readers"}, "role": "grants-test-reader", "clusters": []string{"*"}, "namespaces": []string{y}}), 201).JSON(t)
+	for name := range clients {
+		eventually(t, "applied by the new leader in "+name, 15*time.Second, stateIs(t, urls[follower], admin, again["id"].(string), name, "Applied"))
+	}
+	if code := list(urls[follower], shared.clusters[0].Name, y); code != 200 {
+		t.Fatalf("granted by the new leader: %d", code)
+	}
 }
 
 // A grant on all clusters and all namespaces reaches a namespace created later
@@ -330,6 +358,22 @@ func TestGrantsReachLaterClustersAndNamespaces(t *testing.T) {
 	})
 	createNamespaces(t, cs0, "grant-not-yet")
 	eventually(t, "applied once the namespace exists", 10*time.Second, stateIs(t, gw, admin, g3["id"].(string), first.Name, "Applied"))
+
+	// A disabled user's grants go, and their bindings with them.
+	want(t, call(t, "POST", gw+"/api/v1/cube/users", admin, map[string]any{"name": "leaver", "password": "leaver-password"}), 201)
+	leaver := want(t, call(t, "POST", gw+"/api/v1/cube/grants", admin, map[string]any{
+		"subject": map[string]string{"kind": "User", "name": "leaver"}, "role": "grants-test-reader", "clusters": []string{first.Name}, "clusterWide": true}), 201).JSON(t)
+	eventually(t, "the cluster-wide grant applied", 10*time.Second, stateIs(t, gw, admin, leaver["id"].(string), first.Name, "Applied"))
+	crb, err := cs0.RbacV1().ClusterRoleBindings().Get(ctx, leaver["bindingName"].(string), metav1.GetOptions{})
+	if err != nil || crb.Subjects[0].Name != "leaver" {
+		t.Fatalf("the ClusterRoleBinding: %+v, %v", crb, err)
+	}
+	want(t, call(t, "PATCH", gw+"/api/v1/cube/users/leaver", admin, map[string]any{"enabled": false}), 200)
+	eventually(t, "a disabled user's binding gone", 10*time.Second, func() bool {
+		_, err := cs0.RbacV1().ClusterRoleBindings().Get(ctx, leaver["bindingName"].(string), metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	})
+	want(t, call(t, "GET", gw+"/api/v1/cube/grants/"+leaver["id"].(string), admin, nil), 404)
 
 	// A deleted user's grants go, and their bindings with them.
 	want(t, call(t, "DELETE", gw+"/api/v1/cube/users/everywhere", admin, nil), 200)
