@@ -67,6 +67,7 @@ type Options struct {
 	Accounts Accounts
 	Teams    Teams
 	Grants   Grants
+	Access   EffectiveAccess
 	Tokens   Tokens
 	Clusters Clusters
 	Audit    AuditLog
@@ -105,6 +106,8 @@ func Register(mux *http.ServeMux, o Options) {
 	mux.Handle(p+"teams/{name}", m{http.MethodGet: authed(a.getTeam), http.MethodPatch: adminSession(a.updateTeam), http.MethodDelete: adminSession(a.deleteTeam)})
 	mux.Handle(p+"teams/{name}/members/{user}", m{http.MethodPut: adminSession(a.addMember), http.MethodDelete: adminSession(a.removeMember)})
 	mux.Handle(p+"grants", m{http.MethodGet: authed(a.listGrants), http.MethodPost: adminSession(a.createGrant)})
+	mux.Handle(p+"access", m{http.MethodGet: authed(a.myAccess)})
+	mux.Handle(p+"users/{name}/access", m{http.MethodGet: admin(a.userAccess)})
 	mux.Handle(p+"grants/{id}", m{http.MethodGet: authed(a.getGrant), http.MethodDelete: adminSession(a.deleteGrant)})
 
 	mux.Handle(p+"key/create", m{http.MethodPost: session(a.createKey)})

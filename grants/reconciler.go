@@ -157,6 +157,9 @@ func (r *Reconciler) grant(id string) (kubegate.Grant, bool) {
 	return g, ok
 }
 
+// Grants returns every grant as mirrored (without status).
+func (r *Reconciler) Grants() []kubegate.Grant { return r.snapshot() }
+
 // snapshot returns every grant as mirrored.
 func (r *Reconciler) snapshot() []kubegate.Grant {
 	r.mu.Lock()

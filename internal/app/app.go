@@ -155,6 +155,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 	a.grants = grants.New(grants.Options{Store: store, Users: a.accounts, Roles: cfg.GrantableRoles, Logger: logger})
 	a.reconciler = grants.NewReconciler(grants.ReconcilerOptions{Store: store, Users: a.accounts, Logger: logger})
 	a.clusters.Engage(a.reconciler)
+	access := grants.NewAccess(grants.AccessOptions{Members: a.clusters, Groups: a.accounts, Grants: a.reconciler.Grants})
 	docs, err := apidocs.Handler()
 	if err != nil {
 		return nil, err
@@ -193,7 +194,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 		TrustedProxies:  cfg.TrustedProxies,
 		Routes: func(mux *http.ServeMux) {
 			api.Register(mux, api.Options{
-				Sessions: authenticator, Accounts: a.accounts, Teams: a.accounts, Grants: a.grants, Tokens: a.tokens, Clusters: a.clusters, Audit: store, ListCache: listCacheStatus,
+				Sessions: authenticator, Accounts: a.accounts, Teams: a.accounts, Grants: a.grants, Access: access, Tokens: a.tokens, Clusters: a.clusters, Audit: store, ListCache: listCacheStatus,
 				ExternalURL: cfg.ExternalURL, ExternalCAData: externalCA,
 				SecureCookies: secureCookies,
 			})

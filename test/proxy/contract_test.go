@@ -186,6 +186,10 @@ func TestEveryDocumentedOperationMatchesItsSchema(t *testing.T) {
 	c.call("POST", "/api/v1/cube/grants", admin, map[string]any{
 		"subject": map[string]string{"kind": "Team", "name": "contract-team"}, "role": "cluster-admin", "clusters": []string{"*"}, "clusterWide": true}, 400)
 	c.call("GET", "/api/v1/cube/grants", admin, nil, 200)
+	c.call("GET", "/api/v1/cube/access?pageSize=2", admin, nil, 200)
+	c.call("GET", "/api/v1/cube/access?pageSize=51", admin, nil, 400)
+	c.call("GET", "/api/v1/cube/users/contract/access?pageSize=2", admin, nil, 200)
+	c.call("GET", "/api/v1/cube/users/no-such-user/access", admin, nil, 404)
 	c.call("GET", "/api/v1/cube/grants/"+grant.ID, admin, nil, 200)
 	c.call("GET", "/api/v1/cube/grants/gnosuchgrant", admin, nil, 404)
 	c.call("DELETE", "/api/v1/cube/grants/"+grant.ID, admin, nil, 200)

@@ -2,8 +2,11 @@ package proxy
 
 import (
 	"context"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -384,4 +387,95 @@ func TestGrantsReachLaterClustersAndNamespaces(t *testing.T) {
 	if left := want(t, call(t, "GET", gw+"/api/v1/cube/grants", admin, nil), 200).JSON(t)["items"].([]any); len(left) != 0 {
 		t.Fatalf("grants of a deleted user: %v", left)
 	}
+}
+
+// What a user may actually do, per cluster and namespace, from the cluster's own
+// RBAC: access from a kubegate grant (naming the grant) and from a RoleBinding
+// made by hand show alike, and nothing the cluster would refuse — checked
+// against kubectl auth can-i --as.
+func TestEffectiveAccessShowsGrantsAndHandMadeBindings(t *testing.T) {
+	const x, z = "access-x", "access-z"
+	ctx := context.Background()
+	c0 := shared.clusters[0]
+	cs, err := c0.Clientset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	grantTestRoles(t, cs)
+	createNamespaces(t, cs, x, z)
+	if _, err := cs.RbacV1().RoleBindings(z).Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "by-hand"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "grants-test-secrets"},
+		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "looker"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, gw := tlsGateway(t, append([]string{"--grantable-roles=grants-test-reader"}, shared.clusterArgs...)...)
+	admin := want(t, call(t, "POST", gw+"/api/v1/cube/login", "", map[string]string{"name": "admin", "password": adminPassword}), 200).JSON(t)["token"].(string)
+	want(t, call(t, "POST", gw+"/api/v1/cube/users", admin, map[string]any{"name": "looker", "password": "looker-password"}), 201)
+	want(t, call(t, "POST", gw+"/api/v1/cube/users", admin, map[string]any{"name": "other", "password": "other-password"}), 201)
+	g := want(t, call(t, "POST", gw+"/api/v1/cube/grants", admin, map[string]any{
+		"subject": map[string]string{"kind": "User", "name": "looker"}, "role": "grants-test-reader", "clusters": []string{c0.Name}, "namespaces": []string{x}}), 201).JSON(t)
+	eventually(t, "the grant applied", 15*time.Second, stateIs(t, gw, admin, g["id"].(string), c0.Name, "Applied"))
+
+	// Every namespace of the cluster, a page at a time.
+	seen := map[string]map[string]any{}
+	for page := 1; ; page++ {
+		r := want(t, call(t, "GET", gw+"/api/v1/cube/users/looker/access?clusters="+c0.Name+"&pageSize=50&page="+strconv.Itoa(page), admin, nil), 200).JSON(t)
+		cl := r["clusters"].([]any)[0].(map[string]any)
+		if cl["error"] != nil {
+			t.Fatalf("cluster error: %v", cl["error"])
+		}
+		nss := cl["namespaces"].([]any)
+		for _, n := range nss {
+			seen[n.(map[string]any)["namespace"].(string)] = n.(map[string]any)
+		}
+		if len(nss) < 50 {
+			if len(seen) != int(cl["total"].(float64)) {
+				t.Fatalf("%d namespaces seen of %v", len(seen), cl["total"])
+			}
+			break
+		}
+	}
+	rules := func(ns string) string {
+		b, _ := json.Marshal(seen[ns]["rules"])
+		return string(b)
+	}
+	grantsIn := func(ns string) []any { return seen[ns]["grants"].([]any) }
+	if seen[x]["level"] != "read" || !strings.Contains(rules(x), "configmaps") || len(grantsIn(x)) != 1 || grantsIn(x)[0].(map[string]any)["id"] != g["id"] {
+		t.Fatalf("%s (granted): %v", x, seen[x])
+	}
+	if seen[z]["level"] != "write" || !strings.Contains(rules(z), "secrets") || len(grantsIn(z)) != 0 {
+		t.Fatalf("%s (bound by hand): %v", z, seen[z])
+	}
+	if seen["default"]["level"] != "none" || rules("default") != "[]" {
+		t.Fatalf("default: %v", seen["default"])
+	}
+	canI := func(verb, resource, ns string) bool {
+		out, _ := exec.Command(c0.Kubectl, "--kubeconfig", c0.Kubeconfig, "auth", "can-i", verb, resource, "-n", ns,
+			"--as", "looker", "--as-group", kubegate.GroupUsers).Output()
+		return strings.TrimSpace(string(out)) == "yes"
+	}
+	for _, c := range []struct {
+		verb, resource, ns string
+		shown              bool
+	}{
+		{"list", "configmaps", x, strings.Contains(rules(x), "configmaps")},
+		{"list", "configmaps", z, strings.Contains(rules(z), "configmaps")},
+		{"get", "secrets", z, strings.Contains(rules(z), "secrets")},
+		{"get", "secrets", x, strings.Contains(rules(x), "secrets")},
+		{"list", "configmaps", "default", strings.Contains(rules("default"), "configmaps")},
+	} {
+		if got := canI(c.verb, c.resource, c.ns); got != c.shown {
+			t.Errorf("can-i %s %s -n %s: %v, the access view shows %v", c.verb, c.resource, c.ns, got, c.shown)
+		}
+	}
+
+	// A user asks for themselves; only administrators ask for others.
+	session := want(t, call(t, "POST", gw+"/api/v1/cube/login", "", map[string]string{"name": "looker", "password": "looker-password"}), 200).JSON(t)["token"].(string)
+	mine := want(t, call(t, "GET", gw+"/api/v1/cube/access?pageSize=5", session, nil), 200).JSON(t)
+	if mine["user"] != "looker" || len(mine["clusters"].([]any)) != len(shared.clusters) {
+		t.Fatalf("my access: %v", mine)
+	}
+	want(t, call(t, "GET", gw+"/api/v1/cube/users/other/access?pageSize=5", session, nil), 403)
+	want(t, call(t, "GET", gw+"/api/v1/cube/access?pageSize=500", session, nil), 400)
+	want(t, call(t, "GET", gw+"/api/v1/cube/access?clusters=no-such-cluster", session, nil), 404)
 }
