@@ -66,6 +66,12 @@ type Options struct {
 	MaxTokensPerUser int
 	// MaxKeysPerUser is the server's limit, shown and enforced in the page.
 	MaxKeysPerUser int
+	// Teams, Grants, Access and Accounts serve the teams, access and my-access
+	// pages.
+	Teams    Teams
+	Grants   Grants
+	Access   EffectiveAccess
+	Accounts UserByName
 	// ExternalURL is the gateway's address in the commands the console shows;
 	// empty: the address the request came to.
 	ExternalURL string
@@ -87,7 +93,7 @@ func New(o Options) (*Console, error) {
 		o.Now = time.Now
 	}
 	c := &Console{o: o, pages: map[string]*template.Template{}}
-	for _, name := range []string{"login", "keys", "password", "clusters", "users", "audit", "tokens", "settings"} {
+	for _, name := range []string{"login", "keys", "password", "clusters", "users", "audit", "tokens", "settings", "teams", "grants", "access"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/scope.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", name, err)
@@ -122,6 +128,9 @@ func (c *Console) Register(mux *http.ServeMux) {
 	mux.Handle("/audit", get(c.authed(c.auditLog)))
 	mux.Handle("/tokens", get(c.authed(c.tokens)))
 	mux.Handle("/settings", get(c.authed(c.settings)))
+	mux.Handle("/teams", get(c.authed(c.teams)))
+	mux.Handle("/grants", get(c.authed(c.grants)))
+	mux.Handle("/access", get(c.authed(c.access)))
 	mux.Handle(request.ConsoleAssetsPrefix, withHeaders(httpapi.Methods{http.MethodGet: c.files}))
 }
 

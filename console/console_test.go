@@ -5,6 +5,9 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"testing"
+
+	"github.com/kubegate/kubegate"
+	"github.com/kubegate/kubegate/grants"
 )
 
 // Every message is in both languages, and every key the templates and the
@@ -21,6 +24,8 @@ func TestEveryMessageIsTranslated(t *testing.T) {
 		"keys.status.":     {"Active", "Inactive", "Expired"},
 		"clusters.status.": {"Ready", "Unreachable", "Unauthorized", "Unknown"},
 		"audit.status.":    auditPage{}.statuses(),
+		"grants.state.":    {string(kubegate.GrantApplied), string(kubegate.GrantPending), string(kubegate.GrantFailed)},
+		"access.level.":    {string(grants.LevelNone), string(grants.LevelRead), string(grants.LevelWrite), string(grants.LevelAll)},
 	}
 	err := fs.WalkDir(templateFS, "templates", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {

@@ -123,6 +123,28 @@
         const r = await call("DELETE", "/apis/ghippo.io/v1alpha1/current-user/accesstokens/" + encodeURIComponent(t.dataset.token));
         if (r.ok) location.reload(); else showError($("#page-error"), explain(r));
       });
+    } else if (t.dataset.action === "delete-team") {
+      confirmThen(fmt(msg("confirm-team"), t.dataset.team), async () => {
+        const r = await call("DELETE", teamURL(t.dataset.team));
+        if (r.ok) location.reload(); else showError($("#page-error"), explain(r));
+      });
+    } else if (t.dataset.action === "remove-member") {
+      confirmThen(fmt(msg("confirm-member"), t.dataset.user, t.dataset.team), async () => {
+        const r = await call("DELETE", teamURL(t.dataset.team) + "/members/" + encodeURIComponent(t.dataset.user));
+        if (r.ok) location.reload(); else showError($("#page-error"), explain(r));
+      });
+    } else if (t.dataset.action === "add-member") {
+      const form = $("#member-form");
+      form.reset();
+      form.dataset.team = t.dataset.team;
+      $("#member-title").textContent = t.dataset.title;
+      showError($("#member-error"), "");
+      $("#member-dialog").showModal();
+    } else if (t.dataset.action === "delete-grant") {
+      confirmThen(fmt(msg("confirm-grant"), t.dataset.subject), async () => {
+        const r = await call("DELETE", "/api/v1/cube/grants/" + encodeURIComponent(t.dataset.grant));
+        if (r.ok) location.reload(); else showError($("#page-error"), explain(r));
+      });
     } else if (t.dataset.action === "delete") {
       confirmThen(fmt(msg("confirm-delete"), t.dataset.ak), async () => {
         const r = await call("DELETE", "/api/v1/cube/key?accessKey=" + encodeURIComponent(t.dataset.ak));
@@ -275,6 +297,46 @@
     };
     return r;
   });
+
+  // ---- teams ----
+  const teamURL = (name) => "/api/v1/cube/teams/" + encodeURIComponent(name);
+  const names = (v) => v.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  addDialog("team", (form) => call("POST", "/api/v1/cube/teams", {
+    name: form.name.value.trim(), description: form.description.value, members: names(form.members.value),
+  }));
+  const memberForm = $("#member-form");
+  if (memberForm) {
+    memberForm.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      await busy(memberForm, async () => {
+        const r = await call("PUT", teamURL(memberForm.dataset.team) + "/members/" + encodeURIComponent(memberForm.user.value.trim()));
+        if (!r.ok) { showError($("#member-error"), explain(r)); return; }
+        location.reload();
+      });
+    });
+  }
+
+  // ---- grants ----
+  addDialog("grant", (form) => {
+    const all = form.elements["grant-all-clusters"].checked;
+    const clusters = all ? ["*"] : Array.from(form.querySelectorAll("input[name=grant-cluster]:checked")).map((c) => c.value);
+    const clusterWide = form.clusterWide.checked;
+    return call("POST", "/api/v1/cube/grants", {
+      subject: { kind: form.kind.value, name: form.subject.value.trim() }, role: form.role.value,
+      clusters, namespaces: clusterWide ? [] : names(form.namespaces.value), clusterWide,
+    });
+  });
+  const grantForm = $("#new-grant-form");
+  if (grantForm) {
+    // "All clusters" and a choice of clusters exclude each other; so do
+    // namespaces and cluster-wide.
+    const all = grantForm.elements["grant-all-clusters"];
+    grantForm.addEventListener("change", (e) => {
+      if (e.target === all && all.checked) grantForm.querySelectorAll("input[name=grant-cluster]").forEach((c) => { c.checked = false; });
+      if (e.target.name === "grant-cluster" && e.target.checked) all.checked = false;
+      if (e.target === grantForm.clusterWide) grantForm.namespaces.disabled = grantForm.clusterWide.checked;
+    });
+  }
 
   // isoTime turns a datetime-local value (the user's local time) into RFC 3339 UTC.
   const isoTime = (v) => new Date(v).toISOString().replace(/\.\d{3}Z$/, "Z");

@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 // gateway builds and starts kubegate in front of the test cluster, over plain
 // HTTP as the demo serves, and returns its URL and the kubeconfig it reaches the
 // cluster with (inline credentials).
-func gateway(t *testing.T) (string, string) {
+func gateway(t *testing.T, extra ...string) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	bin, err := testbin.Build(dir)
@@ -53,8 +53,8 @@ func gateway(t *testing.T) (string, string) {
 		t.Fatal(err)
 	}
 	p, err := testbin.Start(bin, []string{"KUBEGATE_BOOTSTRAP_ADMIN_PASSWORD=" + adminPassword},
-		"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--log-format", "json",
-		"--max-keys-per-user", "2", "--cluster", cluster.Name+"="+kubeconfig)
+		append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--log-format", "json",
+			"--max-keys-per-user", "2", "--cluster", cluster.Name + "=" + kubeconfig}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
