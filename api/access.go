@@ -49,7 +49,7 @@ func (a api) myAccess(w http.ResponseWriter, r *http.Request, id *kubegate.Ident
 	if err != nil {
 		return err
 	}
-	return a.access(w, r, u)
+	return a.access(w, r, u, id)
 }
 
 // userAccess answers, for administrators, for anyone.
@@ -58,10 +58,12 @@ func (a api) userAccess(w http.ResponseWriter, r *http.Request, _ *kubegate.Iden
 	if err != nil {
 		return err
 	}
-	return a.access(w, r, u)
+	return a.access(w, r, u, nil)
 }
 
-func (a api) access(w http.ResponseWriter, r *http.Request, u kubegate.User) error {
+// access answers for u; self, when set, is u asking about themselves (within
+// what they may see and their credential's scope).
+func (a api) access(w http.ResponseWriter, r *http.Request, u kubegate.User, self *kubegate.Identity) error {
 	page, size, p, err := httpapi.PageParams(r)
 	if err != nil {
 		return err
@@ -70,6 +72,9 @@ func (a api) access(w http.ResponseWriter, r *http.Request, u kubegate.User) err
 		return kubegate.Errorf(kubegate.EInvalid, "pageSize must be at most %d: each namespace is a review in each cluster", grants.MaxAccessPage)
 	}
 	q := grants.AccessQuery{Page: p}
+	if self != nil && (!self.Admin || !self.Scope.IsZero()) {
+		q.Limited, q.Scope = true, self.Scope
+	}
 	if c := r.URL.Query().Get("clusters"); c != "" {
 		q.Clusters = strings.Split(c, ",")
 		if len(q.Clusters) > kubegate.MaxGrantTargets {

@@ -172,7 +172,9 @@ func (c *Console) access(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	out, err := c.o.Access.Of(r.Context(), u, grants.AccessQuery{Page: kubegate.Page{Limit: accessPageSize, Offset: (page - 1) * accessPageSize}})
+	out, err := c.o.Access.Of(r.Context(), u, grants.AccessQuery{
+		Page: kubegate.Page{Limit: accessPageSize, Offset: (page - 1) * accessPageSize}, Limited: !p.User.Admin, Scope: p.User.Scope,
+	})
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return

@@ -49,6 +49,8 @@ type Access struct {
 
 	mu      sync.Mutex
 	answers map[accessKey]accessAnswer
+	// reviews bounds the reviews in flight, over every question at once.
+	reviews chan struct{}
 }
 
 // NewAccess returns an Access.
@@ -59,7 +61,7 @@ func NewAccess(opts AccessOptions) *Access {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Access{opts: opts, answers: map[accessKey]accessAnswer{}}
+	return &Access{opts: opts, answers: map[accessKey]accessAnswer{}, reviews: make(chan struct{}, reviewsAtOnce)}
 }
 
 // MaxAccessPage bounds the namespaces one question covers per cluster.
@@ -68,8 +70,8 @@ const MaxAccessPage = 50
 // maxAccessAnswers bounds the remembered answers.
 const maxAccessAnswers = 10_000
 
-// reviewsAtOnce bounds the reviews one question sends at once.
-const reviewsAtOnce = 4
+// reviewsAtOnce bounds the reviews in flight, over every question.
+const reviewsAtOnce = 8
 
 type accessKey struct {
 	cluster   *cluster.Member
@@ -124,6 +126,12 @@ type ClusterAccess struct {
 type AccessQuery struct {
 	Clusters []string
 	Page     kubegate.Page
+	// Limited is a user asking about themselves: the namespaces shown are
+	// those the user may list in the cluster, or else those their grants name,
+	// within Scope (the credential's): the gateway's own list is not theirs to
+	// see.
+	Limited bool
+	Scope   kubegate.Scope
 }
 
 // Of returns what u may do.
@@ -133,7 +141,7 @@ func (a *Access) Of(ctx context.Context, u kubegate.User, q AccessQuery) ([]Clus
 	}
 	var names []string
 	for _, c := range a.opts.Members.List() {
-		if len(q.Clusters) == 0 || slices.Contains(q.Clusters, c.Name) {
+		if (len(q.Clusters) == 0 || slices.Contains(q.Clusters, c.Name)) && (!q.Limited || q.Scope.ReachesCluster(c.Name)) {
 			names = append(names, c.Name)
 		}
 	}
@@ -149,7 +157,7 @@ func (a *Access) Of(ctx context.Context, u kubegate.User, q AccessQuery) ([]Clus
 	out := make([]ClusterAccess, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
-		wg.Go(func() { out[i] = a.cluster(ctx, name, id, mine, q.Page) })
+		wg.Go(func() { out[i] = a.cluster(ctx, name, id, mine, q) })
 	}
 	wg.Wait()
 	return out, nil
@@ -168,7 +176,8 @@ func (a *Access) grantsOf(u kubegate.User, groups []string) []kubegate.Grant {
 	return out
 }
 
-func (a *Access) cluster(ctx context.Context, name string, id *kubegate.Identity, mine []kubegate.Grant, p kubegate.Page) ClusterAccess {
+func (a *Access) cluster(ctx context.Context, name string, id *kubegate.Identity, mine []kubegate.Grant, q AccessQuery) ClusterAccess {
+	p := q.Page
 	ca := ClusterAccess{Cluster: name, Namespaces: []NamespaceAccess{}}
 	m, err := a.opts.Members.Member(name)
 	if err != nil {
@@ -191,21 +200,53 @@ func (a *Access) cluster(ctx context.Context, name string, id *kubegate.Identity
 	for _, ns := range list.Items {
 		all = append(all, ns.Name)
 	}
+	if q.Limited {
+		all = a.visible(ctx, m, all, mine, q.Scope)
+	}
 	sort.Strings(all)
 	ca.Total = len(all)
 	page := all[min(p.Offset, len(all)):min(p.Offset+p.Limit, len(all))]
 	ca.Namespaces = make([]NamespaceAccess, len(page))
-	sem := make(chan struct{}, reviewsAtOnce)
 	var wg sync.WaitGroup
 	for i, ns := range page {
 		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
+			a.reviews <- struct{}{}
+			defer func() { <-a.reviews }()
 			ca.Namespaces[i] = a.namespace(ctx, m, id, ns, mine)
 		})
 	}
 	wg.Wait()
 	return ca
+}
+
+// visible narrows the cluster's namespaces to what the user may see: all of
+// them if the user may list namespaces there, else those their grants name
+// (all, for a grant on every namespace or cluster-wide); then to the
+// credential's scope.
+func (a *Access) visible(ctx context.Context, m *cluster.Member, all []string, mine []kubegate.Grant, scope kubegate.Scope) []string {
+	d, err := review.AsCaller(ctx, m, authorizationv1.ResourceAttributes{Verb: "list", Resource: "namespaces"})
+	out := all
+	if err != nil || !d.Allowed {
+		named := map[string]bool{}
+		every := false
+		for _, g := range mine {
+			if g.Covers(m.Name) {
+				every = every || g.ClusterWide || g.AllNamespaces()
+				for _, ns := range g.Namespaces {
+					named[ns] = true
+				}
+			}
+		}
+		if !every {
+			out = slices.DeleteFunc(slices.Clone(all), func(ns string) bool { return !named[ns] })
+		}
+	}
+	if len(scope.Namespaces) > 0 {
+		out = slices.DeleteFunc(slices.Clone(out), func(ns string) bool {
+			return !slices.Contains(scope.Namespaces, ns) && !slices.Contains(scope.Namespaces, m.Name+"/"+ns)
+		})
+	}
+	return out
 }
 
 func (a *Access) namespace(ctx context.Context, m *cluster.Member, id *kubegate.Identity, ns string, mine []kubegate.Grant) NamespaceAccess {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/cluster"
@@ -83,12 +86,21 @@ func (r *Reconciler) Load(ctx context.Context) error {
 		m[g.ID] = g
 	}
 	r.mu.Lock()
+	gone := make([]string, 0)
+	for id := range r.grants {
+		if _, ok := m[id]; !ok {
+			gone = append(gone, id)
+		}
+	}
 	r.grants = m
 	for _, mem := range r.members {
 		r.start(mem)
 	}
 	r.mu.Unlock()
 	r.enqueueAll()
+	for _, id := range gone { // their bindings go
+		r.enqueue(id)
+	}
 	return nil
 }
 
@@ -207,13 +219,14 @@ func (r *Reconciler) Engage(m *cluster.Member) {
 }
 
 // start runs a worker for m under the leadership once a grant covers it (a
-// cluster no grant names is not watched); it runs on as long as m, to remove
-// the bindings of the grants that go. r.mu is held.
-func (r *Reconciler) start(m *cluster.Member) {
+// cluster no grant names is not watched), or when force says the cluster holds
+// bindings of this installation (sweep); it runs on as long as m, to remove the
+// bindings of the grants that go. r.mu is held.
+func (r *Reconciler) start(m *cluster.Member, force ...bool) {
 	if r.lead == nil || m.Context().Err() != nil || r.workers[m] != nil {
 		return
 	}
-	covered := false
+	covered := len(force) > 0 && force[0]
 	for _, g := range r.grants {
 		covered = covered || g.Covers(m.Name)
 	}
@@ -224,6 +237,47 @@ func (r *Reconciler) start(m *cluster.Member) {
 	w := newWorker(r, m, r.instance, cancel)
 	r.workers[m] = w
 	go w.run(ctx)
+}
+
+// sweep looks once, in a cluster no grant covers, for bindings this
+// installation made (their grants went while no replica led): if there are
+// any, a worker removes them.
+func (r *Reconciler) sweep(lead context.Context, m *cluster.Member, instance string) {
+	client, err := m.Client()
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(lead, 30*time.Second)
+	defer cancel()
+	opts := metav1.ListOptions{Limit: 1, LabelSelector: selector(instance)}
+	rbs, err1 := client.RbacV1().RoleBindings(metav1.NamespaceAll).List(ctx, opts)
+	crbs, err2 := client.RbacV1().ClusterRoleBindings().List(ctx, opts)
+	if err1 != nil || err2 != nil {
+		if lead.Err() == nil {
+			r.opts.Logger.Debug("grants: could not look for left-over bindings", "cluster", m.Name, "err", errors.Join(err1, err2))
+		}
+		return
+	}
+	if len(rbs.Items)+len(crbs.Items) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lead == lead {
+		r.start(m, true)
+	}
+}
+
+// forgetAllDisabled removes the grants of every disabled user, once this
+// replica leads: a user disabled while no one led.
+func (r *Reconciler) forgetAllDisabled(ctx context.Context) {
+	seen := map[string]bool{}
+	for _, g := range r.snapshot() {
+		if g.Subject.Kind == kubegate.SubjectUser && !seen[g.Subject.Name] {
+			seen[g.Subject.Name] = true
+			r.forgetDisabled(ctx, g.Subject.Name)
+		}
+	}
 }
 
 // instanceID reads the installation's name, making it if this is the first
@@ -276,8 +330,12 @@ func (r *Reconciler) Run(ctx context.Context) {
 		r.lead, r.instance = lead, instance
 		for _, m := range r.members {
 			r.start(m)
+			if r.workers[m] == nil {
+				go r.sweep(lead, m, instance)
+			}
 		}
 		r.mu.Unlock()
+		r.forgetAllDisabled(lead)
 		<-lead.Done()
 		r.mu.Lock()
 		r.lead = nil

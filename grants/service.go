@@ -89,6 +89,9 @@ func (s *Service) Create(ctx context.Context, by string, ng NewGrant) (kubegate.
 		} else if err != nil {
 			return kubegate.Grant{}, err
 		}
+		if !u.Enabled {
+			return kubegate.Grant{}, kubegate.Errorf(kubegate.EInvalid, "subject: user %q is disabled", subject.Name)
+		}
 		subject.Name = u.ID
 	}
 	b := make([]byte, 10)

@@ -25,6 +25,11 @@ import (
 	"github.com/kubegate/kubegate/cluster"
 )
 
+// selector selects the bindings the installation made.
+func selector(instance string) string {
+	return kubegate.ManagedByLabel + "=" + kubegate.ManagedBy + "," + kubegate.InstanceLabel + "=" + instance + "," + kubegate.GrantLabel
+}
+
 // byGrant indexes the labelled bindings by the grant they stand for.
 const byGrant = "grant"
 
@@ -82,6 +87,11 @@ func (w *worker) run(ctx context.Context) {
 	client, err := w.m.Client()
 	if err != nil {
 		w.r.opts.Logger.Warn("grants: no client for the cluster", "cluster", w.m.Name, "err", err)
+		for _, g := range w.r.snapshot() {
+			if g.Covers(w.m.Name) {
+				w.report(ctx, g.ID, kubegate.GrantFailed, "no client for the cluster: "+err.Error())
+			}
+		}
 		return
 	}
 	inf := w.informers(client)
@@ -114,6 +124,9 @@ func (w *worker) run(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				w.mu.Lock()
+				clear(w.written) // a status another leader wrote late is written again
+				w.mu.Unlock()
 				w.enqueueAll(inf)
 			}
 		}
@@ -153,9 +166,7 @@ func (w *worker) enqueueAll(inf informers) {
 }
 
 func (w *worker) informers(client kubernetes.Interface) informers {
-	managed := func(o *metav1.ListOptions) {
-		o.LabelSelector = kubegate.ManagedByLabel + "=" + kubegate.ManagedBy + "," + kubegate.InstanceLabel + "=" + w.instance + "," + kubegate.GrantLabel
-	}
+	managed := func(o *metav1.ListOptions) { o.LabelSelector = selector(w.instance) }
 	indexers := cache.Indexers{byGrant: func(obj any) ([]string, error) { return grantOf(obj), nil }}
 	inf := informers{
 		roleBindings:        rbacinformers.NewFilteredRoleBindingInformer(client, metav1.NamespaceAll, 0, indexers, managed),
@@ -244,8 +255,13 @@ func (w *worker) reconcile(ctx context.Context, client kubernetes.Interface, inf
 				return errRetry
 			}
 			name = u.Name
+			if !u.Enabled {
+				ok = false // a disabled user's bindings go, even before the grant does
+			}
 		}
-		want, missing = desired(g, w.instance, name, usable(inf))
+		if ok {
+			want, missing = desired(g, w.instance, name, usable(inf))
+		}
 	} else {
 		ok = false
 	}

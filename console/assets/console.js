@@ -336,6 +336,7 @@
       if (e.target.name === "grant-cluster" && e.target.checked) all.checked = false;
       if (e.target === grantForm.clusterWide) grantForm.namespaces.disabled = grantForm.clusterWide.checked;
     });
+    grantForm.addEventListener("reset", () => { grantForm.namespaces.disabled = false; });
   }
 
   // isoTime turns a datetime-local value (the user's local time) into RFC 3339 UTC.

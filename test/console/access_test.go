@@ -107,14 +107,19 @@ func TestTeamsGrantsAndMyAccessInChromium(t *testing.T) {
 	login("erin", "erin-first-password")
 	run(t, b, chromedp.Click(chromedp.CSS("#nav-access")), chromedp.WaitVisible(chromedp.CSS("#access-grid")))
 	cell := `#access-grid tr[data-namespace="payments"] .level`
-	if got := value(t, b, chromedp.Evaluate[string](`document.querySelector('`+cell+`').dataset.level`)); got != "read" {
-		t.Errorf("payments: level %q, want read", got)
+	// The cluster's RBAC authorizer sees the binding a moment after Applied.
+	for deadline := time.Now().Add(10 * time.Second); value(t, b, chromedp.Evaluate[string](`document.querySelector('`+cell+`').dataset.level`)) != "read"; {
+		if time.Now().After(deadline) {
+			t.Fatalf("payments never showed read: %s", text(t, b, "#access-grid"))
+		}
+		run(t, b, chromedp.Sleep(300*time.Millisecond), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#access-grid")))
 	}
 	if got := text(t, b, `#access-grid tr[data-namespace="payments"]`); !strings.Contains(got, "console-reader") {
 		t.Errorf("payments does not name the grant: %q", got)
 	}
-	if got := value(t, b, chromedp.Evaluate[string](`document.querySelector('#access-grid tr[data-namespace="default"] .level').dataset.level`)); got != "none" {
-		t.Errorf("default: level %q, want none", got)
+	// Erin may not list namespaces: the grid shows what the grants name, not the cluster's list.
+	if n := value(t, b, chromedp.Evaluate[int](`document.querySelectorAll("#access-grid tbody tr").length`)); n != 1 {
+		t.Errorf("erin's grid has %d rows, want the granted namespace only", n)
 	}
 	screenshot(t, b, "access-en")
 	run(t, b, chromedp.Navigate(url+"/access?lang=zh-CN"), chromedp.WaitVisible(chromedp.CSS("#access-grid")))

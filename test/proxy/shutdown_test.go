@@ -23,6 +23,11 @@ func TestSIGTERMLetsASlowRequestFinish(t *testing.T) {
 			_, _ = w.Write([]byte(`{"gitVersion":"v1.37.2-slow"}`))
 			return
 		}
+		if r.URL.Path != "/api/v1/pods" {
+			w.WriteHeader(http.StatusNotFound) // whatever else the gateway may ask
+			_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","code":404}`))
+			return
+		}
 		entered <- struct{}{}
 		time.Sleep(1500 * time.Millisecond)
 		_, _ = w.Write([]byte(`{"kind":"PodList","items":[]}`))

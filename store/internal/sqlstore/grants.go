@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/kubegate/kubegate"
 )
@@ -44,21 +46,25 @@ func (s *Store) CreateGrant(ctx context.Context, g kubegate.Grant) error {
 		return err
 	}
 	var user, team any
-	subject := `SELECT COUNT(*) FROM users WHERE id = ?`
+	// The subject's row is share-locked until the grant is in: a deletion of the
+	// subject running meanwhile waits, then takes (and announces) the grant too.
+	subject := `SELECT id FROM users WHERE id = ?`
 	if g.Subject.Kind == kubegate.SubjectTeam {
-		team, subject = g.Subject.Name, `SELECT COUNT(*) FROM teams WHERE name = ?`
+		team, subject = g.Subject.Name, `SELECT name FROM teams WHERE name = ?`
 	} else {
 		user = g.Subject.Name
+	}
+	if s.d.Postgres {
+		subject += " FOR SHARE"
 	}
 	clusters, _ := json.Marshal(g.Clusters)
 	namespaces, _ := json.Marshal(nonNil(g.Namespaces))
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, s.q(subject), g.Subject.Name).Scan(&n); err != nil {
-			return err
-		}
-		if n == 0 {
+		var found string
+		if err := tx.QueryRowContext(ctx, s.q(subject), g.Subject.Name).Scan(&found); errors.Is(err, sql.ErrNoRows) {
 			return kubegate.Errorf(kubegate.EInvalid, "subject: no %s %q", g.Subject.Kind, g.Subject.Name)
+		} else if err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO grants (`+grantColumns+`) VALUES (?,?,?,?,?,?,?,?,?)`),
 			g.ID, user, team, g.Role, string(clusters), string(namespaces), g.ClusterWide, g.CreatedBy, toDB(g.CreatedAt)); err != nil {
@@ -137,7 +143,11 @@ func (s *Store) DeleteGrant(ctx context.Context, id string) error {
 // PutGrantStatus implements kubegate.Store.
 func (s *Store) PutGrantStatus(ctx context.Context, id string, st kubegate.GrantStatus) error {
 	if len(st.Message) > 4096 {
-		st.Message = st.Message[:4096]
+		cut := 4096
+		for cut > 0 && !utf8.RuneStart(st.Message[cut]) {
+			cut--
+		}
+		st.Message = st.Message[:cut] + "…"
 	}
 	// Only a grant that still exists gets a status: the insert selects it.
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO grant_status (grant_id, cluster, state, message, updated_at)
@@ -150,6 +160,16 @@ func (s *Store) PutGrantStatus(ctx context.Context, id string, st kubegate.Grant
 // announceGrants records a change for every grant the subject's deletion takes
 // with it (ON DELETE CASCADE), so that the reconcilers remove their bindings.
 func (s *Store) announceGrants(ctx context.Context, tx *sql.Tx, column, subject string) error {
+	// Lock the subject first: a grant being made for it meanwhile is either in
+	// (and announced here) or waits and then finds no subject.
+	lock := `SELECT id FROM users WHERE id = ?`
+	if column == "subject_team" {
+		lock = `SELECT name FROM teams WHERE name = ?`
+	}
+	var found string
+	if err := tx.QueryRowContext(ctx, s.q(lock+s.forUpdate()), subject).Scan(&found); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
 	rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM grants WHERE `+column+` = ?`), subject)
 	if err != nil {
 		return err
