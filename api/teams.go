@@ -20,6 +20,7 @@ type Teams interface {
 	RemoveMember(ctx context.Context, team, user string) (kubegate.Team, error)
 	DeleteTeam(ctx context.Context, name string) error
 	UserNames(ids []string) []string
+	GroupsOf(u kubegate.User) []string
 }
 
 // teamView is a team as the API shows it: members by user name, and the

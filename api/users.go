@@ -25,10 +25,15 @@ type userView struct {
 	LastLoginAt string   `json:"lastLoginAt,omitempty"`
 }
 
-func toUserView(u kubegate.User) userView {
+// userView shows u with every group u acts with now, teams' included.
+func (a api) userView(u kubegate.User) userView {
+	groups := kubegate.GroupsFor(u)
+	if a.o.Teams != nil {
+		groups = a.o.Teams.GroupsOf(u)
+	}
 	return userView{
 		ID: u.ID, Name: u.Name, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Description: u.Description,
-		Enabled: u.Enabled, Admin: u.Admin, Groups: kubegate.GroupsFor(u), Source: u.Source,
+		Enabled: u.Enabled, Admin: u.Admin, Groups: groups, Source: u.Source,
 		CreatedAt: httpapi.TimeString(u.CreatedAt), UpdatedAt: httpapi.TimeString(u.UpdatedAt), LastLoginAt: httpapi.TimeString(u.LastLoginAt),
 	}
 }
@@ -44,7 +49,7 @@ func (a api) listUsers(w http.ResponseWriter, r *http.Request, _ *kubegate.Ident
 	}
 	items := make([]userView, 0, len(users))
 	for _, u := range users {
-		items = append(items, toUserView(u))
+		items = append(items, a.userView(u))
 	}
 	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"total": total, "items": items})
 }
@@ -68,7 +73,7 @@ func (a api) createUser(w http.ResponseWriter, r *http.Request, _ *kubegate.Iden
 	if err != nil {
 		return err
 	}
-	return httpapi.WriteJSON(w, http.StatusCreated, toUserView(u))
+	return httpapi.WriteJSON(w, http.StatusCreated, a.userView(u))
 }
 
 func (a api) getUser(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
@@ -76,7 +81,7 @@ func (a api) getUser(w http.ResponseWriter, r *http.Request, _ *kubegate.Identit
 	if err != nil {
 		return err
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, toUserView(u))
+	return httpapi.WriteJSON(w, http.StatusOK, a.userView(u))
 }
 
 type updateUserRequest struct {
@@ -98,7 +103,7 @@ func (a api) updateUser(w http.ResponseWriter, r *http.Request, id *kubegate.Ide
 	if err != nil {
 		return err
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, toUserView(u))
+	return httpapi.WriteJSON(w, http.StatusOK, a.userView(u))
 }
 
 func (a api) deleteUser(w http.ResponseWriter, r *http.Request, id *kubegate.Identity) error {

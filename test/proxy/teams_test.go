@@ -88,6 +88,11 @@ func TestTeamMembershipTravelsWithEveryRequest(t *testing.T) {
 	if groups, _ := whoami["groups"].([]any); len(groups) == 0 || groups[len(groups)-1] != kubegate.TeamGroup(team) {
 		t.Fatalf("whoami groups = %v, want the team's group", whoami["groups"])
 	}
+	// The users API shows the groups the user acts with, the team's too.
+	shown := want(t, call(t, "GET", b+"/api/v1/cube/users/searcher", admin, nil), 200).JSON(t)
+	if groups, _ := shown["groups"].([]any); len(groups) == 0 || groups[len(groups)-1] != kubegate.TeamGroup(team) {
+		t.Fatalf("the users API's groups = %v, want the team's group", shown["groups"])
+	}
 	mine := want(t, call(t, "GET", b+"/api/v1/cube/teams", session, nil), 200).JSON(t)
 	if mine["total"].(float64) != 1 {
 		t.Fatalf("the member's teams: %v", mine)
