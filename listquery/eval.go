@@ -48,6 +48,20 @@ func (q *Query) match(v valuer, buf []string) bool {
 }
 
 func (c Cond) match(vals []string) bool {
+	switch c.Op {
+	case Exists:
+		return len(vals) > 0
+	case NotExists:
+		return len(vals) == 0
+	case Lt, Gt:
+		want, _ := ordinal(c.Values[0]) // checked when parsed
+		for _, v := range vals {
+			if got, ok := ordinal(v); ok && (c.Op == Lt && got < want || c.Op == Gt && got > want) {
+				return true
+			}
+		}
+		return false
+	}
 	fuzzy := c.Op == Fuzzy || c.Op == NotFuzzy
 	hit := false
 	for _, v := range vals {
@@ -68,7 +82,7 @@ func (c Cond) match(vals []string) bool {
 			break
 		}
 	}
-	if c.Op == NotEq || c.Op == NotFuzzy {
+	if c.Op == NotEq || c.Op == NotFuzzy || c.Op == NotIn {
 		return !hit
 	}
 	return hit

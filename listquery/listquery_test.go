@@ -126,14 +126,18 @@ func TestMalformedParameters(t *testing.T) {
 		"sortName=metadata..name":      "sortName",
 		"sortName=metadata.":           "sortName",
 		"sortName=labels[":             "sortName",
-		"selector=name":                "selector",
+		"selector=(":                   "selector",
+		"selector=replicas>many":       "selector",
+		"selector=replicas<":           "selector",
+		"selector=name in a,b":         "selector",
+		"selector=!":                   "selector",
 		"selector==web":                "selector",
 		"selector=name==web":           "selector",
 		"selector=name=~web":           "selector",
 		"selector=metadata.labels[]=x": "selector",
 		"selector=metadata.labels[a=x": "selector",
 		"selector=a=b,,c=d":            "selector",
-		"selector=a=b,c":               "selector",
+		"selector=a=b,c d":             "selector",
 		"selector=.name=x":             "selector",
 	}
 	for raw, param := range cases {
@@ -515,5 +519,46 @@ func TestPagingDepthIsBounded(t *testing.T) {
 	q, _ := url.ParseQuery("pageSize=1&pageNum=10001") // starts exactly MaxOffset in
 	if _, err := listquery.ParseKubeCube(q, 5000); err != nil {
 		t.Errorf("the deepest page allowed: %v", err)
+	}
+}
+
+// Rancher Steve's operators, beside KubeCube's: a set (in, notin), an order on
+// numbers and times (<, >), and whether a key exists (key, !key).
+func TestSteveOperators(t *testing.T) {
+	items := []map[string]any{
+		{"metadata": map[string]any{"name": "web", "labels": map[string]any{"app": "web", "tier": "front"}, "creationTimestamp": "2026-01-02T00:00:00Z"}, "spec": map[string]any{"replicas": 3.0}},
+		{"metadata": map[string]any{"name": "api", "labels": map[string]any{"app": "api"}, "creationTimestamp": "2026-03-01T00:00:00Z"}, "spec": map[string]any{"replicas": 10.0}},
+		{"metadata": map[string]any{"name": "db", "creationTimestamp": "2025-12-31T23:00:00Z"}, "spec": map[string]any{"replicas": 1.0}},
+	}
+	for selector, want := range map[string]string{
+		"metadata.labels.app in (web, api)":                      "web,api",
+		"metadata.labels.app notin (web)":                        "api,db", // db has no app label: not in the set
+		"name in (db)":                                           "db",
+		"spec.replicas>2":                                        "web,api",
+		"spec.replicas<3":                                        "db",
+		"spec.replicas>2.5,spec.replicas<4":                      "web",
+		"metadata.creationTimestamp>2026-01-01T00:00:00Z":        "web,api",
+		"metadata.creationTimestamp<2026-01-01T08:00:00+08:00":   "db",
+		"metadata.labels.tier":                                   "web",
+		"!metadata.labels.tier":                                  "api,db",
+		"metadata.labels[app]":                                   "web,api",
+		"metadata.labels.app in (web,api),!metadata.labels.tier": "api",
+		"name=x in (y)":                                          "", // KubeCube's =: the value is "x in (y)"
+	} {
+		conds, err := listquery.ParseSelector(selector)
+		if err != nil {
+			t.Errorf("%s: %v", selector, err)
+			continue
+		}
+		q := &listquery.Query{Conds: conds}
+		var got []string
+		for _, it := range items {
+			if q.Match(it) {
+				got = append(got, it["metadata"].(map[string]any)["name"].(string))
+			}
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("%s: %v, want %s", selector, got, want)
+		}
 	}
 }

@@ -7,10 +7,13 @@ package listquery
 
 import (
 	"fmt"
+	"math"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kubegate/kubegate"
 )
@@ -18,16 +21,24 @@ import (
 // Op is a condition's operator.
 type Op int
 
-// Operators: = exact, ~ case-insensitive substring, and their negations.
+// Operators: = exact, ~ case-insensitive substring, and their negations
+// (KubeCube's); in and notin a set, < and > on numbers and times, and whether a
+// key exists (Rancher Steve's filter grammar).
 const (
 	Eq Op = iota
 	Fuzzy
 	NotEq
 	NotFuzzy
+	In
+	NotIn
+	Lt
+	Gt
+	Exists
+	NotExists
 )
 
 func (o Op) String() string {
-	return [...]string{"=", "~", "!=", "!~"}[o]
+	return [...]string{"=", "~", "!=", "!~", " in ", " notin ", "<", ">", "", "!"}[o]
 }
 
 // Cond is one condition of a selector: the value at Path, compared with any of
@@ -214,15 +225,15 @@ func ParseSelector(s string) ([]Cond, error) {
 	return conds, nil
 }
 
-// splitTop splits s at sep outside brackets.
+// splitTop splits s at sep outside brackets and parentheses (a set: "in (a,b)").
 func splitTop(s string, sep byte) []string {
 	var parts []string
 	depth, start := 0, 0
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
-		case '[':
+		case '[', '(':
 			depth++
-		case ']':
+		case ']', ')':
 			if depth > 0 {
 				depth--
 			}
@@ -236,8 +247,40 @@ func splitTop(s string, sep byte) []string {
 	return append(parts, s[start:])
 }
 
+// setCond is Steve's "key in (a,b)" and "key notin (a,b)".
+var setCond = regexp.MustCompile(`^\s*([^\s=~!<>()]+)\s+(in|notin)\s*\((.*)\)\s*$`)
+
+// bareKey is Steve's existence test: "key" or "!key".
+var bareKey = regexp.MustCompile(`^\s*(!?)([^=~!<>\s()]+)\s*$`)
+
 func parseCond(part string) (Cond, error) {
-	// The operator is the first of = ~ != !~ outside brackets.
+	if m := setCond.FindStringSubmatch(part); m != nil {
+		path, err := ParsePath(m[1])
+		if err != nil {
+			return Cond{}, invalid("selector", "condition %q: %s", part, kubegate.ErrorMessage(err))
+		}
+		op := In
+		if m[2] == "notin" {
+			op = NotIn
+		}
+		var values []string
+		for _, v := range strings.Split(m[3], ",") {
+			values = append(values, strings.TrimSpace(v))
+		}
+		return Cond{Path: path, Op: op, Values: values}, nil
+	}
+	if m := bareKey.FindStringSubmatch(part); m != nil {
+		path, err := ParsePath(m[2])
+		if err != nil {
+			return Cond{}, invalid("selector", "condition %q: %s", part, kubegate.ErrorMessage(err))
+		}
+		op := Exists
+		if m[1] == "!" {
+			op = NotExists
+		}
+		return Cond{Path: path, Op: op}, nil
+	}
+	// The operator is the first of = ~ != !~ < > outside brackets.
 	depth := 0
 	for i := 0; i < len(part); i++ {
 		switch part[i] {
@@ -262,6 +305,10 @@ func parseCond(part string) (Cond, error) {
 			op = Eq
 		case part[i] == '~':
 			op = Fuzzy
+		case part[i] == '<':
+			op = Lt
+		case part[i] == '>':
+			op = Gt
 		default:
 			continue
 		}
@@ -276,6 +323,12 @@ func parseCond(part string) (Cond, error) {
 		if strings.ContainsAny(value[:min(len(value), 1)], "=~") {
 			return Cond{}, invalid("selector", "condition %q has an unknown operator; use =, ~, != or !~", part)
 		}
+		if op == Lt || op == Gt {
+			if _, ok := ordinal(value); !ok {
+				return Cond{}, invalid("selector", "condition %q compares with %q, which is neither a number nor an RFC 3339 time", part, value)
+			}
+			return Cond{Path: path, Op: op, Values: []string{value}}, nil
+		}
 		values := strings.Split(value, "|")
 		if op == Fuzzy || op == NotFuzzy {
 			for j := range values {
@@ -284,7 +337,19 @@ func parseCond(part string) (Cond, error) {
 		}
 		return Cond{Path: path, Op: op, Values: values}, nil
 	}
-	return Cond{}, invalid("selector", "condition %q has no operator; use key=value, key~value, key!=value or key!~value", part)
+	return Cond{}, invalid("selector", "condition %q has no operator; use key=value, key~value, key!=value, key!~value, key in (a,b), key notin (a,b), key<n, key>n, key or !key", part)
+}
+
+// ordinal reads a value that < and > compare: a number, or an RFC 3339 time
+// (as Unix seconds).
+func ordinal(s string) (float64, bool) {
+	if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+		return f, true
+	}
+	if t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s)); err == nil {
+		return float64(t.UnixNano()) / 1e9, true
+	}
+	return 0, false
 }
 
 // Path is a parsed field path: lower-cased segments, matched case-insensitively.

@@ -41,6 +41,11 @@ func TestKubeCubeDottedLabelKeys(t *testing.T) {
 	if l.Total != 10 || len(l.Items) != 3 || l.Items[0].Name != "app-049" || l.Items[2].Name != "app-047" {
 		t.Fatalf("fuzzy dotted key sorted by a dotted key: total %d, %v", l.Total, names(l.Items))
 	}
+	// Rancher Steve's set and existence operators, on the same keys, through the proxy.
+	l = list("selector=" + url.QueryEscape("metadata.labels.app.kubernetes.io/name in (app-042, app-001),!metadata.labels.no-such-label") + "&sortName=metadata.name")
+	if l.Total != 2 || len(l.Items) != 2 || l.Items[0].Name != "app-001" || l.Items[1].Name != "app-042" {
+		t.Fatalf("in (…) and !key: total %d, %v", l.Total, names(l.Items))
+	}
 }
 
 // KubeCube's own parameter template, every value empty, is a plain first page.
