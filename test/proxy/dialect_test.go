@@ -329,7 +329,7 @@ func TestKubeCubeListDifferencesOnPurpose(t *testing.T) {
 		t.Fatalf("string ascending starts with %v", asc["metadata"].(map[string]any)["name"])
 	}
 	// Malformed values are 400s naming the parameter, not silently defaulted.
-	for _, q := range []string{"pageSize=ten", "pageNum=0", "sortOrder=up", "sortFunc=date", "selector=nooperator"} {
+	for _, q := range []string{"pageSize=ten", "pageNum=0", "sortOrder=up", "sortFunc=date", "selector=spec.replicas%3Emany", "selector=%28"} {
 		r := want(t, call(t, "GET", proxyURL(c, "/apis/apps/v1/namespaces/ns-a/deployments?"+q), admin, nil), 400)
 		if param, _, _ := strings.Cut(q, "="); !strings.Contains(string(r.Body), "parameter "+param) {
 			t.Fatalf("%s: %s", q, r.Body)

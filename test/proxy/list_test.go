@@ -157,7 +157,7 @@ func TestGuideWorkedExample(t *testing.T) {
 		t.Fatal("a plain list was rewritten")
 	}
 	// Bad parameters are 400s naming them.
-	for q, param := range map[string]string{"pageSize=-1": "pageSize", "sortOrder=sideways": "sortOrder", "selector=name": "selector", "pageSize=5001": "pageSize", "pageSize=5&limit=3": "limit"} {
+	for q, param := range map[string]string{"pageSize=-1": "pageSize", "sortOrder=sideways": "sortOrder", "selector=spec.replicas%3Emany": "selector", "pageSize=5001": "pageSize", "pageSize=5&limit=3": "limit"} {
 		r := call(t, "GET", proxyURL(c, "/apis/apps/v1/deployments?"+q), admin, nil)
 		if r.Code != 400 || !strings.Contains(string(r.Body), param) {
 			t.Fatalf("%s: %d %s", q, r.Code, r.Body)
