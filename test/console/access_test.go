@@ -65,6 +65,7 @@ func TestTeamsGrantsAndMyAccessInChromium(t *testing.T) {
 	if msg := text(t, b, "#new-team-error"); !strings.Contains(msg, "team name") {
 		t.Errorf("a bad team name: %q", msg)
 	}
+	viewScreenshot(t, b, "team-name-error-en")
 	value(t, b, chromedp.Evaluate[string](`document.querySelector("#new-team-name").value = ""`))
 	run(t, b, chromedp.SendKeys(chromedp.CSS("#new-team-name"), "payments"), chromedp.SendKeys(chromedp.CSS("#new-team-description"), "Runs the payment services"),
 		chromedp.Click(chromedp.CSS("#new-team-create")), chromedp.WaitVisible(chromedp.CSS(`tr[data-team="payments"]`)),
@@ -74,8 +75,9 @@ func TestTeamsGrantsAndMyAccessInChromium(t *testing.T) {
 	screenshot(t, b, "teams-en")
 
 	// Access: grant the team the role on payments, in every cluster.
-	run(t, b, chromedp.Click(chromedp.CSS("#nav-grants")), chromedp.WaitVisible(chromedp.CSS("#grants-empty")),
-		chromedp.Click(chromedp.CSS("#add-grant")), chromedp.WaitVisible(chromedp.CSS("#new-grant-subject")),
+	run(t, b, chromedp.Click(chromedp.CSS("#nav-grants")), chromedp.WaitVisible(chromedp.CSS("#grants-empty")))
+	screenshot(t, b, "grants-empty-en")
+	run(t, b, chromedp.Click(chromedp.CSS("#add-grant")), chromedp.WaitVisible(chromedp.CSS("#new-grant-subject")),
 		chromedp.SendKeys(chromedp.CSS("#new-grant-subject"), "payments"),
 		chromedp.SetValue(chromedp.CSS("#new-grant-role"), "console-reader"),
 		chromedp.SendKeys(chromedp.CSS("#new-grant-namespaces"), "payments"))
