@@ -253,11 +253,20 @@ var setCond = regexp.MustCompile(`^\s*([^\s=~!<>()]+)\s+(in|notin)\s*\((.*)\)\s*
 // bareKey is Steve's existence test: "key" or "!key".
 var bareKey = regexp.MustCompile(`^\s*(!?)([^=~!<>\s()]+)\s*$`)
 
+// condPath parses the key of the condition part.
+func condPath(part, key string) (Path, error) {
+	path, err := ParsePath(key)
+	if err != nil {
+		return nil, invalid("selector", "condition %q: %s", part, kubegate.ErrorMessage(err))
+	}
+	return path, nil
+}
+
 func parseCond(part string) (Cond, error) {
 	if m := setCond.FindStringSubmatch(part); m != nil {
-		path, err := ParsePath(m[1])
+		path, err := condPath(part, m[1])
 		if err != nil {
-			return Cond{}, invalid("selector", "condition %q: %s", part, kubegate.ErrorMessage(err))
+			return Cond{}, err
 		}
 		op := In
 		if m[2] == "notin" {
@@ -270,9 +279,9 @@ func parseCond(part string) (Cond, error) {
 		return Cond{Path: path, Op: op, Values: values}, nil
 	}
 	if m := bareKey.FindStringSubmatch(part); m != nil {
-		path, err := ParsePath(m[2])
+		path, err := condPath(part, m[2])
 		if err != nil {
-			return Cond{}, invalid("selector", "condition %q: %s", part, kubegate.ErrorMessage(err))
+			return Cond{}, err
 		}
 		op := Exists
 		if m[1] == "!" {
@@ -315,9 +324,9 @@ func parseCond(part string) (Cond, error) {
 		if strings.TrimSpace(key) == "" {
 			return Cond{}, invalid("selector", "condition %q has an empty key", part)
 		}
-		path, err := ParsePath(key)
+		path, err := condPath(part, key)
 		if err != nil {
-			return Cond{}, invalid("selector", "condition %q: %s", part, kubegate.ErrorMessage(err))
+			return Cond{}, err
 		}
 		value := part[i+n:]
 		if strings.ContainsAny(value[:min(len(value), 1)], "=~") {

@@ -624,8 +624,15 @@ func (s *Store) DeleteCluster(ctx context.Context, name string) error {
 	return s.deleteOne(ctx, `DELETE FROM clusters WHERE name = ?`, name, kubegate.ChangeCluster, fmt.Sprintf("cluster %q", name))
 }
 
-func (s *Store) deleteOne(ctx context.Context, query, key string, kind kubegate.ChangeKind, what string) error {
+// deleteOne deletes the row key names and announces the change; before runs
+// first in the same transaction (announcing what the delete takes with it).
+func (s *Store) deleteOne(ctx context.Context, query, key string, kind kubegate.ChangeKind, what string, before ...func(*sql.Tx) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, b := range before {
+			if err := b(tx); err != nil {
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx, s.q(query), key)
 		if err != nil {
 			return err

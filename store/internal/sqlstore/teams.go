@@ -159,17 +159,6 @@ func (s *Store) UpdateTeam(ctx context.Context, name string, update func(kubegat
 
 // DeleteTeam implements kubegate.Store.
 func (s *Store) DeleteTeam(ctx context.Context, name string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		if err := s.announceGrants(ctx, tx, "subject_team", name); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM teams WHERE name = ?`), name)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return kubegate.Errorf(kubegate.ENotFound, "team %q not found", name)
-		}
-		return s.changed(ctx, tx, kubegate.ChangeTeam, name)
-	})
+	return s.deleteOne(ctx, `DELETE FROM teams WHERE name = ?`, name, kubegate.ChangeTeam, fmt.Sprintf("team %q", name),
+		func(tx *sql.Tx) error { return s.announceGrants(ctx, tx, "subject_team", name) })
 }
