@@ -187,6 +187,28 @@ func (g Grant) Covers(cluster string) bool {
 	return len(g.Clusters) == 1 && g.Clusters[0] == Everywhere || slices.Contains(g.Clusters, cluster)
 }
 
+// Reaches says whether the grant binds in namespace ns of the cluster.
+func (g Grant) Reaches(cluster, ns string) bool {
+	return g.Covers(cluster) && (g.ClusterWide || g.AllNamespaces() || slices.Contains(g.Namespaces, ns))
+}
+
+// StatusIn returns the grant's status in each of clusters it covers, in their
+// order; one not reconciled yet is Pending with no UpdatedAt.
+func (g Grant) StatusIn(clusters []string) []GrantStatus {
+	var out []GrantStatus
+	for _, c := range clusters {
+		if !g.Covers(c) {
+			continue
+		}
+		st := GrantStatus{Cluster: c, State: GrantPending}
+		if i := slices.IndexFunc(g.Status, func(s GrantStatus) bool { return s.Cluster == c }); i >= 0 {
+			st = g.Status[i]
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
 // AllNamespaces says whether the grant binds in every namespace.
 func (g Grant) AllNamespaces() bool {
 	return !g.ClusterWide && len(g.Namespaces) == 1 && g.Namespaces[0] == Everywhere

@@ -51,3 +51,21 @@ func TestGrantValidation(t *testing.T) {
 		t.Fatalf("cluster-wide: %v", err)
 	}
 }
+
+func TestGrantReachesAndStatusIn(t *testing.T) {
+	g := kubegate.Grant{Clusters: []string{"a", "b"}, Namespaces: []string{"x"},
+		Status: []kubegate.GrantStatus{{Cluster: "b", State: kubegate.GrantFailed, Message: "no"}}}
+	if !g.Reaches("a", "x") || g.Reaches("a", "y") || g.Reaches("c", "x") {
+		t.Fatal("named namespaces")
+	}
+	wide := kubegate.Grant{Clusters: []string{"*"}, ClusterWide: true}
+	every := kubegate.Grant{Clusters: []string{"*"}, Namespaces: []string{"*"}}
+	if !wide.Reaches("c", "y") || !every.Reaches("c", "y") {
+		t.Fatal("cluster-wide and every namespace reach everywhere")
+	}
+	got := g.StatusIn([]string{"c", "b", "a"})
+	want := []kubegate.GrantStatus{{Cluster: "b", State: kubegate.GrantFailed, Message: "no"}, {Cluster: "a", State: kubegate.GrantPending}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("StatusIn = %+v", got)
+	}
+}

@@ -56,14 +56,14 @@ func (a api) grantView(g kubegate.Grant) grantView {
 	if v.Namespaces == nil {
 		v.Namespaces = []string{}
 	}
+	var clusters []string
 	for _, c := range a.o.Clusters.List() {
-		if !g.Covers(c.Name) {
-			continue
-		}
-		st := grantStatusView{Cluster: c.Name, State: kubegate.GrantPending, Message: "not reconciled yet"}
-		if i := slices.IndexFunc(g.Status, func(s kubegate.GrantStatus) bool { return s.Cluster == c.Name }); i >= 0 {
-			s := g.Status[i]
-			st = grantStatusView{Cluster: c.Name, State: s.State, Message: s.Message, UpdatedAt: httpapi.TimeString(s.UpdatedAt)}
+		clusters = append(clusters, c.Name)
+	}
+	for _, s := range g.StatusIn(clusters) {
+		st := grantStatusView{Cluster: s.Cluster, State: s.State, Message: s.Message, UpdatedAt: httpapi.TimeString(s.UpdatedAt)}
+		if s.UpdatedAt.IsZero() {
+			st.Message = "not reconciled yet"
 		}
 		v.Status = append(v.Status, st)
 	}

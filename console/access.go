@@ -99,13 +99,10 @@ func (c *Console) grants(w http.ResponseWriter, r *http.Request) {
 		} else {
 			row.Where = everywhere(p, g.Namespaces, "grants.allNamespaces")
 		}
-		for _, cl := range x.Clusters {
-			if !g.Covers(cl) {
-				continue
-			}
-			cell := grantStatusCell{Cluster: cl, State: string(kubegate.GrantPending), Message: p.T("grants.notYet")}
-			if i := slices.IndexFunc(g.Status, func(s kubegate.GrantStatus) bool { return s.Cluster == cl }); i >= 0 {
-				cell.State, cell.Message = string(g.Status[i].State), g.Status[i].Message
+		for _, st := range g.StatusIn(x.Clusters) {
+			cell := grantStatusCell{Cluster: st.Cluster, State: string(st.State), Message: st.Message}
+			if st.UpdatedAt.IsZero() {
+				cell.Message = p.T("grants.notYet")
 			}
 			row.Status = append(row.Status, cell)
 		}

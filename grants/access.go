@@ -227,19 +227,9 @@ func (a *Access) visible(ctx context.Context, m *cluster.Member, all []string, m
 	d, err := review.AsCaller(ctx, m, authorizationv1.ResourceAttributes{Verb: "list", Resource: "namespaces"})
 	out := all
 	if err != nil || !d.Allowed {
-		named := map[string]bool{}
-		every := false
-		for _, g := range mine {
-			if g.Covers(m.Name) {
-				every = every || g.ClusterWide || g.AllNamespaces()
-				for _, ns := range g.Namespaces {
-					named[ns] = true
-				}
-			}
-		}
-		if !every {
-			out = slices.DeleteFunc(slices.Clone(all), func(ns string) bool { return !named[ns] })
-		}
+		out = slices.DeleteFunc(slices.Clone(all), func(ns string) bool {
+			return !slices.ContainsFunc(mine, func(g kubegate.Grant) bool { return g.Reaches(m.Name, ns) })
+		})
 	}
 	if len(scope.Namespaces) > 0 {
 		out = slices.DeleteFunc(slices.Clone(out), func(ns string) bool {
@@ -252,7 +242,7 @@ func (a *Access) visible(ctx context.Context, m *cluster.Member, all []string, m
 func (a *Access) namespace(ctx context.Context, m *cluster.Member, id *kubegate.Identity, ns string, mine []kubegate.Grant) NamespaceAccess {
 	na := NamespaceAccess{Namespace: ns, Level: LevelNone, Rules: []authorizationv1.ResourceRule{}, Grants: []GrantRef{}}
 	for _, g := range mine {
-		if g.Covers(m.Name) && (g.ClusterWide || g.AllNamespaces() || slices.Contains(g.Namespaces, ns)) {
+		if g.Reaches(m.Name, ns) {
 			na.Grants = append(na.Grants, GrantRef{ID: g.ID, Role: g.Role})
 		}
 	}
