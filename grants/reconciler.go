@@ -94,7 +94,7 @@ func (r *Reconciler) Load(ctx context.Context) error {
 	}
 	r.grants = m
 	for _, mem := range r.members {
-		r.start(mem)
+		r.start(mem, false)
 	}
 	r.mu.Unlock()
 	r.enqueueAll()
@@ -119,7 +119,7 @@ func (r *Reconciler) Apply(ctx context.Context, c kubegate.Change) {
 			r.mu.Lock()
 			r.grants[g.ID] = g
 			for _, m := range r.members {
-				r.start(m)
+				r.start(m, false)
 			}
 			r.mu.Unlock()
 		case kubegate.ErrorCode(err) == kubegate.ENotFound:
@@ -170,10 +170,7 @@ func (r *Reconciler) grant(id string) (kubegate.Grant, bool) {
 }
 
 // Grants returns every grant as mirrored (without status).
-func (r *Reconciler) Grants() []kubegate.Grant { return r.snapshot() }
-
-// snapshot returns every grant as mirrored.
-func (r *Reconciler) snapshot() []kubegate.Grant {
+func (r *Reconciler) Grants() []kubegate.Grant {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]kubegate.Grant, 0, len(r.grants))
@@ -192,7 +189,7 @@ func (r *Reconciler) enqueue(id string) {
 }
 
 func (r *Reconciler) enqueueAll() {
-	for _, g := range r.snapshot() {
+	for _, g := range r.Grants() {
 		r.enqueue(g.ID)
 	}
 }
@@ -201,7 +198,7 @@ func (r *Reconciler) enqueueAll() {
 func (r *Reconciler) Engage(m *cluster.Member) {
 	r.mu.Lock()
 	r.members[m.Name] = m
-	r.start(m)
+	r.start(m, false)
 	r.mu.Unlock()
 	go func() {
 		<-m.Context().Done()
@@ -219,14 +216,14 @@ func (r *Reconciler) Engage(m *cluster.Member) {
 }
 
 // start runs a worker for m under the leadership once a grant covers it (a
-// cluster no grant names is not watched), or when force says the cluster holds
-// bindings of this installation (sweep); it runs on as long as m, to remove the
-// bindings of the grants that go. r.mu is held.
-func (r *Reconciler) start(m *cluster.Member, force ...bool) {
+// cluster no grant names is not watched), or when leftovers says the cluster
+// holds bindings of this installation (sweep); it runs on as long as m, to
+// remove the bindings of the grants that go. r.mu is held.
+func (r *Reconciler) start(m *cluster.Member, leftovers bool) {
 	if r.lead == nil || m.Context().Err() != nil || r.workers[m] != nil {
 		return
 	}
-	covered := len(force) > 0 && force[0]
+	covered := leftovers
 	for _, g := range r.grants {
 		covered = covered || g.Covers(m.Name)
 	}
@@ -272,7 +269,7 @@ func (r *Reconciler) sweep(lead context.Context, m *cluster.Member, instance str
 // replica leads: a user disabled while no one led.
 func (r *Reconciler) forgetAllDisabled(ctx context.Context) {
 	seen := map[string]bool{}
-	for _, g := range r.snapshot() {
+	for _, g := range r.Grants() {
 		if g.Subject.Kind == kubegate.SubjectUser && !seen[g.Subject.Name] {
 			seen[g.Subject.Name] = true
 			r.forgetDisabled(ctx, g.Subject.Name)
@@ -298,38 +295,38 @@ func (r *Reconciler) instanceID(ctx context.Context) (string, error) {
 	return id, r.opts.Store.PutSetting(ctx, InstanceSetting, id)
 }
 
+// pause says why Run retries, and waits a little, unless ctx has ended.
+func (r *Reconciler) pause(ctx context.Context, why string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	r.opts.Logger.Warn(why, "err", err)
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+	}
+}
+
 // Run reconciles while this replica leads, and waits to lead again after a
 // lost leadership, until ctx ends.
 func (r *Reconciler) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		lead, release, err := r.opts.Store.Lead(ctx, LeaderName)
 		if err != nil {
-			if ctx.Err() == nil {
-				r.opts.Logger.Warn("taking the grants leadership failed; retrying", "err", err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(5 * time.Second):
-				}
-			}
+			r.pause(ctx, "taking the grants leadership failed; retrying", err)
 			continue
 		}
 		instance, err := r.instanceID(lead)
 		if err != nil {
 			release()
-			if ctx.Err() == nil {
-				r.opts.Logger.Warn("reading the installation's name failed; retrying", "err", err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(5 * time.Second):
-				}
-			}
+			r.pause(ctx, "reading the installation's name failed; retrying", err)
 			continue
 		}
 		r.opts.Logger.Info("reconciling grants: this replica leads", "instance", instance)
 		r.mu.Lock()
 		r.lead, r.instance = lead, instance
 		for _, m := range r.members {
-			r.start(m)
+			r.start(m, false)
 			if r.workers[m] == nil {
 				go r.sweep(lead, m, instance)
 			}

@@ -87,11 +87,7 @@ func (w *worker) run(ctx context.Context) {
 	client, err := w.m.Client()
 	if err != nil {
 		w.r.opts.Logger.Warn("grants: no client for the cluster", "cluster", w.m.Name, "err", err)
-		for _, g := range w.r.snapshot() {
-			if g.Covers(w.m.Name) {
-				w.report(ctx, g.ID, kubegate.GrantFailed, "no client for the cluster: "+err.Error())
-			}
-		}
+		w.reportCovered(ctx, kubegate.GrantFailed, "no client for the cluster: "+err.Error())
 		return
 	}
 	inf := w.informers(client)
@@ -109,11 +105,7 @@ func (w *worker) run(ctx context.Context) {
 			msg += ": " + w.watched.Error()
 		}
 		w.mu.Unlock()
-		for _, g := range w.r.snapshot() {
-			if g.Covers(w.m.Name) {
-				w.report(ctx, g.ID, kubegate.GrantPending, msg)
-			}
-		}
+		w.reportCovered(ctx, kubegate.GrantPending, msg)
 	}
 	w.enqueueAll(inf)
 	go func() {
@@ -155,7 +147,7 @@ func timeout(ctx context.Context, d time.Duration) <-chan struct{} {
 // enqueueAll queues every grant, and every grant a labelled binding names
 // (those of grants deleted while no one led).
 func (w *worker) enqueueAll(inf informers) {
-	for _, g := range w.r.snapshot() {
+	for _, g := range w.r.Grants() {
 		w.queue.Add(g.ID)
 	}
 	for _, i := range []cache.SharedIndexInformer{inf.roleBindings, inf.clusterRoleBindings} {
@@ -218,7 +210,7 @@ func (w *worker) namespaceChanged(obj any) {
 	if !ok {
 		return
 	}
-	for _, g := range w.r.snapshot() {
+	for _, g := range w.r.Grants() {
 		if g.Covers(w.m.Name) && (g.AllNamespaces() || slices.Contains(g.Namespaces, ns.Name)) {
 			w.queue.Add(g.ID)
 		}
@@ -240,30 +232,45 @@ func usable(inf informers) []string {
 // errRetry asks for the grant again after a back-off.
 var errRetry = errors.New("grants: retry")
 
+// wanted is what grant id implies in this cluster. It applies not at all to a
+// grant that is gone, for other clusters, or for a disabled user (whose
+// bindings go even before the grant does); wait says why it cannot be told yet.
+func (w *worker) wanted(id string, inf informers) (want []binding, missing []string, applies bool, wait string) {
+	g, ok := w.r.grant(id)
+	if !ok || !g.Covers(w.m.Name) {
+		return nil, nil, false, ""
+	}
+	name := ""
+	if g.Subject.Kind == kubegate.SubjectUser {
+		u, known := w.r.opts.Users.User(g.Subject.Name)
+		if !known {
+			return nil, nil, false, "the user is not known to this replica yet"
+		}
+		if !u.Enabled {
+			return nil, nil, false, ""
+		}
+		name = u.Name
+	}
+	want, missing = desired(g, w.instance, name, usable(inf))
+	return want, missing, true, ""
+}
+
+// reportCovered records the same state for every grant this cluster is in.
+func (w *worker) reportCovered(ctx context.Context, state kubegate.GrantState, msg string) {
+	for _, g := range w.r.Grants() {
+		if g.Covers(w.m.Name) {
+			w.report(ctx, g.ID, state, msg)
+		}
+	}
+}
+
 // reconcile makes the cluster hold exactly the bindings of grant id, and
 // records how far it got.
 func (w *worker) reconcile(ctx context.Context, client kubernetes.Interface, inf informers, id string) error {
-	g, ok := w.r.grant(id)
-	var want []binding
-	var missing []string
-	if ok && g.Covers(w.m.Name) {
-		name := ""
-		if g.Subject.Kind == kubegate.SubjectUser {
-			u, known := w.r.opts.Users.User(g.Subject.Name)
-			if !known {
-				w.report(ctx, id, kubegate.GrantPending, "the user is not known to this replica yet")
-				return errRetry
-			}
-			name = u.Name
-			if !u.Enabled {
-				ok = false // a disabled user's bindings go, even before the grant does
-			}
-		}
-		if ok {
-			want, missing = desired(g, w.instance, name, usable(inf))
-		}
-	} else {
-		ok = false
+	want, missing, applies, wait := w.wanted(id, inf)
+	if wait != "" {
+		w.report(ctx, id, kubegate.GrantPending, wait)
+		return errRetry
 	}
 	have := map[string]metav1.Object{}
 	for _, i := range []cache.SharedIndexInformer{inf.roleBindings, inf.clusterRoleBindings} {
@@ -304,7 +311,7 @@ func (w *worker) reconcile(ctx context.Context, client kubernetes.Interface, inf
 			fail(binding{Namespace: o.GetNamespace()}, err)
 		}
 	}
-	if !ok {
+	if !applies {
 		w.forget(id)
 		if len(refused)+len(passing) > 0 {
 			return errRetry

@@ -32,7 +32,7 @@ func eventually(t *testing.T, what string, d time.Duration, ok func() bool) {
 		if time.Since(start) > d {
 			t.Fatalf("%s: not within %s", what, d)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("%s after %s", what, time.Since(start).Round(time.Millisecond))
 }

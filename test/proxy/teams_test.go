@@ -60,17 +60,6 @@ func TestTeamMembershipTravelsWithEveryRequest(t *testing.T) {
 	list := func(cluster, ns string) int {
 		return call(t, "GET", b+"/api/v1/cube/proxy/clusters/"+cluster+"/api/v1/namespaces/"+ns+"/configmaps", token, nil).Code
 	}
-	within := func(what string, d time.Duration, ok func() bool) {
-		t.Helper()
-		start := time.Now()
-		for !ok() {
-			if time.Since(start) > d {
-				t.Fatalf("%s: not within %s", what, d)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Logf("%s after %s", what, time.Since(start).Round(time.Millisecond))
-	}
 	for _, c := range shared.clusters {
 		if code := list(c.Name, x); code != 403 {
 			t.Fatalf("before joining, %s/%s: %d", c.Name, x, code)
@@ -79,7 +68,7 @@ func TestTeamMembershipTravelsWithEveryRequest(t *testing.T) {
 
 	want(t, call(t, "POST", a+"/api/v1/cube/teams", admin, map[string]any{"name": team, "members": []string{"searcher"}}), 201)
 	for _, c := range shared.clusters {
-		within("joined: "+c.Name+"/"+x+" listed", time.Second, func() bool { return list(c.Name, x) == 200 })
+		eventually(t, "joined: "+c.Name+"/"+x+" listed", time.Second, func() bool { return list(c.Name, x) == 200 })
 		if code := list(c.Name, y); code != 403 {
 			t.Fatalf("a member lists %s/%s, which the team was not given: %d", c.Name, y, code)
 		}
@@ -100,7 +89,7 @@ func TestTeamMembershipTravelsWithEveryRequest(t *testing.T) {
 
 	want(t, call(t, "DELETE", a+"/api/v1/cube/teams/"+team+"/members/searcher", admin, nil), 200)
 	for _, c := range shared.clusters {
-		within("left: "+c.Name+"/"+x+" refused", time.Second, func() bool { return list(c.Name, x) == 403 })
+		eventually(t, "left: "+c.Name+"/"+x+" refused", time.Second, func() bool { return list(c.Name, x) == 403 })
 	}
 	if got := want(t, call(t, "GET", b+"/api/v1/cube/teams", session, nil), 200).JSON(t)["total"].(float64); got != 0 {
 		t.Fatalf("after leaving, the member sees %v teams", got)
