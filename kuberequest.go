@@ -1,5 +1,9 @@
 package kubegate
 
+// ClusterAnnotation marks each object of a list across clusters with the
+// cluster it came from, as Clusterpedia and Karmada mark theirs.
+const ClusterAnnotation = "kubegate.io/cluster"
+
 // KubeRequest is what a request asks of one cluster's Kubernetes API: the
 // cluster, the path, and the attributes the apiserver's authorizer names. The
 // proxy, the list cache and the dialect adapters speak it, whatever HTTP route the

@@ -2,6 +2,7 @@ package filters
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/kubegate/kubegate"
 	"github.com/kubegate/kubegate/httperr"
@@ -44,12 +45,24 @@ func WithScope(h http.Handler) http.Handler {
 			}
 		}
 		f, _ := r.Context().Value(factsKey).(*facts)
-		if part, reason := id.Scope.Refuses(req); part != "" {
-			if f != nil {
-				f.scope = "refused: " + part
+		// A list across clusters is checked for each cluster it names; across
+		// all of them, the proxy leaves out the clusters the scope refuses.
+		clusters := []string{req.Cluster}
+		switch {
+		case slices.Equal(info.ClusterSet, []string{request.AllClusters}):
+			clusters = []string{""}
+		case info.ClusterSet != nil:
+			clusters = info.ClusterSet
+		}
+		for _, c := range clusters {
+			req.Cluster = c
+			if part, reason := id.Scope.Refuses(req); part != "" {
+				if f != nil {
+					f.scope = "refused: " + part
+				}
+				httperr.Write(w, kubegate.Errorf(kubegate.EForbidden, "refused by the credential's scope (%s): %s", part, reason))
+				return
 			}
-			httperr.Write(w, kubegate.Errorf(kubegate.EForbidden, "refused by the credential's scope (%s): %s", part, reason))
-			return
 		}
 		if f != nil {
 			f.scope = "allowed"

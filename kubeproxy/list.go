@@ -316,25 +316,22 @@ func (p *Proxy) observe(cached bool) string {
 	return source
 }
 
-// serveKubeCubeList answers a proxied GET of a collection that carries extension
-// parameters: the Kubernetes List with the page in items and a top-level total.
-func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target *cluster.Member, info *request.Info) error {
-	path := info.Path
-	query := r.URL.Query()
-	q, err := listquery.ParseKubeCube(query, p.opts.MaxPageSize)
-	if err != nil {
-		return err
+// listParams reads a query list's parameters: the query, whether strict
+// consistency is asked for, and the parameters passed upstream (the rest);
+// own names this route's own parameters, kept from upstream too.
+func (p *Proxy) listParams(query url.Values, own ...string) (q *listquery.Query, strict bool, upstream url.Values, err error) {
+	if q, err = listquery.ParseKubeCube(query, p.opts.MaxPageSize); err != nil {
+		return nil, false, nil, err
 	}
 	for _, k := range []string{"watch", "limit", "continue"} {
 		if _, ok := query[k]; ok {
-			return kubegate.Errorf(kubegate.EInvalid, "parameter %s cannot be combined with the list parameters (selector, pageSize, pageNum, sortName, sortOrder, sortFunc)", k)
+			return nil, false, nil, kubegate.Errorf(kubegate.EInvalid, "parameter %s cannot be combined with the list parameters (selector, pageSize, pageNum, sortName, sortOrder, sortFunc)", k)
 		}
 	}
-	strict, err := listcache.ParseConsistency(query)
-	if err != nil {
-		return err
+	if strict, err = listcache.ParseConsistency(query); err != nil {
+		return nil, false, nil, err
 	}
-	upstream := url.Values{}
+	upstream = url.Values{}
 	for k, vs := range query {
 		upstream[k] = vs
 	}
@@ -342,24 +339,46 @@ func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target
 		delete(upstream, k)
 	}
 	delete(upstream, listcache.Consistency)
+	for _, k := range own {
+		delete(upstream, k)
+	}
+	return q, strict, upstream, nil
+}
+
+// listOne answers q over one cluster's collection: from the cache where it
+// can (JSON lists), else from the cluster, streaming; cached says which.
+func (p *Proxy) listOne(ctx context.Context, target *cluster.Member, kr *kubegate.KubeRequest, q *listquery.Query, upstream url.Values,
+	accept string, strict bool) (res *ListResult, cached bool, err error) {
+	if accept == "application/json" { // Tables: the cluster renders their columns
+		if res, cached, err = p.cachedList(ctx, target, kr, q, upstream, nil, strict); err != nil || cached {
+			return res, cached, err
+		}
+	}
+	v := url.Values{}
+	for k, vs := range upstream {
+		v[k] = vs
+	}
+	pushDown(q, v)
+	res, err = p.list(ctx, target, kr.Path, v, q, accept, nil)
+	return res, false, err
+}
+
+// serveKubeCubeList answers a proxied GET of a collection that carries extension
+// parameters: the Kubernetes List with the page in items and a top-level total.
+func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target *cluster.Member, info *request.Info) error {
+	q, strict, upstream, err := p.listParams(r.URL.Query())
+	if err != nil {
+		return err
+	}
 	accept := "application/json"
 	if a := r.Header.Get("Accept"); wantsTable(a) {
 		// Rows are filtered, sorted and paged by their objects.
 		accept = a
 		upstream.Set("includeObject", "Object")
 	}
-	var res *ListResult
-	cached := false
-	if accept == "application/json" { // Tables: the cluster renders their columns
-		if res, cached, err = p.cachedList(r.Context(), target, &info.KubeRequest, q, upstream, nil, strict); err != nil {
-			return err
-		}
-	}
-	if !cached {
-		pushDown(q, upstream)
-		if res, err = p.list(r.Context(), target, path, upstream, q, accept, nil); err != nil {
-			return err
-		}
+	res, cached, err := p.listOne(r.Context(), target, &info.KubeRequest, q, upstream, accept, strict)
+	if err != nil {
+		return err
 	}
 	if source := p.observe(cached); source != "" {
 		// Where the answer came from, for operators tuning the cache (as CDNs say).

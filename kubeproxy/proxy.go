@@ -26,9 +26,10 @@ import (
 	"github.com/kubegate/kubegate/request"
 )
 
-// Targets resolves a cluster name to how to reach it.
+// Targets resolves a cluster name to how to reach it, and lists the clusters.
 type Targets interface {
 	Member(name string) (*cluster.Member, error)
+	List() []kubegate.Cluster
 }
 
 // Options configures the proxy.
@@ -143,6 +144,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	if info.PathErr != nil {
 		return info.PathErr
+	}
+	if info.ClusterSet != nil {
+		return p.serveAcross(w, r, info)
 	}
 	target, err := p.targets.Member(info.Cluster)
 	if err != nil {

@@ -28,6 +28,8 @@ func (o oneTarget) Member(name string) (*cluster.Member, error) {
 	return o.t, nil
 }
 
+func (o oneTarget) List() []kubegate.Cluster { return []kubegate.Cluster{{Name: o.t.Name}} }
+
 func event(typ, name, team string) string {
 	labels := ""
 	if team != "" {

@@ -194,29 +194,39 @@ type entry struct {
 // before is the result order: by key (ascending or descending), missing keys last,
 // ties by namespace then name, so pages are stable.
 func (q *Query) before(a, b *entry) bool {
-	if a.key.missing != b.key.missing {
-		return !a.key.missing
-	}
-	if !a.key.missing {
-		c := 0
-		if q.SortFunc == SortString {
-			c = strings.Compare(a.key.s, b.key.s)
-		} else if a.key.n < b.key.n {
-			c = -1
-		} else if a.key.n > b.key.n {
-			c = 1
-		}
-		if q.Desc {
-			c = -c
-		}
-		if c != 0 {
-			return c < 0
-		}
+	if c := q.compareKeys(a.key, b.key); c != 0 {
+		return c < 0
 	}
 	if a.namespace != b.namespace {
 		return a.namespace < b.namespace
 	}
 	return a.name < b.name
+}
+
+// compareKeys orders two sort keys as the result does: ascending or
+// descending, missing keys last either way.
+func (q *Query) compareKeys(a, b sortKey) int {
+	if a.missing != b.missing {
+		if a.missing {
+			return 1
+		}
+		return -1
+	}
+	if a.missing {
+		return 0
+	}
+	c := 0
+	if q.SortFunc == SortString {
+		c = strings.Compare(a.s, b.s)
+	} else if a.n < b.n {
+		c = -1
+	} else if a.n > b.n {
+		c = 1
+	}
+	if q.Desc {
+		c = -c
+	}
+	return c
 }
 
 // Pager evaluates a query over items fed one at a time. It keeps only the

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -219,57 +220,52 @@ func refValues(o any, path []string) []string {
 }
 
 func refRun(q *listquery.Query, raws []string) ([]string, int) {
+	return refRunSources(q, [][]string{raws})
+}
+
+// refRunSources is the reference over several sources as one list: ties of the
+// sort key go by source (its index, named "s<i>/" in the answer when there
+// are several), then namespace and name.
+func refRunSources(q *listquery.Query, sources [][]string) ([]string, int) {
 	type item struct {
 		o        map[string]any
+		src      int
 		name, ns string
 		missing  bool
 		s        string
 		n        float64
 	}
 	var items []item
-	for _, r := range raws {
-		var o map[string]any
-		_ = json.Unmarshal([]byte(r), &o)
-		ok := true
-		for _, c := range q.Conds {
-			vals := refValues(o, c.Path)
-			hit := false
-			for _, v := range vals {
-				for _, w := range c.Values {
-					if (c.Op == listquery.Eq || c.Op == listquery.NotEq) && v == w {
-						hit = true
-					}
-					if (c.Op == listquery.Fuzzy || c.Op == listquery.NotFuzzy) && strings.Contains(strings.ToLower(v), w) {
-						hit = true
-					}
+	for src, raws := range sources {
+		for _, r := range raws {
+			var o map[string]any
+			_ = json.Unmarshal([]byte(r), &o)
+			ok := true
+			for _, c := range q.Conds {
+				ok = ok && refCond(c, refValues(o, c.Path))
+			}
+			if !ok {
+				continue
+			}
+			md := o["metadata"].(map[string]any)
+			it := item{o: o, src: src, name: md["name"].(string), ns: md["namespace"].(string)}
+			vals := refValues(o, q.SortPath)
+			if len(vals) == 0 {
+				it.missing = true
+			} else {
+				switch q.SortFunc {
+				case listquery.SortString:
+					it.s = vals[0]
+				case listquery.SortNumber:
+					f, err := strconv.ParseFloat(vals[0], 64)
+					it.n, it.missing = f, err != nil
+				case listquery.SortTime:
+					tm, err := time.Parse(time.RFC3339, vals[0])
+					it.n, it.missing = float64(tm.UnixNano()), err != nil
 				}
 			}
-			if c.Op == listquery.NotEq || c.Op == listquery.NotFuzzy {
-				hit = !hit
-			}
-			ok = ok && hit
+			items = append(items, it)
 		}
-		if !ok {
-			continue
-		}
-		md := o["metadata"].(map[string]any)
-		it := item{o: o, name: md["name"].(string), ns: md["namespace"].(string)}
-		vals := refValues(o, q.SortPath)
-		if len(vals) == 0 {
-			it.missing = true
-		} else {
-			switch q.SortFunc {
-			case listquery.SortString:
-				it.s = vals[0]
-			case listquery.SortNumber:
-				f, err := strconv.ParseFloat(vals[0], 64)
-				it.n, it.missing = f, err != nil
-			case listquery.SortTime:
-				tm, err := time.Parse(time.RFC3339, vals[0])
-				it.n, it.missing = float64(tm.UnixNano()), err != nil
-			}
-		}
-		items = append(items, it)
 	}
 	sort.SliceStable(items, func(i, j int) bool {
 		a, b := items[i], items[j]
@@ -288,6 +284,9 @@ func refRun(q *listquery.Query, raws []string) ([]string, int) {
 				return less
 			}
 		}
+		if a.src != b.src {
+			return a.src < b.src
+		}
 		if a.ns != b.ns {
 			return a.ns < b.ns
 		}
@@ -300,77 +299,24 @@ func refRun(q *listquery.Query, raws []string) ([]string, int) {
 	}
 	var names []string
 	for _, it := range items {
-		names = append(names, it.name)
+		if len(sources) > 1 {
+			names = append(names, fmt.Sprintf("s%d/%s", it.src, it.name))
+		} else {
+			names = append(names, it.name)
+		}
 	}
 	return names, total
 }
 
 func TestMatchesNaiveReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
-	apps := []string{"web", "Web", "api", "db", "cache", "web-api"}
-	for round := range 300 {
-		var objs []string
-		n := rng.IntN(60)
-		for i := range n {
-			labels := map[string]string{"app": pick(apps...), "tier": pick("a", "b", "c")}
-			if rng.IntN(3) == 0 {
-				labels["app.kubernetes.io/name"] = pick(apps...)
-			}
-			var replicas any
-			if rng.IntN(4) != 0 {
-				replicas = rng.IntN(5)
-			}
-			created := time.Date(2024, 1, 1, 0, 0, rng.IntN(10), 0, time.UTC).Format(time.RFC3339)
-			if rng.IntN(8) == 0 {
-				created = ""
-			}
-			objs = append(objs, obj(fmt.Sprintf("o-%d", i), pick("ns1", "ns2", "ns3"), labels, replicas, created))
-		}
-		var sel []string
-		for range rng.IntN(3) {
-			key := pick("metadata.labels.app", "metadata.labels.tier", "metadata.labels[app.kubernetes.io/name]", "metadata.namespace", "spec.replicas", "spec.template.spec.containers.name", "Metadata.Name", "name")
-			val := pick(apps...) + pick("", "|"+pick(apps...))
-			if strings.Contains(key, "tier") {
-				val = pick("a", "b", "c", "a|c")
-			}
-			if strings.Contains(key, "replicas") {
-				val = strconv.Itoa(rng.IntN(5))
-			}
-			if strings.Contains(key, "namespace") {
-				val = pick("ns1", "ns2", "NS", "s")
-			}
-			if strings.Contains(key, "ame") {
-				val = pick("o-1", "o-2", "O-", "1")
-			}
-			sel = append(sel, key+pick("=", "~", "!=", "!~")+val)
-		}
-		v := url.Values{}
-		if len(sel) > 0 {
-			v.Set("selector", strings.Join(sel, ","))
-		}
-		sortName, sortFunc := pick("metadata.name", "metadata.creationTimestamp", "spec.replicas", "metadata.labels.app", "CreationTimestamp"), ""
-		switch sortName {
-		case "metadata.creationTimestamp", "CreationTimestamp":
-			sortFunc = pick("time", "string")
-		case "spec.replicas":
-			sortFunc = pick("number", "string")
-		}
-		v.Set("sortName", sortName)
-		if sortFunc != "" {
-			v.Set("sortFunc", sortFunc)
-		}
-		v.Set("sortOrder", pick("asc", "desc"))
-		v.Set("pageSize", strconv.Itoa(rng.IntN(8)))
-		v.Set("pageNum", strconv.Itoa(1+rng.IntN(5)))
-		q, err := listquery.ParseKubeCube(v, 5000)
-		if err != nil {
-			t.Fatalf("round %d: %s: %v", round, v.Encode(), err)
-		}
+	for range 300 {
+		objs := randomObjects(rng, "o", rng.IntN(60))
+		q, v := randomQuery(t, rng)
 		got, gotTotal := run(t, q, objs)
 		want, wantTotal := refRun(q, objs)
 		if !reflect.DeepEqual(got, want) || gotTotal != wantTotal {
-			t.Fatalf("round %d: %s\n got  %v (%d)\n want %v (%d)", round, v.Encode(), got, gotTotal, want, wantTotal)
+			t.Fatalf("%s\n got  %v (%d)\n want %v (%d)", v.Encode(), got, gotTotal, want, wantTotal)
 		}
 	}
 }
@@ -561,4 +507,127 @@ func TestSteveOperators(t *testing.T) {
 			t.Errorf("%s: %v, want %s", selector, got, want)
 		}
 	}
+}
+
+// refCond is the reference meaning of one condition over a path's values.
+func refCond(c listquery.Cond, vals []string) bool {
+	num := func(v string) (float64, bool) {
+		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+			return f, true
+		}
+		if tm, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(v)); err == nil {
+			return float64(tm.UnixNano()) / 1e9, true
+		}
+		return 0, false
+	}
+	hit := false
+	for _, v := range vals {
+		switch c.Op {
+		case listquery.Exists, listquery.NotExists:
+			hit = true
+		case listquery.Lt, listquery.Gt:
+			x, ok1 := num(v)
+			y, ok2 := num(c.Values[0])
+			hit = hit || ok1 && ok2 && (c.Op == listquery.Lt && x < y || c.Op == listquery.Gt && x > y)
+		case listquery.Fuzzy, listquery.NotFuzzy:
+			for _, w := range c.Values {
+				hit = hit || strings.Contains(strings.ToLower(v), w)
+			}
+		default: // =, !=, in, notin
+			hit = hit || slices.Contains(c.Values, v)
+		}
+	}
+	switch c.Op {
+	case listquery.NotEq, listquery.NotFuzzy, listquery.NotIn, listquery.NotExists:
+		return !hit
+	}
+	return hit
+}
+
+// randomObjects makes n objects named prefix-<i> with random labels (dotted
+// keys among them), replicas (some missing), creation times (some missing) and
+// namespaces.
+func randomObjects(rng *rand.Rand, prefix string, n int) []string {
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	var objs []string
+	for i := range n {
+		labels := map[string]string{"app": pick(testApps...), "tier": pick("a", "b", "c")}
+		if rng.IntN(3) == 0 {
+			labels["app.kubernetes.io/name"] = pick(testApps...)
+		}
+		var replicas any
+		if rng.IntN(4) != 0 {
+			replicas = rng.IntN(5)
+		}
+		created := time.Date(2024, 1, 1, 0, 0, rng.IntN(10), 0, time.UTC).Format(time.RFC3339)
+		if rng.IntN(8) == 0 {
+			created = ""
+		}
+		objs = append(objs, obj(fmt.Sprintf("%s-%d", prefix, i), pick("ns1", "ns2", "ns3"), labels, replicas, created))
+	}
+	return objs
+}
+
+var testApps = []string{"web", "Web", "api", "db", "cache", "web-api"}
+
+// randomQuery makes a random KubeCube query: up to three conditions with every
+// operator (KubeCube's and Steve's), a sort, an order and a page.
+func randomQuery(t *testing.T, rng *rand.Rand) (*listquery.Query, url.Values) {
+	t.Helper()
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	var sel []string
+	for range rng.IntN(4) {
+		key := pick("metadata.labels.app", "metadata.labels.tier", "metadata.labels[app.kubernetes.io/name]", "metadata.namespace", "spec.replicas",
+			"spec.template.spec.containers.name", "Metadata.Name", "name", "metadata.creationTimestamp")
+		val := pick(testApps...) + pick("", "|"+pick(testApps...))
+		switch {
+		case strings.Contains(key, "tier"):
+			val = pick("a", "b", "c", "a|c")
+		case strings.Contains(key, "replicas"):
+			val = strconv.Itoa(rng.IntN(5))
+		case strings.Contains(key, "namespace"):
+			val = pick("ns1", "ns2", "NS", "s")
+		case strings.Contains(key, "creation"):
+			val = time.Date(2024, 1, 1, 0, 0, rng.IntN(10), 0, time.UTC).Format(time.RFC3339)
+		case strings.Contains(key, "ame"):
+			val = pick("o-1", "o-2", "O-", "1")
+		}
+		switch rng.IntN(10) {
+		case 0, 1, 2, 3:
+			sel = append(sel, key+pick("=", "~", "!=", "!~")+val)
+		case 4:
+			sel = append(sel, key+pick(" in ", " notin ")+"("+strings.ReplaceAll(val, "|", ", ")+")")
+		case 5, 6:
+			if strings.Contains(key, "replicas") || strings.Contains(key, "creation") {
+				sel = append(sel, key+pick("<", ">")+val)
+			} else {
+				sel = append(sel, "spec.replicas"+pick("<", ">")+strconv.Itoa(rng.IntN(5)))
+			}
+		default:
+			sel = append(sel, pick("", "!")+pick(key, "metadata.labels[app.kubernetes.io/name]", "spec.replicas", "metadata.labels.nothing"))
+		}
+	}
+	v := url.Values{}
+	if len(sel) > 0 {
+		v.Set("selector", strings.Join(sel, ","))
+	}
+	sortName, sortFunc := pick("metadata.name", "metadata.creationTimestamp", "spec.replicas", "metadata.labels.app", "CreationTimestamp"), ""
+	switch sortName {
+	case "metadata.creationTimestamp", "CreationTimestamp":
+		sortFunc = pick("time", "string")
+	case "spec.replicas":
+		sortFunc = pick("number", "string")
+	}
+	v.Set("sortName", sortName)
+	if sortFunc != "" {
+		v.Set("sortFunc", sortFunc)
+	}
+	v.Set("sortOrder", pick("asc", "desc"))
+	v.Set("pageSize", strconv.Itoa(rng.IntN(8)))
+	v.Set("pageNum", strconv.Itoa(1+rng.IntN(5)))
+	q, err := listquery.ParseKubeCube(v, 5000)
+	if err != nil {
+		t.Fatalf("%s: %v", v.Encode(), err)
+	}
+	return q, v
 }

@@ -8,6 +8,7 @@ package request
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/kubegate/kubegate"
@@ -93,6 +94,11 @@ type Info struct {
 	// PathErr is why the path of a proxy or adapter route was refused; the handler
 	// answers it.
 	PathErr error
+	// ClusterSet is the set of clusters a proxy path names instead of one, for a
+	// list or watch across them: ["*"] for every cluster the caller may reach, or
+	// the names (commas in the path); nil for one cluster. Cluster is then the
+	// segment as written, for the audit.
+	ClusterSet []string
 
 	// Connect says the request opens a connection into a workload: exec, attach
 	// and port-forward of a pod, or the proxy subresource of a pod, service or
@@ -129,6 +135,7 @@ func Classify(r *http.Request) *Info {
 		info.Class, info.Dialect = ClassProxy, DialectKubeCube
 		info.Cluster, info.RawPath, info.Path, info.PathErr = SplitProxyPath(escaped)
 		if info.PathErr == nil {
+			info.ClusterSet, _ = ParseClusterSet(info.Cluster)
 			info.parseKubernetes(r.Method, q)
 		} else {
 			// Still name the cluster for audit, as far as it is readable.
@@ -309,7 +316,10 @@ func SplitProxyPath(escaped string) (clusterName, rawPath, path string, err erro
 		return "", "", "", kubegate.Errorf(kubegate.ENotFound, "not a proxy path")
 	}
 	clusterName, rawPath, _ = strings.Cut(rest, "/")
-	if err := kubegate.ValidateClusterName(clusterName); err != nil {
+	if name, err := url.PathUnescape(clusterName); err == nil {
+		clusterName = name // a client may escape the set's "*" or ","
+	}
+	if _, err := ParseClusterSet(clusterName); err != nil {
 		return "", "", "", kubegate.Errorf(kubegate.EInvalid, "invalid proxy path: %s", kubegate.ErrorMessage(err))
 	}
 	rawPath = "/" + rawPath
@@ -368,4 +378,39 @@ func KpandaPath(rest string) (string, error) {
 		return prefix + "/" + strings.Join(tail, "/"), nil
 	}
 	return "", bad
+}
+
+// AllClusters is the cluster set of every cluster the caller may reach.
+const AllClusters = "*"
+
+// MaxClusterSet bounds how many clusters one path may name: each is a query of
+// its own.
+const MaxClusterSet = 64
+
+// ParseClusterSet reads the cluster segment of a proxy path: one cluster's name
+// (set nil), AllClusters (["*"]), or names joined by commas, each valid and
+// named once.
+func ParseClusterSet(segment string) (set []string, err error) {
+	if segment == AllClusters {
+		return []string{AllClusters}, nil
+	}
+	if !strings.Contains(segment, ",") {
+		return nil, kubegate.ValidateClusterName(segment)
+	}
+	names := strings.Split(segment, ",")
+	if len(names) > MaxClusterSet {
+		return nil, kubegate.Errorf(kubegate.EInvalid, "the path names %d clusters, more than the %d one list may span; use %q for all", len(names), MaxClusterSet, AllClusters)
+	}
+	for i, n := range names {
+		if n == AllClusters {
+			return nil, kubegate.Errorf(kubegate.EInvalid, "%q stands alone for every cluster: it cannot be listed with names", AllClusters)
+		}
+		if err := kubegate.ValidateClusterName(n); err != nil {
+			return nil, err
+		}
+		if slices.Contains(names[:i], n) {
+			return nil, kubegate.Errorf(kubegate.EInvalid, "cluster %s is named twice in the cluster set", n)
+		}
+	}
+	return names, nil
 }

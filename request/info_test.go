@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -63,8 +64,11 @@ func FuzzSplitProxyPath(f *testing.F) {
 			}
 			return
 		}
-		if c != cluster {
+		if u, err := url.PathUnescape(cluster); err != nil || c != u {
 			t.Fatalf("cluster %q from %q", c, in)
+		}
+		if _, err := request.ParseClusterSet(c); err != nil {
+			t.Fatalf("accepted cluster segment %q: %v", c, err)
 		}
 		if dec, err := url.PathUnescape(raw); err != nil || dec != path {
 			t.Fatalf("raw %q does not decode to %q", raw, path)
@@ -81,6 +85,34 @@ func FuzzSplitProxyPath(f *testing.F) {
 			t.Fatalf("accepted %q outside the API roots", in)
 		}
 	})
+}
+
+// A proxy path may name a set of clusters for a list across them: "*" for all,
+// or names joined by commas (escaped or not), each valid and named once.
+func TestClusterSets(t *testing.T) {
+	ok := map[string][]string{
+		"c1":       nil,
+		"*":        {"*"},
+		"%2A":      {"*"},
+		"a,b":      {"a", "b"},
+		"a%2Cb,c9": {"a", "b", "c9"},
+	}
+	for seg, set := range ok {
+		r := httptest.NewRequest(http.MethodGet, request.ProxyPrefix+seg+"/apis/apps/v1/deployments", nil)
+		info := request.Classify(r)
+		if info.PathErr != nil || !slices.Equal(info.ClusterSet, set) || info.Verb != "list" || info.Resource != "deployments" {
+			t.Errorf("%q: set %q, verb %s, err %v", seg, info.ClusterSet, info.Verb, info.PathErr)
+		}
+	}
+	many := strings.Repeat("c,", request.MaxClusterSet) + "z"
+	for _, seg := range []string{"a,", ",a", "a,,b", "a,a", "a,*", "*,a", "**", "a,B", many} {
+		if _, _, _, err := request.SplitProxyPath(request.ProxyPrefix + seg + "/api/v1/pods"); kubegate.ErrorCode(err) != kubegate.EInvalid {
+			t.Errorf("%q: %v, want invalid", seg, err)
+		}
+	}
+	if _, err := request.ParseClusterSet("a,a"); err == nil || !strings.Contains(err.Error(), "named twice") {
+		t.Errorf("a duplicate is named: %v", err)
+	}
 }
 
 func TestClassify(t *testing.T) {
