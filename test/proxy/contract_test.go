@@ -254,6 +254,11 @@ func TestEveryDocumentedOperationMatchesItsSchema(t *testing.T) {
 	c.call("GET", "/api/v1/cube/proxy/clusters/"+cl+"/api/v1/namespaces/ns-a/configmaps?pageSize=2", admin, nil, 200)
 	c.call("GET", "/api/v1/cube/proxy/clusters/"+cl+"/api/v1/namespaces?sortName=metadata.name&pageSize=2", admin, nil, 200)
 	c.call("GET", "/api/v1/cube/proxy/clusters/"+cl+"/apis/apps/v1/deployments?selector=metadata.namespace=ns-a&pageSize=2", admin, nil, 200)
+	// Across clusters: every cluster, or a set named; only lists.
+	c.call("GET", "/api/v1/cube/proxy/clusters/*/apis/apps/v1/deployments?selector=metadata.namespace=ns-a&pageSize=2&strict=true", admin, nil, 200)
+	c.call("GET", "/api/v1/cube/proxy/clusters/"+cl+","+shared.clusters[1].Name+"/api/v1/namespaces/ns-a/configmaps?pageSize=2", admin, nil, 200)
+	c.call("GET", "/api/v1/cube/proxy/clusters/*/api/v1/namespaces/ns-a/configmaps/x", admin, nil, 400)
+	c.call("GET", "/api/v1/cube/proxy/clusters/a,a/api/v1/namespaces?pageSize=2", admin, nil, 400)
 
 	// The credential policy: read by anyone, replaced by administrators (here with
 	// the starting policy, so the tests sharing the gateway see no change).
