@@ -72,6 +72,8 @@ type Options struct {
 	Grants   Grants
 	Access   EffectiveAccess
 	Accounts UserByName
+	// Search lists across clusters for the search page.
+	Search Searcher
 	// ExternalURL is the gateway's address in the commands the console shows;
 	// empty: the address the request came to.
 	ExternalURL string
@@ -93,7 +95,7 @@ func New(o Options) (*Console, error) {
 		o.Now = time.Now
 	}
 	c := &Console{o: o, pages: map[string]*template.Template{}}
-	for _, name := range []string{"login", "keys", "password", "clusters", "users", "audit", "tokens", "settings", "teams", "grants", "access"} {
+	for _, name := range []string{"login", "keys", "password", "clusters", "users", "audit", "tokens", "settings", "teams", "grants", "access", "search"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/scope.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", name, err)
@@ -131,6 +133,7 @@ func (c *Console) Register(mux *http.ServeMux) {
 	mux.Handle("/teams", get(c.authed(c.teams)))
 	mux.Handle("/grants", get(c.authed(c.grants)))
 	mux.Handle("/access", get(c.authed(c.access)))
+	mux.Handle("/search", get(c.authed(c.search)))
 	mux.Handle(request.ConsoleAssetsPrefix, withHeaders(httpapi.Methods{http.MethodGet: c.files}))
 }
 

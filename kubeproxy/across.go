@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -52,11 +53,34 @@ type ClusterAnswer struct {
 	Message string `json:"message,omitempty"`
 }
 
-// serveAcross answers a list over a set of clusters (info.ClusterSet): each
-// cluster answers the query for its best items as the caller — its RBAC and
-// the credential's scope deciding, from its cache where it can — in parallel,
-// and the answers are merged into one page in one order (the sort key, then
-// cluster, namespace, name), each item annotated with its cluster.
+// AcrossRequest is a list over a set of clusters.
+type AcrossRequest struct {
+	// Set is the cluster set: [request.AllClusters] or names.
+	Set []string
+	// Collection is what each cluster is asked (its Cluster is set per cluster).
+	Collection kubegate.KubeRequest
+	Query      *listquery.Query
+	// Params are passed upstream (labelSelector, fieldSelector).
+	Params url.Values
+	// Consistent asks each cluster for a strict-consistency answer
+	// (consistency=strict); FailFast fails the list when any cluster fails
+	// (strict=true).
+	Consistent, FailFast bool
+}
+
+// AcrossResult is one page of a list across clusters.
+type AcrossResult struct {
+	APIVersion, Kind string
+	// Items are annotated with their cluster (kubegate.ClusterAnnotation).
+	Items    []json.RawMessage
+	Total    int
+	Clusters []ClusterAnswer
+	// Source says where the answers came from, with a list cache: cache,
+	// cluster or mixed; "" without.
+	Source string
+}
+
+// serveAcross answers a list over a set of clusters (info.ClusterSet).
 func (p *Proxy) serveAcross(w http.ResponseWriter, r *http.Request, info *request.Info) error {
 	if r.Method != http.MethodGet || !info.IsCollection() || (info.Verb != "list" && info.Verb != "watch") {
 		return kubegate.Errorf(kubegate.EInvalid, "a cluster set (%s) can only be listed: %s %s names one cluster", info.Cluster, r.Method, info.Path)
@@ -65,7 +89,7 @@ func (p *Proxy) serveAcross(w http.ResponseWriter, r *http.Request, info *reques
 		return kubegate.Errorf(kubegate.EInvalid, "watching a cluster set (%s) is not supported: watch each cluster", info.Cluster)
 	}
 	query := r.URL.Query()
-	strict, err := boolParam(query, StrictParam)
+	failFast, err := boolParam(query, StrictParam)
 	if err != nil {
 		return err
 	}
@@ -73,10 +97,36 @@ func (p *Proxy) serveAcross(w http.ResponseWriter, r *http.Request, info *reques
 	if err != nil {
 		return err
 	}
-	names := p.clusterSet(r.Context(), info)
+	res, err := p.ListAcross(r.Context(), AcrossRequest{
+		Set: info.ClusterSet, Collection: info.KubeRequest, Query: q, Params: upstream, Consistent: consistent, FailFast: failFast,
+	})
+	if err != nil || res == nil {
+		return err
+	}
+	if res.Source != "" {
+		w.Header().Set(ListSourceHeader, res.Source)
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{
+		"apiVersion": res.APIVersion, "kind": res.Kind, "metadata": map[string]any{},
+		"items": res.Items, "total": res.Total, "clusters": res.Clusters,
+	})
+}
+
+// ListAcross answers a list over a set of clusters as the caller in ctx: each
+// cluster answers the query for its best items — its RBAC and the credential's
+// scope deciding, from its cache where it can — in parallel, and the answers
+// are merged into one page in one order (the sort key, then cluster,
+// namespace, name), each item annotated with its cluster. A nil result without
+// an error: the caller went away.
+func (p *Proxy) ListAcross(ctx context.Context, req AcrossRequest) (*AcrossResult, error) {
+	if len(req.Set) == 0 {
+		return nil, kubegate.Errorf(kubegate.EInvalid, "a list across clusters names no cluster")
+	}
+	q := req.Query
+	names := p.clusterSet(ctx, req.Set, &req.Collection)
 	depth := q.Depth(p.opts.MaxPageSize)
 	if len(names) > 0 && depth > maxAcrossItems/len(names) {
-		return kubegate.Errorf(kubegate.EInvalid, "parameter pageNum: page %d of %d across %d clusters needs their best %d items each, more than a list across clusters holds (%d in all); narrow the selector or the clusters", q.PageNum, q.PageSize, len(names), depth, maxAcrossItems)
+		return nil, kubegate.Errorf(kubegate.EInvalid, "parameter pageNum: page %d of %d across %d clusters needs their best %d items each, more than a list across clusters holds (%d in all); narrow the selector or the clusters", q.PageNum, q.PageSize, len(names), depth, maxAcrossItems)
 	}
 	top := q.Top(p.opts.MaxPageSize)
 
@@ -89,16 +139,16 @@ func (p *Proxy) serveAcross(w http.ResponseWriter, r *http.Request, info *reques
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			answers[i], ranked[i], kinds[i] = p.askCluster(r.Context(), name, info, top, upstream, consistent)
+			answers[i], ranked[i], kinds[i] = p.askCluster(ctx, name, req.Collection, top, req.Params, req.Consistent)
 		})
 	}
 	wg.Wait()
-	if r.Context().Err() != nil {
-		return nil //nolint:nilerr // the client went away
+	if ctx.Err() != nil {
+		return nil, nil
 	}
 
+	res := &AcrossResult{APIVersion: "v1", Kind: "List", Clusters: answers}
 	var ok []listquery.Ranked
-	apiVersion, kind := "v1", "List"
 	var failed []ClusterAnswer
 	sources := map[string]bool{}
 	for i, a := range answers {
@@ -108,45 +158,41 @@ func (p *Proxy) serveAcross(w http.ResponseWriter, r *http.Request, info *reques
 		}
 		ok = append(ok, ranked[i])
 		sources[a.Source] = true
-		if kind == "List" && kinds[i][1] != "" {
-			apiVersion, kind = kinds[i][0], kinds[i][1]
+		if res.Kind == "List" && kinds[i][1] != "" {
+			res.APIVersion, res.Kind = kinds[i][0], kinds[i][1]
 		}
 	}
-	if len(failed) > 0 && (strict || len(ok) == 0) {
-		return acrossFailure(info.Cluster, failed)
+	if len(failed) > 0 && (req.FailFast || len(ok) == 0) {
+		return nil, acrossFailure(strings.Join(req.Set, ","), failed)
 	}
 	page, total, err := listquery.Merge(q, ok, p.opts.MaxPageSize)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	items := make([]json.RawMessage, len(page))
+	res.Total, res.Items = total, make([]json.RawMessage, len(page))
 	for i, it := range page {
-		if items[i], err = annotate(it.Item, it.Source); err != nil {
-			return kubegate.Errorf(kubegate.EUnavailable, "cluster %s answered an item that is not a JSON object: %v", it.Source, err)
+		if res.Items[i], err = annotate(it.Item, it.Source); err != nil {
+			return nil, kubegate.Errorf(kubegate.EUnavailable, "cluster %s answered an item that is not a JSON object: %v", it.Source, err)
 		}
 	}
 	if p.opts.Cache != nil {
-		source := "mixed"
+		res.Source = "mixed"
 		switch {
 		case len(sources) == 1 && sources["cache"]:
-			source = "cache"
+			res.Source = "cache"
 		case len(sources) == 1 && sources["cluster"]:
-			source = "cluster"
+			res.Source = "cluster"
 		}
-		w.Header().Set(ListSourceHeader, source)
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{
-		"apiVersion": apiVersion, "kind": kind, "metadata": map[string]any{},
-		"items": items, "total": total, "clusters": answers,
-	})
+	return res, nil
 }
 
 // clusterSet is the clusters a set names: for AllClusters, every registered
 // cluster the credential's scope lets the request reach, in name order; else
 // the names given (WithScope checked each).
-func (p *Proxy) clusterSet(ctx context.Context, info *request.Info) []string {
-	if !slices.Equal(info.ClusterSet, []string{request.AllClusters}) {
-		return info.ClusterSet
+func (p *Proxy) clusterSet(ctx context.Context, set []string, info *kubegate.KubeRequest) []string {
+	if !slices.Equal(set, []string{request.AllClusters}) {
+		return set
 	}
 	id := request.Identity(ctx)
 	var names []string
@@ -163,11 +209,10 @@ func (p *Proxy) clusterSet(ctx context.Context, info *request.Info) []string {
 }
 
 // askCluster asks one cluster of a set for q's best items, as the caller.
-func (p *Proxy) askCluster(ctx context.Context, name string, info *request.Info, q *listquery.Query, upstream map[string][]string,
+func (p *Proxy) askCluster(ctx context.Context, name string, kr kubegate.KubeRequest, q *listquery.Query, upstream url.Values,
 	strict bool) (ClusterAnswer, listquery.Ranked, [2]string) {
 	ctx, cancel := context.WithTimeout(ctx, acrossTimeout)
 	defer cancel()
-	kr := info.KubeRequest
 	kr.Cluster = name
 	fail := func(err error) (ClusterAnswer, listquery.Ranked, [2]string) {
 		if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {

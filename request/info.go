@@ -47,7 +47,7 @@ const (
 // isConsolePage says whether p is a page of the web console.
 func isConsolePage(p string) bool {
 	switch p {
-	case "/", "/login", "/keys", "/password", "/clusters", "/users", "/audit", "/tokens", "/settings":
+	case "/", "/login", "/keys", "/password", "/clusters", "/users", "/audit", "/tokens", "/settings", "/teams", "/grants", "/access", "/search":
 		return true
 	}
 	return false
@@ -413,4 +413,13 @@ func ParseClusterSet(segment string) (set []string, err error) {
 		}
 	}
 	return names, nil
+}
+
+// ClassifyList is what a GET of kubePath through the proxy, for the cluster
+// segment given (a name or a set), would be: for lists made without an HTTP
+// request of their own (the console's search), checked as the proxy checks
+// a path (PathErr).
+func ClassifyList(clusterSegment, kubePath string) *Info {
+	u := &url.URL{Path: ProxyPrefix + clusterSegment + kubePath}
+	return Classify(&http.Request{Method: http.MethodGet, URL: u, Header: http.Header{}})
 }

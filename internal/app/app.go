@@ -164,7 +164,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *App, 
 	// Secure when clients reach the gateway over HTTPS, TLS terminated here or in front.
 	secureCookies := cfg.TLSCertFile != "" || strings.HasPrefix(cfg.ExternalURL, "https://")
 	ui, err := console.New(console.Options{
-		Keys: a.accounts, Clusters: a.clusters, Users: a.accounts, Teams: a.accounts, Grants: a.grants, Access: access, Accounts: a.accounts, Audit: store, ListCache: listCacheStatus, PersonalTokens: a.accounts, MaxTokensPerUser: cfg.MaxPersonalTokensPerUser, MaxKeysPerUser: cfg.MaxKeysPerUser, ExternalURL: cfg.ExternalURL, SecureCookies: secureCookies,
+		Keys: a.accounts, Clusters: a.clusters, Users: a.accounts, Teams: a.accounts, Grants: a.grants, Access: access, Accounts: a.accounts, Search: proxy, Audit: store, ListCache: listCacheStatus, PersonalTokens: a.accounts, MaxTokensPerUser: cfg.MaxPersonalTokensPerUser, MaxKeysPerUser: cfg.MaxKeysPerUser, ExternalURL: cfg.ExternalURL, SecureCookies: secureCookies,
 	})
 	if err != nil {
 		return nil, err
