@@ -66,6 +66,10 @@ type AcrossRequest struct {
 	// (consistency=strict); FailFast fails the list when any cluster fails
 	// (strict=true).
 	Consistent, FailFast bool
+	// Transform, when set, gives for each cluster what turns its objects into
+	// a dialect's items (which say their cluster themselves: they are not
+	// annotated); nil keeps Kubernetes objects.
+	Transform func(cluster string) func(map[string]any) (map[string]any, bool)
 }
 
 // AcrossResult is one page of a list across clusters.
@@ -86,7 +90,7 @@ func (p *Proxy) serveAcross(w http.ResponseWriter, r *http.Request, info *reques
 		return kubegate.Errorf(kubegate.EInvalid, "a cluster set (%s) can only be listed: %s %s names one cluster", info.Cluster, r.Method, info.Path)
 	}
 	if info.Verb == "watch" {
-		return kubegate.Errorf(kubegate.EInvalid, "watching a cluster set (%s) is not supported: watch each cluster", info.Cluster)
+		return p.serveWatchAcross(w, r, info)
 	}
 	query := r.URL.Query()
 	failFast, err := boolParam(query, StrictParam)
@@ -123,7 +127,10 @@ func (p *Proxy) ListAcross(ctx context.Context, req AcrossRequest) (*AcrossResul
 		return nil, kubegate.Errorf(kubegate.EInvalid, "a list across clusters names no cluster")
 	}
 	q := req.Query
-	names := p.clusterSet(ctx, req.Set, &req.Collection)
+	names, err := p.clusterSet(ctx, req.Set, &req.Collection)
+	if err != nil {
+		return nil, err
+	}
 	depth := q.Depth(p.opts.MaxPageSize)
 	if len(names) > 0 && depth > maxAcrossItems/len(names) {
 		return nil, kubegate.Errorf(kubegate.EInvalid, "parameter pageNum: page %d of %d across %d clusters needs their best %d items each, more than a list across clusters holds (%d in all); narrow the selector or the clusters", q.PageNum, q.PageSize, len(names), depth, maxAcrossItems)
@@ -139,7 +146,11 @@ func (p *Proxy) ListAcross(ctx context.Context, req AcrossRequest) (*AcrossResul
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			answers[i], ranked[i], kinds[i] = p.askCluster(ctx, name, req.Collection, top, req.Params, req.Consistent)
+			var transform func(map[string]any) (map[string]any, bool)
+			if req.Transform != nil {
+				transform = req.Transform(name)
+			}
+			answers[i], ranked[i], kinds[i] = p.askCluster(ctx, name, req.Collection, top, req.Params, req.Consistent, transform)
 		})
 	}
 	wg.Wait()
@@ -171,6 +182,10 @@ func (p *Proxy) ListAcross(ctx context.Context, req AcrossRequest) (*AcrossResul
 	}
 	res.Total, res.Items = total, make([]json.RawMessage, len(page))
 	for i, it := range page {
+		if req.Transform != nil {
+			res.Items[i] = it.Item
+			continue
+		}
 		if res.Items[i], err = annotate(it.Item, it.Source); err != nil {
 			return nil, kubegate.Errorf(kubegate.EUnavailable, "cluster %s answered an item that is not a JSON object: %v", it.Source, err)
 		}
@@ -189,28 +204,35 @@ func (p *Proxy) ListAcross(ctx context.Context, req AcrossRequest) (*AcrossResul
 
 // clusterSet is the clusters a set names: for AllClusters, every registered
 // cluster the credential's scope lets the request reach, in name order; else
-// the names given (WithScope checked each).
-func (p *Proxy) clusterSet(ctx context.Context, set []string, info *kubegate.KubeRequest) []string {
-	if !slices.Equal(set, []string{request.AllClusters}) {
-		return set
-	}
+// the names given, each of which the scope must reach (a 403 naming it).
+func (p *Proxy) clusterSet(ctx context.Context, set []string, info *kubegate.KubeRequest) ([]string, error) {
 	id := request.Identity(ctx)
+	refuses := func(name string) (part, reason string) {
+		return id.Scope.Refuses(kubegate.ScopeRequest{
+			ClientIP: request.ClientIP(ctx), Cluster: name, Namespace: info.Namespace, Resource: true, Verb: info.Verb, SafeMethod: true,
+		})
+	}
+	if !slices.Equal(set, []string{request.AllClusters}) {
+		for _, name := range set {
+			if part, reason := refuses(name); part != "" {
+				return nil, kubegate.Errorf(kubegate.EForbidden, "refused by the credential's scope (%s): %s", part, reason)
+			}
+		}
+		return set, nil
+	}
 	var names []string
 	for _, c := range p.targets.List() {
-		req := kubegate.ScopeRequest{
-			ClientIP: request.ClientIP(ctx), Cluster: c.Name, Namespace: info.Namespace, Resource: true, Verb: info.Verb, SafeMethod: true,
-		}
-		if part, _ := id.Scope.Refuses(req); part == "" {
+		if part, _ := refuses(c.Name); part == "" {
 			names = append(names, c.Name)
 		}
 	}
 	sort.Strings(names)
-	return names
+	return names, nil
 }
 
 // askCluster asks one cluster of a set for q's best items, as the caller.
 func (p *Proxy) askCluster(ctx context.Context, name string, kr kubegate.KubeRequest, q *listquery.Query, upstream url.Values,
-	strict bool) (ClusterAnswer, listquery.Ranked, [2]string) {
+	strict bool, transform func(map[string]any) (map[string]any, bool)) (ClusterAnswer, listquery.Ranked, [2]string) {
 	ctx, cancel := context.WithTimeout(ctx, acrossTimeout)
 	defer cancel()
 	kr.Cluster = name
@@ -228,7 +250,7 @@ func (p *Proxy) askCluster(ctx context.Context, name string, kr kubegate.KubeReq
 	if err != nil {
 		return fail(err)
 	}
-	res, cached, err := p.listOne(ctx, target, &kr, q, upstream, "application/json", strict)
+	res, cached, err := p.listOne(ctx, target, &kr, q, upstream, "application/json", strict, transform)
 	if err != nil {
 		return fail(err)
 	}

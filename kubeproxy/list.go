@@ -87,15 +87,11 @@ func (p *Proxy) List(ctx context.Context, req ListRequest) (*ListResult, error) 
 	if !req.Collection.IsCollection() {
 		return nil, kubegate.Errorf(kubegate.EInvalid, "%s is not a collection", req.Collection.Path)
 	}
-	res, cached, err := p.cachedList(ctx, target, &req.Collection, req.Query, req.Params, req.Transform, false)
-	p.observe(cached)
-	if err != nil || cached {
-		return res, err
+	res, cached, err := p.listOne(ctx, target, &req.Collection, req.Query, req.Params, "application/json", false, req.Transform)
+	if err == nil {
+		p.observe(cached)
 	}
-	if req.Transform == nil { // the Kubernetes item names feed the pushdown
-		pushDown(req.Query, req.Params)
-	}
-	return p.list(ctx, target, req.Collection.Path, req.Params, req.Query, "application/json", req.Transform)
+	return res, err
 }
 
 // list reads the whole collection at path from the cluster as the caller, in
@@ -348,9 +344,9 @@ func (p *Proxy) listParams(query url.Values, own ...string) (q *listquery.Query,
 // listOne answers q over one cluster's collection: from the cache where it
 // can (JSON lists), else from the cluster, streaming; cached says which.
 func (p *Proxy) listOne(ctx context.Context, target *cluster.Member, kr *kubegate.KubeRequest, q *listquery.Query, upstream url.Values,
-	accept string, strict bool) (res *ListResult, cached bool, err error) {
+	accept string, strict bool, transform func(map[string]any) (map[string]any, bool)) (res *ListResult, cached bool, err error) {
 	if accept == "application/json" { // Tables: the cluster renders their columns
-		if res, cached, err = p.cachedList(ctx, target, kr, q, upstream, nil, strict); err != nil || cached {
+		if res, cached, err = p.cachedList(ctx, target, kr, q, upstream, transform, strict); err != nil || cached {
 			return res, cached, err
 		}
 	}
@@ -358,8 +354,10 @@ func (p *Proxy) listOne(ctx context.Context, target *cluster.Member, kr *kubegat
 	for k, vs := range upstream {
 		v[k] = vs
 	}
-	pushDown(q, v)
-	res, err = p.list(ctx, target, kr.Path, v, q, accept, nil)
+	if transform == nil { // the Kubernetes item names feed the pushdown
+		pushDown(q, v)
+	}
+	res, err = p.list(ctx, target, kr.Path, v, q, accept, transform)
 	return res, false, err
 }
 
@@ -376,7 +374,7 @@ func (p *Proxy) serveKubeCubeList(w http.ResponseWriter, r *http.Request, target
 		accept = a
 		upstream.Set("includeObject", "Object")
 	}
-	res, cached, err := p.listOne(r.Context(), target, &info.KubeRequest, q, upstream, accept, strict)
+	res, cached, err := p.listOne(r.Context(), target, &info.KubeRequest, q, upstream, accept, strict, nil)
 	if err != nil {
 		return err
 	}

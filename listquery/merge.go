@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/kubegate/kubegate"
 )
@@ -110,8 +111,8 @@ func (h *headHeap) advance(src *Ranked, buf []string) error {
 
 // fill makes item i of hd's source its current one, decoding what orders it.
 func (h *headHeap) fill(hd *head, i int, buf []string) error {
-	var obj map[string]any
-	if err := json.Unmarshal(hd.src.Items[i], &obj); err != nil {
+	obj, err := h.sortFields(hd.src.Items[i])
+	if err != nil {
 		return fmt.Errorf("an item of %s: %w", hd.src.Source, err)
 	}
 	hd.next = i
@@ -121,6 +122,28 @@ func (h *headHeap) fill(hd *head, i int, buf []string) error {
 		hd.e.name, _ = md["name"].(string)
 	}
 	return nil
+}
+
+// sortFields decodes what orders an item, and only that: its metadata and
+// the top-level field the sort path starts with (matched as values matches
+// keys), the rest of a large object kept undecoded.
+func (h *headHeap) sortFields(raw json.RawMessage) (map[string]any, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &top); err != nil {
+		return nil, err
+	}
+	obj := make(map[string]any, 2)
+	for k, v := range top {
+		if k != "metadata" && (len(h.q.SortPath) == 0 || !strings.EqualFold(k, h.q.SortPath[0])) {
+			continue
+		}
+		var x any
+		if err := json.Unmarshal(v, &x); err != nil {
+			return nil, err
+		}
+		obj[k] = x
+	}
+	return obj, nil
 }
 
 func (h *headHeap) Len() int { return len(h.heads) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"slices"
 	"sort"
@@ -300,10 +301,73 @@ func TestListAcrossClusters(t *testing.T) {
 		want(t, r, 400)
 	}
 
+	// A watch across clusters: every cluster's events in one stream, each
+	// object annotated with its cluster, filtered by the selector; it ends when
+	// one cluster's stream does (here: its apiserver stops).
+	watchCtx, stopWatch := context.WithTimeout(ctx, time.Minute)
+	defer stopWatch()
+	req, err := http.NewRequestWithContext(watchCtx, "GET", direct+"/api/v1/cube/proxy/clusters/*/api/v1/namespaces/across-1/configmaps?watch=true&selector="+url.QueryEscape("metadata.labels.watched=yes"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tokens[direct])
+	resp, err := shared.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("watch across clusters: %d", resp.StatusCode)
+	}
+	for i, c := range all {
+		cs, err := c.Clientset()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range []string{"yes", "no"} {
+			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("watched-%s-%d", w, i), Labels: map[string]string{"watched": w}}}
+			if _, err := cs.CoreV1().ConfigMaps("across-1").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dec := json.NewDecoder(resp.Body)
+	seen := map[string]bool{}
+	for len(seen) < 3 {
+		var ev struct {
+			Type   string
+			Object corev1.ConfigMap
+		}
+		if err := dec.Decode(&ev); err != nil {
+			t.Fatalf("the watch across clusters ended early (%v), having seen %v", err, seen)
+		}
+		if ev.Type != "ADDED" || ev.Object.Labels["watched"] != "yes" {
+			t.Fatalf("an event the selector does not pass: %s %s %v", ev.Type, ev.Object.Name, ev.Object.Labels)
+		}
+		seen[ev.Object.Annotations[kubegate.ClusterAnnotation]+"/"+ev.Object.Name] = true
+	}
+	for i, n := range []string{shared.clusters[0].Name, shared.clusters[1].Name, "across"} {
+		if !seen[fmt.Sprintf("%s/watched-yes-%d", n, i)] {
+			t.Fatalf("the watch across clusters missed %s: %v", n, seen)
+		}
+	}
+	_, r = acrossList(t, direct, tokens[direct], "*", path, "watch=true&resourceVersion=12")
+	want(t, r, 400)
+
 	// A stopped cluster is reported unavailable, at once, while the others
 	// answer; strict makes it a 503 naming it.
 	if err := third.StopAPIServer(); err != nil {
 		t.Fatal(err)
+	}
+	// The watch ends with the stopped cluster's stream, cleanly.
+	for {
+		var ev map[string]any
+		if err := dec.Decode(&ev); err != nil {
+			if watchCtx.Err() != nil {
+				t.Fatal("the watch across clusters did not end when a cluster's stream did")
+			}
+			break
+		}
 	}
 	start := time.Now()
 	l, r = acrossList(t, direct, tokens[direct], "*", path, "pageSize=0&selector="+url.QueryEscape(suite))

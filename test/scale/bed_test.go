@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 
 	"github.com/kubegate/kubegate/demo"
 	"github.com/kubegate/kubegate/kubeenv"
@@ -66,9 +68,16 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// client-go's own log lines (a background writer's request cut short when
+	// it stops) would land inside the benchmark result lines the report parses.
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
 	code := m.Run()
 	for _, b := range beds {
 		b.stop()
+	}
+	if acrossRun != nil {
+		acrossRun.stop()
 	}
 	if binDir != "" {
 		_ = os.RemoveAll(binDir)
@@ -129,29 +138,17 @@ func startBed(n int) (*bed, error) {
 	if b.dir, err = os.MkdirTemp("", "kubegate-scale-bed-"); err != nil {
 		return nil, err
 	}
-	seedDir := filepath.Join(kubeenv.DefaultBinDir(os.Getenv), fmt.Sprintf("seed-%s-deployments-%d", seedFormat, n))
-	opts := kubeenv.Options{Name: fmt.Sprintf("scale-%dk", n/1000), StartTimeout: 5 * time.Minute}
-	if _, statErr := os.Stat(seedDir); statErr == nil {
-		opts.EtcdData = seedDir
-	}
-	if b.cluster, err = kubeenv.Start(ctx, opts); err != nil {
-		return b, err
-	}
-	cfg := rest.CopyConfig(b.cluster.Config)
-	cfg.QPS, cfg.Burst = -1, 0 // seeding as fast as the apiserver takes it
-	cs, err := kubernetes.NewForConfig(cfg)
+	seedDir, err := ensureSeed(ctx, n)
 	if err != nil {
 		return b, err
 	}
-	if opts.EtcdData == "" {
-		start := time.Now()
-		if err := seed(ctx, cs, n); err != nil {
-			return b, fmt.Errorf("seeding %d deployments: %w", n, err)
-		}
-		fmt.Fprintf(os.Stderr, "seeded %d deployments in %s\n", n, time.Since(start).Round(time.Second))
-		if err := b.cluster.SaveEtcdData(ctx, seedDir); err != nil {
-			return b, fmt.Errorf("saving the seed: %w", err)
-		}
+	opts := kubeenv.Options{Name: fmt.Sprintf("scale-%dk", n/1000), StartTimeout: 5 * time.Minute, EtcdData: seedDir}
+	if b.cluster, err = kubeenv.Start(ctx, opts); err != nil {
+		return b, err
+	}
+	cs, err := fastClient(b.cluster)
+	if err != nil {
+		return b, err
 	}
 	if b.direct, err = rest.HTTPClientFor(b.cluster.Config); err != nil {
 		return b, err
@@ -193,6 +190,40 @@ func startBed(n int) (*bed, error) {
 	}
 	b.uncachedToken, err = b.login(b.uncached)
 	return b, err
+}
+
+// fastClient is a clientset of c's admin without client-side rate limits.
+func fastClient(c *kubeenv.Cluster) (*kubernetes.Clientset, error) {
+	cfg := rest.CopyConfig(c.Config)
+	cfg.QPS, cfg.Burst = -1, 0 // as fast as the apiserver takes it
+	return kubernetes.NewForConfig(cfg)
+}
+
+// ensureSeed returns the saved etcd data of a cluster seeded with n
+// Deployments, seeding one and saving it first when there is none.
+func ensureSeed(ctx context.Context, n int) (string, error) {
+	dir := filepath.Join(kubeenv.DefaultBinDir(os.Getenv), fmt.Sprintf("seed-%s-deployments-%d", seedFormat, n))
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	}
+	c, err := kubeenv.Start(ctx, kubeenv.Options{Name: fmt.Sprintf("seed-%dk", n/1000), StartTimeout: 5 * time.Minute})
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = c.Stop() }()
+	cs, err := fastClient(c)
+	if err != nil {
+		return "", err
+	}
+	start := time.Now()
+	if err := seed(ctx, cs, n); err != nil {
+		return "", fmt.Errorf("seeding %d deployments: %w", n, err)
+	}
+	fmt.Fprintf(os.Stderr, "seeded %d deployments in %s\n", n, time.Since(start).Round(time.Second))
+	if err := c.SaveEtcdData(ctx, dir); err != nil {
+		return "", fmt.Errorf("saving the seed: %w", err)
+	}
+	return dir, nil
 }
 
 // serving writes a serving certificate for the gateways, from a CA of the
