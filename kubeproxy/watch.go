@@ -189,7 +189,7 @@ func (p *Proxy) serveWatchAcross(w http.ResponseWriter, r *http.Request, info *r
 		wg.Go(func() {
 			target, err := p.targets.Member(name)
 			if err == nil {
-				streams[i], err = openWatch(ctx, target, info.Path, params)
+				streams[i], err = openWatch(ctx, target, info.Path, params) //nolint:bodyclose // closed below, once every stream is open or failed
 			}
 			if err != nil {
 				st := statusOf(err)
