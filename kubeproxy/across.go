@@ -218,7 +218,7 @@ func (p *Proxy) clusterSet(ctx context.Context, set []string, info *kubegate.Kub
 				return nil, kubegate.Errorf(kubegate.EForbidden, "refused by the credential's scope (%s): %s", part, reason)
 			}
 		}
-		return set, nil
+		return slices.Sorted(slices.Values(set)), nil // answers in name order, however the set was written
 	}
 	var names []string
 	for _, c := range p.targets.List() {

@@ -61,6 +61,7 @@ func Register(mux *http.ServeMux, o Options) {
 	mux.Handle(request.GhippoPrefix+"users/{id}/accesstokens", httpapi.Methods{http.MethodGet: httpapi.Admin(a.listTokens)})
 	mux.Handle(request.GhippoPrefix+"users/{id}/accesstokens/{aid}", httpapi.Methods{http.MethodDelete: httpapi.AdminSession(a.deleteToken)})
 	mux.Handle(request.KpandaClustersPath, httpapi.Methods{http.MethodGet: httpapi.Authed(a.listClusters)})
+	mux.Handle(request.KpandaPrefix+"asl/deployments", httpapi.Methods{http.MethodGet: httpapi.Authed(a.listAllDeployments)})
 	mux.Handle(request.KpandaClustersPath+"/{cluster}", httpapi.Methods{http.MethodGet: httpapi.Authed(a.getCluster)})
 	mux.Handle(request.KpandaClustersPath+"/{cluster}/{rest...}", httpapi.Methods{http.MethodGet: httpapi.Authed(a.listResources)})
 }

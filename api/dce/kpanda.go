@@ -47,6 +47,7 @@ type params struct {
 	allowed map[string]bool
 	enums   map[string][]string
 	bools   []string
+	multi   []string // may be given more than once (a repeated query parameter, as grpc-gateway reads arrays)
 }
 
 func (p params) check(q url.Values) error {
@@ -59,7 +60,7 @@ func (p params) check(q url.Values) error {
 			sort.Strings(names)
 			return kubegate.Errorf(kubegate.EInvalid, "unknown parameter %q; allowed: %s", k, strings.Join(names, ", "))
 		}
-		if len(vs) != 1 {
+		if len(vs) != 1 && !contains(p.multi, k) {
 			return kubegate.Errorf(kubegate.EInvalid, "parameter %s: given %d times; give it once", k, len(vs))
 		}
 		if enum, ok := p.enums[k]; ok && vs[0] != "" && !contains(enum, vs[0]) {
@@ -262,6 +263,15 @@ var (
 		p.enums["phase"] = workloadStates
 		return p
 	}()
+	// DCE's Deployments of all clusters (asl: all-scope list): the
+	// Deployment list's parameters, and which clusters and namespace.
+	allDeploymentParams = func() params {
+		p := newParams("cluster", "namespace", "page", "pageSize", "name", "phase", "sortBy", "sortDir", "labelSelector", "fieldSelector", "fuzzyName", "gpuType", "showVirtualCluster")
+		p.enums["phase"] = workloadStates
+		p.bools = []string{"showVirtualCluster"}
+		p.multi = []string{"cluster"}
+		return p
+	}()
 	// The union of the namespaced and the cluster-wide gvr lists' parameters.
 	gvrParams = func() params {
 		p := newParams("page", "pageSize", "name", "fuzzyName", "sortBy", "sortDir", "labelSelector", "fieldSelector", "showDetail", "ownerReference")
@@ -347,6 +357,71 @@ func (a api) listResources(w http.ResponseWriter, r *http.Request, _ *kubegate.I
 	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{
 		"items":      items,
 		"pagination": httpapi.NewPagination(q.PageNum, q.PageSize, res.Total),
+	})
+}
+
+// listAllDeployments answers /apis/kpanda.io/v1alpha1/asl/deployments, DCE's
+// Deployments of every cluster (cluster=, repeated, names some; namespace=
+// one namespace), as v1alpha1Deployment items, each naming its cluster: the
+// proxy's list across clusters, as the caller. Beside DCE's items and
+// pagination, clusters says what each cluster answered, so that a cluster
+// that refused or is down is never read as empty.
+func (a api) listAllDeployments(w http.ResponseWriter, r *http.Request, _ *kubegate.Identity) error {
+	query := r.URL.Query()
+	if err := allDeploymentParams.check(query); err != nil {
+		return err
+	}
+	q, err := listquery.ParseDCE(query, a.o.MaxPageSize, deploymentShape)
+	if err != nil {
+		return err
+	}
+	if v := query.Get("phase"); v != "" && v != workloadStates[0] {
+		q.Conds = append(q.Conds, listquery.Cond{Path: listquery.Path{"status", "state"}, Op: listquery.Eq, Values: []string{v}})
+	}
+	var set []string
+	for _, c := range query["cluster"] {
+		if c != "" && !contains(set, c) {
+			set = append(set, c)
+		}
+	}
+	segment := request.AllClusters
+	if len(set) > 0 {
+		segment = strings.Join(set, ",")
+	} else {
+		set = []string{request.AllClusters}
+	}
+	if _, err := request.ParseClusterSet(segment); err != nil {
+		return kubegate.Errorf(kubegate.EInvalid, "parameter cluster: %s", kubegate.ErrorMessage(err))
+	}
+	path := "/apis/apps/v1/deployments"
+	if ns := query.Get("namespace"); ns != "" {
+		path = "/apis/apps/v1/namespaces/" + ns + "/deployments"
+	}
+	info := request.ClassifyList(segment, path)
+	if info.PathErr != nil {
+		return kubegate.Errorf(kubegate.EInvalid, "parameter namespace: %s", kubegate.ErrorMessage(info.PathErr))
+	}
+	if !info.IsCollection() || info.Resource != "deployments" {
+		return kubegate.Errorf(kubegate.EInvalid, "parameter namespace: %q is not a namespace name", query.Get("namespace"))
+	}
+	upstream := url.Values{}
+	for _, k := range []string{"labelSelector", "fieldSelector"} {
+		if v := query.Get(k); v != "" {
+			upstream.Set(k, v)
+		}
+	}
+	gpuType := query.Get("gpuType")
+	res, err := a.o.Lister.ListAcross(r.Context(), kubeproxy.AcrossRequest{
+		Set: set, Collection: info.KubeRequest, Query: q, Params: upstream,
+		Transform: func(cluster string) func(map[string]any) (map[string]any, bool) { return deployment(cluster, gpuType) },
+	})
+	if err != nil || res == nil {
+		return err
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{
+		"items":      nonNil(res.Items),
+		"pagination": httpapi.NewPagination(q.PageNum, q.PageSize, res.Total),
+		"clusters":   res.Clusters,
 	})
 }
 
@@ -583,4 +658,5 @@ func finishCustomResources(items []json.RawMessage, kind string) ([]json.RawMess
 // lister is the proxy's list engine, as the adapter needs it.
 type lister interface {
 	List(ctx context.Context, req kubeproxy.ListRequest) (*kubeproxy.ListResult, error)
+	ListAcross(ctx context.Context, req kubeproxy.AcrossRequest) (*kubeproxy.AcrossResult, error)
 }

@@ -301,6 +301,50 @@ func TestListAcrossClusters(t *testing.T) {
 		want(t, r, 400)
 	}
 
+	// DCE's list of Deployments of all clusters (kpanda asl/deployments):
+	// the clusters named by a repeated cluster parameter, DCE's items naming
+	// their cluster, DCE's pagination over them all, and what each cluster
+	// answered.
+	seedDeployments(t)
+	for gw, token := range tokens {
+		type kpandaList struct {
+			Items []struct {
+				Metadata struct{ Name, Namespace, Cluster string } `json:"metadata"`
+			} `json:"items"`
+			Pagination struct{ Page, PageSize, Total, Pages int }
+			Clusters   []kubeproxy.ClusterAnswer
+		}
+		get := func(u string) kpandaList {
+			t.Helper()
+			var l kpandaList
+			if err := json.Unmarshal(want200(t, call(t, "GET", gw+u, token, nil)).Body, &l); err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}
+		c0 := shared.clusters[0].Name
+		const q = "namespace=ns-b&fuzzyName=app-0&sortBy=field_name&sortDir=asc&page=2&pageSize=5"
+		one := get("/apis/kpanda.io/v1alpha1/clusters/" + c0 + "/namespaces/ns-b/deployments?fuzzyName=app-0&sortBy=field_name&sortDir=asc&page=2&pageSize=5")
+		all := get("/apis/kpanda.io/v1alpha1/asl/deployments?cluster=" + c0 + "&cluster=across&" + q)
+		if all.Pagination != one.Pagination || len(all.Items) != len(one.Items) || len(all.Items) == 0 || len(all.Clusters) != 2 {
+			t.Fatalf("asl/deployments: %+v (%d items, %d clusters), one cluster's: %+v", all.Pagination, len(all.Items), len(all.Clusters), one.Pagination)
+		}
+		for i, it := range all.Items {
+			if it.Metadata.Cluster != c0 || it.Metadata.Name != one.Items[i].Metadata.Name || it.Metadata.Namespace != "ns-b" {
+				t.Fatalf("asl/deployments item %d: %+v, want %s/%s", i, it.Metadata, c0, one.Items[i].Metadata.Name)
+			}
+		}
+		if a := all.Clusters[0]; a.Name != "across" || a.Total == nil || *a.Total != 0 {
+			t.Fatalf("the cluster without Deployments: %+v", a)
+		}
+		if every := get("/apis/kpanda.io/v1alpha1/asl/deployments?" + q); every.Pagination != one.Pagination || len(every.Clusters) != 3 {
+			t.Fatalf("asl/deployments over every cluster: %+v, %d clusters", every.Pagination, len(every.Clusters))
+		}
+		want(t, call(t, "GET", gw+"/apis/kpanda.io/v1alpha1/asl/deployments?bogus=1", token, nil), 400)
+		want(t, call(t, "GET", gw+"/apis/kpanda.io/v1alpha1/asl/deployments?cluster=Bad_Name", token, nil), 400)
+		want(t, call(t, "GET", gw+"/apis/kpanda.io/v1alpha1/asl/deployments?namespace=a%2Fb", token, nil), 400)
+	}
+
 	// A watch across clusters: every cluster's events in one stream, each
 	// object annotated with its cluster, filtered by the selector; it ends when
 	// one cluster's stream does (here: its apiserver stops).

@@ -246,6 +246,8 @@ func TestEveryDocumentedOperationMatchesItsSchema(t *testing.T) {
 	c.call("GET", "/apis/kpanda.io/v1alpha1/clusters/"+cl+"/gvr/core/v1/namespaces?showDetail=true&pageSize=2", admin, nil, 200)
 	c.call("GET", "/apis/kpanda.io/v1alpha1/clusters/"+cl+"/gvr/apps/v1/namespaces/ns-b/deployments?pageSize=2&sortBy=created_at", admin, nil, 200)
 	c.call("GET", "/apis/kpanda.io/v1alpha1/clusters/"+cl+"/deployments?bogus=1", admin, nil, 400)
+	c.call("GET", "/apis/kpanda.io/v1alpha1/asl/deployments?cluster="+cl+"&cluster="+shared.clusters[1].Name+"&namespace=ns-a&pageSize=3&sortBy=field_name", admin, nil, 200)
+	c.call("GET", "/apis/kpanda.io/v1alpha1/asl/deployments?cluster=Bad_Name", admin, nil, 400)
 
 	// The proxy, a list query and a pass-through; and the cluster's own error.
 	c.call("GET", "/api/v1/cube/proxy/clusters/"+cl+"/apis/apps/v1/namespaces/ns-a/deployments?sortName=CreationTimestamp&sortOrder=desc&pageSize=20&pageNum=2", admin, nil, 200)
