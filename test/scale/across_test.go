@@ -79,15 +79,8 @@ func acrossBedOf(tb testing.TB, n int) *acrossBed {
 func startAcrossBed(n int) (*acrossBed, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	if binDir == "" {
-		d, err := os.MkdirTemp("", "kubegate-scale-")
-		if err != nil {
-			return nil, err
-		}
-		binDir = d
-		if _, err := testbin.Build(d); err != nil {
-			return nil, err
-		}
+	if err := buildOnce(); err != nil {
+		return nil, err
 	}
 	a := &acrossBed{bed: bed{n: n}}
 	var err error

@@ -120,18 +120,25 @@ func bedOf(tb testing.TB, n int) *bed {
 	return b
 }
 
+// buildOnce builds the kubegate binary into binDir, the first time.
+func buildOnce() error {
+	if binDir != "" {
+		return nil
+	}
+	d, err := os.MkdirTemp("", "kubegate-scale-")
+	if err != nil {
+		return err
+	}
+	binDir = d
+	_, err = testbin.Build(d)
+	return err
+}
+
 func startBed(n int) (*bed, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	if binDir == "" {
-		d, err := os.MkdirTemp("", "kubegate-scale-")
-		if err != nil {
-			return nil, err
-		}
-		binDir = d
-		if _, err := testbin.Build(d); err != nil {
-			return nil, err
-		}
+	if err := buildOnce(); err != nil {
+		return nil, err
 	}
 	b := &bed{n: n}
 	var err error
