@@ -244,7 +244,7 @@ func (p *Proxy) askCluster(ctx context.Context, name string, kr kubegate.KubeReq
 		if st.Code >= http.StatusInternalServerError && kubegate.ErrorCode(err) == kubegate.EInternal {
 			request.Logger(ctx, p.logger).Warn("a cluster of a list across clusters failed", "cluster", name, "err", err)
 		}
-		return ClusterAnswer{Name: name, Status: metav1.StatusFailure, Code: int(st.Code), Reason: string(st.Reason), Message: st.Message}, listquery.Ranked{}, [2]string{}
+		return failedAnswer(name, st), listquery.Ranked{}, [2]string{}
 	}
 	target, err := p.targets.Member(name)
 	if err != nil {
@@ -257,6 +257,11 @@ func (p *Proxy) askCluster(ctx context.Context, name string, kr kubegate.KubeReq
 	total := res.Total
 	a := ClusterAnswer{Name: name, Status: metav1.StatusSuccess, Total: &total, ResourceVersion: res.ResourceVersion, Source: p.observe(cached)}
 	return a, listquery.Ranked{Source: name, Items: res.Items, Total: res.Total}, [2]string{res.APIVersion, res.Kind}
+}
+
+// failedAnswer is a cluster's part of an answer when it failed, as its Status says.
+func failedAnswer(name string, st *metav1.Status) ClusterAnswer {
+	return ClusterAnswer{Name: name, Status: metav1.StatusFailure, Code: int(st.Code), Reason: string(st.Reason), Message: st.Message}
 }
 
 // statusOf is the Kubernetes Status an error answers with: a cluster's own

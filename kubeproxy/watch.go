@@ -192,9 +192,8 @@ func (p *Proxy) serveWatchAcross(w http.ResponseWriter, r *http.Request, info *r
 				streams[i], err = openWatch(ctx, target, info.Path, params) //nolint:bodyclose // closed below, once every stream is open or failed
 			}
 			if err != nil {
-				st := statusOf(err)
 				mu.Lock()
-				failed = append(failed, ClusterAnswer{Name: name, Status: "Failure", Code: int(st.Code), Reason: string(st.Reason), Message: st.Message})
+				failed = append(failed, failedAnswer(name, statusOf(err)))
 				mu.Unlock()
 			}
 		})
